@@ -1,0 +1,82 @@
+"""The one small interface every agent implements, and what passes through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class AgentError(Exception):
+    """An attempt that produced nothing to run: the reason is shown and the loop goes on."""
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """Everything the user can say about an agent on the command line or in the settings."""
+
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    command: str | None = None
+    timeout: float | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """One call: the prompt (also saved at ``prompt_path``) and where to edit."""
+
+    prompt: str
+    prompt_path: Path
+    workdir: Path
+    scope_files: tuple[str, ...]
+    protected: tuple[str, ...] = ()
+    description_path: Path | None = None
+    fix_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What came back: a one-line description of the idea, and its price when known."""
+
+    description: str
+    cost_usd: float | None = None
+    tokens: int | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine decided about a proposal, for agents that learn from results."""
+
+    commit: str
+    status: str
+    value: float | None
+    description: str
+
+
+class Agent(Protocol):
+    name: str
+
+    def propose(self, request: AgentRequest) -> Proposal:
+        """Edit files under ``request.workdir``; raise AgentError when nothing usable was made."""
+        ...
+
+    def observe(self, outcome: Outcome) -> None:
+        """Hear the verdict on the last proposal (the tuner learns from it; others ignore it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgentSetup:
+    """What an agent is built from, once per loop."""
+
+    options: AgentOptions
+    repo: Path
+    state_dir: Path
+    ledger_path: Path
+    metric: str
+    direction: str
+    knobs: tuple[dict[str, object], ...] = ()
+    seed: int | None = None
