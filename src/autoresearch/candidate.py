@@ -1,0 +1,85 @@
+"""What an experiment is: the files that differ from the keep ref, checked against the scope.
+
+A candidate is the agent's uncommitted changes plus any commits it made on top of the keep ref.
+Untracked files count only when they are in scope; anything else the user has lying around is
+never touched.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoresearch import git
+from autoresearch.errors import UserError
+from autoresearch.state import LEDGER_FILE, RUN_LOG, STATE_DIR
+
+_NEVER_IN_SCOPE = (LEDGER_FILE, RUN_LOG, f"{STATE_DIR}/*")
+
+
+def matches(path: str, patterns: Iterable[str]) -> bool:
+    """A glob matches the path itself or, when it names a folder, everything under it."""
+    for pattern in patterns:
+        bare = pattern.strip("/")
+        if fnmatch.fnmatchcase(path, bare) or path.startswith(bare + "/"):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The files an experiment may change: explicit globs, or a frozen list of tracked files."""
+
+    include: tuple[str, ...]
+    protect: tuple[str, ...]
+    files: frozenset[str] = frozenset()
+
+    def allows(self, path: str) -> bool:
+        if matches(path, _NEVER_IN_SCOPE) or matches(path, self.protect):
+            return False
+        return path in self.files or matches(path, self.include)
+
+    def explain(self, path: str) -> str:
+        return "protected" if matches(path, self.protect) else "outside scope"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The paths to commit (uncommitted, in scope) and whether HEAD already carries commits."""
+
+    uncommitted: tuple[str, ...]
+    committed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.uncommitted and not self.committed
+
+
+def collect(repo: Path, keep: str, head: str, scope: Scope) -> Candidate:
+    """Everything that differs from the keep ref; refuses changes that may not be measured."""
+    if head != keep and not git.is_ancestor(repo, keep, head):
+        raise UserError(
+            f"HEAD ({head[:7]}) is not on top of the keep ref ({keep[:7]}); "
+            "`autoresearch reset` returns to it"
+        )
+    tree = git.status(repo)
+    committed = tuple(git.changed_files(repo, keep, head)) if head != keep else ()
+    untracked_in_scope = tuple(p for p in tree.untracked if scope.allows(p))
+    refuse_forbidden([*tree.changed, *committed], scope)
+    return Candidate(uncommitted=tree.changed + untracked_in_scope, committed=committed)
+
+
+def refuse_forbidden(paths: Sequence[str], scope: Scope) -> None:
+    forbidden = sorted({p for p in paths if not scope.allows(p)})
+    if not forbidden:
+        return
+    protected = [p for p in forbidden if scope.explain(p) == "protected"]
+    outside = [p for p in forbidden if p not in protected]
+    parts = []
+    if protected:
+        parts.append(f"changes protected file(s): {', '.join(protected)}")
+    if outside:
+        parts.append(f"changes file(s) outside scope: {', '.join(outside)}")
+    raise UserError("refused: the candidate " + "; ".join(parts))

@@ -1,0 +1,115 @@
+"""The command line: one thin function per command, parsing and printing only."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from autoresearch import __version__
+from autoresearch.errors import UserError
+
+EXIT_INTERRUPTED = 130
+
+
+def _session_flags(parser: argparse.ArgumentParser) -> None:
+    """The settings `init` takes (and `loop`, when it has to start the session itself)."""
+    parser.add_argument("--tag", help="session name; branch autoresearch/TAG (default: date)")
+    parser.add_argument("--run", help="the command that runs one experiment")
+    parser.add_argument("--metric", help="the metric NAME read from the run log")
+    parser.add_argument("--direction", help="minimize (min, lower) or maximize (max, higher)")
+    parser.add_argument("--pattern", help="regex with one capture group for the metric")
+    parser.add_argument("--budget", help="seconds a run is meant to take; killed at 2x")
+    parser.add_argument("--timeout", help="kill a run after this many seconds instead")
+    parser.add_argument(
+        "--scope",
+        action="append",
+        metavar="GLOB",
+        help="files an experiment may change (repeatable)",
+    )
+    parser.add_argument(
+        "--protect",
+        action="append",
+        metavar="GLOB",
+        help="files no experiment may change (repeatable)",
+    )
+    parser.add_argument(
+        "--also", action="append", metavar="NAME", help="secondary metric to record (repeatable)"
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="do not run the baseline now (the first `try` measures it)",
+    )
+
+
+def _session_flag_values(args: argparse.Namespace) -> dict[str, object]:
+    names = (
+        "tag",
+        "run",
+        "metric",
+        "direction",
+        "pattern",
+        "budget",
+        "timeout",
+        "scope",
+        "protect",
+        "also",
+    )
+    return {name: getattr(args, name) for name in names}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autoresearch",
+        description="An autonomous experiment loop against one target metric.",
+    )
+    parser.add_argument("--version", action="version", version=f"autoresearch {__version__}")
+    parser.add_argument(
+        "-C", dest="directory", default=".", metavar="DIR", help="run as if started in DIR"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    init = commands.add_parser("init", help="start a session: branch, ledger, baseline")
+    _session_flags(init)
+    init.set_defaults(handler="init")
+
+    try_ = commands.add_parser("try", help="commit, run, measure and decide one experiment")
+    try_.add_argument("-m", "--message", required=True, help="what this experiment tries")
+    try_.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    try_.set_defaults(handler="try")
+
+    status = commands.add_parser("status", help="where the session stands")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument("--results", type=Path, help="read this ledger instead of a session's")
+    status.add_argument("--direction", help="for --results: minimize or maximize")
+    status.set_defaults(handler="status")
+
+    reset = commands.add_parser("reset", help="abandon a crashed candidate or stray edits")
+    reset.set_defaults(handler="reset")
+
+    rewind = commands.add_parser("rewind", help="move the keep ref back to an earlier keep")
+    rewind.add_argument("ref", help="a kept commit of the ledger")
+    rewind.set_defaults(handler="rewind")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from autoresearch import commands  # the engine loads only once the arguments are sound
+
+    handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.handler}")
+    try:
+        return handler(args)
+    except UserError as error:
+        print(f"autoresearch: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\nautoresearch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=None, default=str))

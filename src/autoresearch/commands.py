@@ -1,0 +1,147 @@
+"""What each engine command does with its parsed arguments: call the engine, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from autoresearch import git, output, recovery
+from autoresearch.cli import EXIT_INTERRUPTED, _session_flag_values, print_json
+from autoresearch.errors import UserError
+from autoresearch.ledger import read_ledger
+from autoresearch.session import Experiment, Interrupted, Session
+from autoresearch.settings import build_settings, parse_direction, read_settings_file
+from autoresearch.status import guess_direction, session_status, summarize
+from autoresearch.verdict import CRASH
+
+
+def open_session(args: argparse.Namespace) -> Session:
+    return Session.open(Path(args.directory))
+
+
+def progress_printer(session: Session) -> Callable[[float], None] | None:
+    """A one-line live indicator, only when a person is watching a terminal."""
+    if not sys.stdout.isatty():
+        return None
+    budget = session.settings.budget
+    limit = f" / {output.duration(budget)}" if budget else ""
+
+    def tick(elapsed: float) -> None:
+        sys.stdout.write(f"\r  running {output.duration(elapsed)}{limit} ")
+        sys.stdout.flush()
+
+    return tick
+
+
+def report_experiment(experiment: Experiment, as_json: bool, tty: bool) -> None:
+    if tty:
+        sys.stdout.write("\r\033[K")
+    if as_json:
+        print_json(experiment.to_json())
+        return
+    for line in output.verdict_lines(experiment):
+        print(line)
+    if experiment.status == CRASH and experiment.reason != "interrupted":
+        output.print_tail(experiment.tail)
+
+
+def run_one(session: Session, description: str, as_json: bool) -> Experiment | None:
+    tick = progress_printer(session)
+    with session.lock():
+        for message in recovery.recover(session):
+            print(f"recovered: {message}", file=sys.stderr)
+        try:
+            experiment = session.try_candidate(description, on_tick=tick)
+        except Interrupted as interrupted:
+            report_experiment(interrupted.experiment, as_json, tick is not None)
+            return None
+    report_experiment(experiment, as_json, tick is not None)
+    return experiment
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    repo = git.toplevel(Path(args.directory))
+    file_values, settings_file = read_settings_file(repo)
+    settings = build_settings(file_values, _session_flag_values(args))
+    session = Session.start(repo, settings, settings_file)
+    scope = (
+        ", ".join(settings.scope)
+        if settings.scope
+        else (f"{len(session.meta['scope_files'])} tracked files")
+    )  # type: ignore[arg-type]
+    protected = ", ".join(settings.protect) or "none"
+    print(
+        f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
+        f"({settings.direction}) · scope: {scope} · protected: {protected}"
+    )
+    if args.no_baseline:
+        print("baseline not run: the first `autoresearch try` measures the starting point")
+        return 0
+    experiment = run_one(session, "baseline", as_json=False)
+    if experiment is None:
+        return EXIT_INTERRUPTED
+    if experiment.status == CRASH:
+        print(
+            "the baseline crashed: fix the run and `autoresearch try -m ...`; the first "
+            "experiment that runs becomes the baseline",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_try(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    experiment = run_one(session, args.message, as_json=args.json)
+    return EXIT_INTERRUPTED if experiment is None else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if args.results is not None:
+        if not args.results.is_file():
+            raise UserError(f"no ledger at {args.results}")
+        try:
+            book = read_ledger(args.results)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        direction = parse_direction(args.direction) if args.direction else guess_direction(book)
+        summary = summarize(book, direction)
+    else:
+        summary = session_status(open_session(args))
+    if args.json:
+        print_json(summary)
+    else:
+        print("\n".join(output.status_lines(summary)))
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    with session.lock():
+        for message in recovery.recover(session):
+            print(f"recovered: {message}", file=sys.stderr)
+        result = recovery.reset(session)
+    kept = f"; abandoned work kept at {result.abandoned_ref}" if result.abandoned_ref else ""
+    print(f"reset to the keep ref {result.keep[:7]}{kept}")
+    if result.untracked_left:
+        print(
+            f"untracked files in scope left in place (the next try includes them): "
+            f"{', '.join(result.untracked_left)}"
+        )
+    return 0
+
+
+def cmd_rewind(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    with session.lock():
+        for message in recovery.recover(session):
+            print(f"recovered: {message}", file=sys.stderr)
+        commit, value, ref = recovery.rewind(session, args.ref)
+    kept = f"; stray work kept at {ref}" if ref else ""
+    print(
+        f"rewound: keep ref is {commit[:7]} ({session.settings.metric} "
+        f"{output.format_number(value)}); later experiments compare against it{kept}"
+    )
+    return 0

@@ -1,0 +1,180 @@
+"""Every git call the project makes, one small function each, through the git CLI."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoresearch.errors import UserError
+
+# Commits are made by the tool even where the user has no identity configured, and never run
+# the user's hooks or signing prompts: a hook that edits files would change the candidate.
+_COMMIT_CONFIG = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
+_FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
+
+
+class GitError(Exception):
+    pass
+
+
+def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    result = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+    )
+    if check and result.returncode != 0:
+        raise GitError(f"git {' '.join(args[:3])} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def toplevel(path: Path) -> Path:
+    result = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise UserError(f"not in a git repository: {path}")
+    return Path(result.stdout.strip())
+
+
+def head(repo: Path) -> str | None:
+    """The commit HEAD points to, or None while the branch is unborn."""
+    out = git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
+    return out or None
+
+
+def current_branch(repo: Path) -> str | None:
+    out = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip()
+    return out or None
+
+
+def resolve(repo: Path, revision: str) -> str | None:
+    out = git(repo, "rev-parse", "--verify", "-q", f"{revision}^{{commit}}", check=False)
+    return out.strip() or None
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    return resolve(repo, f"refs/heads/{branch}") is not None
+
+
+def create_branch(repo: Path, branch: str) -> None:
+    """Create the branch at HEAD and check it out; the working tree is not touched."""
+    git(repo, "checkout", "-q", "-b", branch)
+
+
+def checkout(repo: Path, branch: str) -> None:
+    git(repo, "checkout", "-q", branch)
+
+
+def read_ref(repo: Path, ref: str) -> str | None:
+    return resolve(repo, ref)
+
+
+def update_ref(repo: Path, ref: str, commit: str) -> None:
+    git(repo, "update-ref", ref, commit)
+
+
+def list_refs(repo: Path, prefix: str) -> dict[str, str]:
+    out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
+    return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+
+@dataclass(frozen=True)
+class TreeStatus:
+    """Paths that differ from HEAD: tracked changes (staged or not) and untracked files."""
+
+    changed: tuple[str, ...]
+    untracked: tuple[str, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.changed
+
+
+def status(repo: Path) -> TreeStatus:
+    out = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    changed: list[str] = []
+    untracked: list[str] = []
+    for entry in out.split("\0"):
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        (untracked if code == "??" else changed).append(path)
+    return TreeStatus(tuple(changed), tuple(untracked))
+
+
+def tracked_files(repo: Path) -> list[str]:
+    return [p for p in git(repo, "ls-files", "-z").split("\0") if p]
+
+
+def changed_files(repo: Path, base: str, tip: str) -> list[str]:
+    out = git(repo, "diff", "--name-only", "-z", "--no-renames", base, tip)
+    return [p for p in out.split("\0") if p]
+
+
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    result = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", ancestor, descendant],
+        cwd=repo,
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> str:
+    """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
+    git(repo, "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(paths))
+    config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
+    git(repo, *config, "commit", "-q", "--no-verify", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def has_identity(repo: Path) -> bool:
+    return bool(git(repo, "config", "user.email", check=False).strip())
+
+
+def line_counts(repo: Path, base: str, tip: str) -> tuple[int, int]:
+    """Lines added and removed from base to tip (binary files count as nothing)."""
+    added = removed = 0
+    for line in git(repo, "diff", "--numstat", "--no-renames", base, tip).splitlines():
+        plus, minus, _ = line.split("\t", 2)
+        if plus != "-":
+            added += int(plus)
+            removed += int(minus)
+    return added, removed
+
+
+def diff(repo: Path, base: str, tip: str) -> str:
+    return git(repo, "diff", "--no-color", base, tip)
+
+
+def reset_hard(repo: Path, commit: str) -> None:
+    git(repo, "reset", "-q", "--hard", commit)
+
+
+def snapshot_uncommitted(repo: Path) -> str | None:
+    """A commit holding the tracked files' uncommitted changes, leaving the tree as it is.
+
+    None when there is nothing uncommitted. Used to keep stray edits reachable before a reset.
+    """
+    return git(repo, "stash", "create", "autoresearch: abandoned edits").strip() or None
+
+
+def exclude(repo: Path, patterns: list[str]) -> None:
+    """Add patterns to .git/info/exclude (once each), so they are never committed."""
+    path = Path(git(repo, "rev-parse", "--git-path", "info/exclude").strip())
+    if not path.is_absolute():
+        path = repo / path
+    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    missing = [p for p in patterns if p not in existing]
+    if missing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            if existing and existing[-1] != "":
+                handle.write("\n")
+            handle.write("\n".join(missing) + "\n")

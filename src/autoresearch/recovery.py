@@ -1,0 +1,94 @@
+"""Bringing a session back to a known state: after a kill, on `reset`, and on `rewind`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from autoresearch import git, runner, verdict
+from autoresearch.errors import UserError
+from autoresearch.session import Session
+from autoresearch.state import now, read_json, write_json
+
+
+def recover(session: Session) -> list[str]:
+    """Finish or void an experiment whose command died mid-way. Call with the lock held.
+
+    If its ledger row was written, only the step after it (keep ref or reset) is redone; if not,
+    it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
+    alive is killed first.
+    """
+    inflight = read_json(session.files.inflight_json)
+    if inflight is None:
+        return []
+    messages = []
+    group = inflight.get("group")
+    if isinstance(group, int) and runner.group_alive(group):
+        runner.kill_group(group)
+        messages.append(f"killed the run of experiment {inflight['experiment']} still alive")
+    commit = str(inflight["commit"])
+    keep = str(inflight.get("keep") or session.keep_ref())
+    book = session.read_ledger()
+    last = book.rows[-1] if book.rows else None
+    recorded = (
+        last is not None
+        and commit.startswith(last.commit)
+        and book.data_lines > inflight["experiment"]
+    )
+    if recorded:
+        session.settle(last.status, commit, keep)
+        messages.append(
+            f"experiment {inflight['experiment']} ({commit[:7]}) was {last.status}; "
+            "finished what the interrupted command left undone"
+        )
+    else:
+        seconds = now() - float(inflight.get("started") or now())
+        metrics = {name: None for name in session.patterns}
+        session.record_row(
+            commit, metrics, seconds, verdict.CRASH, str(inflight["description"]), None, None
+        )
+        session.restore(keep)
+        messages.append(
+            f"experiment {inflight['experiment']} ({commit[:7]}) was interrupted: recorded as "
+            f"crash, tree restored to the keep ref {keep[:7]}"
+        )
+    session.files.inflight_json.unlink()
+    return messages
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    keep: str
+    abandoned_ref: str | None
+    untracked_left: tuple[str, ...]
+
+
+def reset(session: Session) -> ResetResult:
+    """Abandon a crashed candidate or stray edits: back to the keep ref, work kept under a ref."""
+    keep = session.keep_ref()
+    ref = session.restore(keep)
+    untracked = tuple(p for p in git.status(session.repo).untracked if session.scope.allows(p))
+    return ResetResult(keep, ref, untracked)
+
+
+def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
+    """Move the keep ref back to an earlier kept commit of the ledger; nothing else is allowed."""
+    commit = git.resolve(session.repo, revision)
+    if commit is None:
+        raise UserError(f"{revision!r} is not a commit")
+    book = session.read_ledger()
+    kept = [
+        r
+        for r in book.rows
+        if r.status == verdict.KEEP and r.commit and commit.startswith(r.commit)
+    ]
+    if not kept:
+        raise UserError(f"{revision} ({commit[:7]}) is not a kept commit of this session's ledger")
+    previous = session.keep_ref()
+    ref = session.restore(previous)
+    git.update_ref(session.repo, session.keep_ref_name, commit)
+    git.reset_hard(session.repo, commit)
+    session.meta.setdefault("rewinds", []).append(  # type: ignore[union-attr]
+        {"from": previous, "to": commit, "at": now(), "experiments_before": book.data_lines}
+    )
+    write_json(session.files.session_json, session.meta)
+    return commit, kept[-1].value, ref

@@ -1,0 +1,166 @@
+"""Run a command with a budget: its own process group, a hard limit, output to a log file.
+
+The tool never holds the run's output in memory: the child writes straight into the log file,
+and readers stream it from the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+TERM_GRACE_SECONDS = 5.0
+_POLL_SECONDS = 0.5
+_MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunResult:
+    exit_code: int | None
+    seconds: float
+    timed_out: bool = False
+    interrupted: bool = False
+
+
+def run_command(
+    command: str,
+    cwd: Path,
+    log_path: Path,
+    env: Mapping[str, str],
+    kill_after: float | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> RunResult:
+    """Run a shell command in a new process group with output to ``log_path``.
+
+    At ``kill_after`` seconds the whole group is terminated (SIGTERM, grace, SIGKILL). On
+    KeyboardInterrupt the group is killed and the result says ``interrupted``. Whatever happens,
+    no process of the group outlives this call.
+    """
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+        )
+    group = process.pid
+    try:
+        if on_start is not None:
+            on_start(group)
+        while True:
+            elapsed = time.monotonic() - started
+            if kill_after is not None and elapsed >= kill_after:
+                kill_group(group)
+                process.wait()
+                return RunResult(None, time.monotonic() - started, timed_out=True)
+            wait_for = (
+                _POLL_SECONDS
+                if kill_after is None
+                else min(_POLL_SECONDS, max(kill_after - elapsed, 0.01))
+            )
+            try:
+                code = process.wait(timeout=wait_for)
+                break
+            except subprocess.TimeoutExpired:
+                if on_tick is not None:
+                    on_tick(time.monotonic() - started)
+    except KeyboardInterrupt:
+        kill_group(group)
+        process.wait()
+        return RunResult(None, time.monotonic() - started, interrupted=True)
+    seconds = time.monotonic() - started
+    # Background children left behind (data loaders, servers) must not outlive the run.
+    if group_alive(group):
+        kill_group(group)
+    return RunResult(code, seconds)
+
+
+def group_alive(group: int) -> bool:
+    """Whether any live (non-zombie) process is still in the process group."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name, which may itself contain spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] not in ("Z", "X"):
+            return True
+    return False
+
+
+def kill_group(group: int, grace: float = TERM_GRACE_SECONDS) -> None:
+    """SIGTERM the group, wait up to ``grace`` seconds, then SIGKILL whatever is left."""
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    try:
+        while time.monotonic() < deadline:
+            if not group_alive(group):
+                return
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C means: do not wait for the grace period
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while group_alive(group) and time.monotonic() < deadline + grace:
+        time.sleep(0.02)
+
+
+def lines_from_end(path: Path, block_size: int = 65536) -> Iterator[str]:
+    """The file's lines, last first, read backwards in blocks; undecodable bytes replaced."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        position = handle.tell()
+        remainder = b""
+        while position > 0:
+            step = min(block_size, position)
+            position -= step
+            handle.seek(position)
+            chunk = handle.read(step) + remainder
+            lines = chunk.split(b"\n")
+            remainder = lines[0]
+            if len(remainder) > _MAX_LINE_BYTES:
+                # A giant line without breaks: give it out in pieces to keep memory flat.
+                lines.insert(1, remainder)
+                remainder = b""
+            for line in reversed(lines[1:]):
+                yield line.decode("utf-8", errors="replace")
+        yield remainder.decode("utf-8", errors="replace")
+
+
+def tail(path: Path, count: int = 50, max_chars: int = 400) -> list[str]:
+    """The last ``count`` non-empty lines of a file, each cut to ``max_chars``."""
+    lines: list[str] = []
+    if not path.exists():
+        return lines
+    for line in lines_from_end(path):
+        if line.strip():
+            lines.append(line.rstrip("\r")[:max_chars])
+            if len(lines) >= count:
+                break
+    return list(reversed(lines))

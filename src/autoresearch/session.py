@@ -1,0 +1,382 @@
+"""The engine: start a session, run one experiment, recover, reset and rewind.
+
+One experiment, in order: collect the candidate (refusing changes out of scope), commit it, pin
+it with a ref, run it with its budget, read its metrics, decide, append the ledger row (flushed
+to disk), and only then move the keep ref or reset the tree. A kill at any point leaves either
+an experiment in flight, which the next command finishes or records as interrupted, or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autoresearch import git, ledger, runner, verdict
+from autoresearch.candidate import Scope, collect
+from autoresearch.errors import UserError
+from autoresearch.metrics import compile_pattern, default_pattern, read_metrics
+from autoresearch.settings import PROGRAM_FILE, Settings
+from autoresearch.state import (
+    EXCLUDED,
+    SessionFiles,
+    activate,
+    link_run_log,
+    now,
+    read_json,
+    session_lock,
+    write_json,
+)
+
+BRANCH_PREFIX = "autoresearch/"
+EXTRA_COLUMNS = ["seconds", "tokens", "cost_usd"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One recorded experiment, as the verdict line and ``--json`` report it."""
+
+    number: int
+    commit: str
+    status: str
+    reason: str
+    metric: str
+    value: float | None
+    metrics: dict[str, float | None]
+    best_before: float | None
+    keep_ref: str
+    seconds: float
+    description: str
+    log: str
+    tail: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        change = None
+        if self.value is not None and self.best_before is not None:
+            change = verdict.change_percent(self.value, self.best_before)
+        return {
+            "experiment": self.number,
+            "commit": self.commit,
+            "status": self.status,
+            "reason": self.reason,
+            "metric": self.metric,
+            "value": self.value,
+            "metrics": self.metrics,
+            "best_before": self.best_before,
+            "change_percent": change,
+            "keep_ref": self.keep_ref,
+            "seconds": round(self.seconds, 3),
+            "description": self.description,
+            "log": self.log,
+        }
+
+
+class Session:
+    def __init__(self, files: SessionFiles, meta: dict[str, object]) -> None:
+        self.files = files
+        self.repo = files.repo
+        self.tag = files.tag
+        self.meta = meta
+        self.settings = Settings.from_dict(meta["settings"])  # type: ignore[arg-type]
+        self.keep_ref_name = f"refs/autoresearch/{self.tag}/keep"
+        self._identity = bool(meta.get("identity", True))
+        self.patterns = self._metric_patterns()
+
+    # ----- starting and finding a session -------------------------------------------------
+
+    @classmethod
+    def start(cls, path: Path, settings: Settings, settings_file: str | None) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+        repo = git.toplevel(path)
+        start = git.head(repo)
+        if start is None:
+            raise UserError("HEAD is unborn: make a first commit before starting a session")
+        dirty = git.status(repo).changed
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise UserError(f"tracked files have uncommitted changes ({shown}); commit or stash")
+        branch = BRANCH_PREFIX + settings.tag
+        files = SessionFiles(repo, settings.tag)
+        if git.branch_exists(repo, branch):
+            raise UserError(f"branch {branch} already exists; choose another --tag")
+        if files.exists():
+            raise UserError(f"session {settings.tag} already has state in {files.dir}")
+        if files.ledger.exists() and files.root.joinpath("active").exists() is False:
+            raise UserError(
+                "results.tsv exists and belongs to no session; move it away "
+                "(or adopt it with `autoresearch import`)"
+            )
+        excluded_from_default = {settings_file, PROGRAM_FILE}
+        scope_files = (
+            []
+            if settings.scope
+            else [p for p in git.tracked_files(repo) if p not in excluded_from_default]
+        )
+        git.create_branch(repo, branch)
+        git.exclude(repo, EXCLUDED)
+        meta = {
+            "settings": settings.to_dict(),
+            "settings_file": settings_file,
+            "start_commit": start,
+            "created": now(),
+            "scope_files": scope_files,
+            "identity": git.has_identity(repo),
+            "rewinds": [],
+        }
+        write_json(files.session_json, meta)
+        activate(files)
+        metrics = [settings.metric, *settings.also]
+        ledger.create_ledger(
+            files.ledger, ["commit", *metrics, *EXTRA_COLUMNS, "status", "description"]
+        )
+        git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
+        return cls(files, meta)
+
+    @classmethod
+    def open(cls, path: Path, tag: str | None = None) -> Session:
+        """The session of the checked-out ``autoresearch/TAG`` branch (or the one named)."""
+        repo = git.toplevel(path)
+        if tag is None:
+            branch = git.current_branch(repo) or ""
+            if not branch.startswith(BRANCH_PREFIX):
+                raise UserError(
+                    "no session here: check out an autoresearch/TAG branch or run "
+                    "`autoresearch init`"
+                )
+            tag = branch[len(BRANCH_PREFIX) :]
+        files = SessionFiles(repo, tag)
+        meta = read_json(files.session_json)
+        if meta is None:
+            raise UserError(f"no session {tag!r} in {files.root} (run `autoresearch init`)")
+        activate(files)
+        return cls(files, meta)
+
+    def lock(self):  # noqa: ANN201 - a context manager
+        return session_lock(self.files)
+
+    # ----- what the session knows -----------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        files = frozenset(self.meta.get("scope_files") or ())  # type: ignore[arg-type]
+        return Scope(self.settings.scope, self.settings.protect, files)
+
+    def keep_ref(self) -> str:
+        commit = git.read_ref(self.repo, self.keep_ref_name)
+        if commit is None:
+            raise UserError(f"the keep ref {self.keep_ref_name} is missing")
+        return commit
+
+    def read_ledger(self) -> ledger.Ledger:
+        if not self.files.ledger.exists():
+            raise UserError(f"{self.files.ledger} is missing: the session's ledger is gone")
+        return ledger.read_ledger(self.files.ledger)
+
+    def best_value(self, book: ledger.Ledger, keep: str) -> float | None:
+        """The keep ref's measured metric, or None while nothing has been measured."""
+        for row in reversed(book.rows):
+            if row.status == verdict.KEEP and row.commit and keep.startswith(row.commit):
+                return row.value
+        return None
+
+    def _metric_patterns(self) -> dict[str, re.Pattern[str]]:
+        s = self.settings
+        main = compile_pattern(s.pattern) if s.pattern else default_pattern(s.metric)
+        return {s.metric: main, **{name: default_pattern(name) for name in s.also}}
+
+    # ----- one experiment --------------------------------------------------------------------
+
+    def try_candidate(
+        self,
+        description: str,
+        on_start: Callable[[int], None] | None = None,
+        on_tick: Callable[[float], None] | None = None,
+        tokens: int | None = None,
+        cost_usd: float | None = None,
+    ) -> Experiment:
+        """Commit what differs from the keep ref and measure it. Call with the lock held."""
+        description = ledger.sanitize(description) or "(no description)"
+        keep = self.keep_ref()
+        head = git.head(self.repo) or keep
+        candidate = collect(self.repo, keep, head, self.scope)
+        book = self.read_ledger()
+        best = self.best_value(book, keep)
+        if candidate.uncommitted:
+            commit = git.commit_paths(
+                self.repo, list(candidate.uncommitted), description, self._identity
+            )
+        elif candidate.committed and book.row_for(head[:7]) is None:
+            commit = head
+        elif head == keep and best is None and book.row_for(head[:7]) is None:
+            commit = head  # the starting point was never measured: this is the baseline
+        else:
+            tried = book.row_for(head[:7])
+            if tried is not None:
+                raise UserError(
+                    f"nothing new to try: {head[:7]} was already tried ({tried.status}); "
+                    "edit files, or `autoresearch reset`"
+                )
+            raise UserError("nothing to try: no change from the keep ref")
+        number = book.data_lines
+        git.update_ref(self.repo, f"refs/autoresearch/{self.tag}/exp/{number}", commit)
+        return self._measure(
+            number, commit, keep, best, description, on_start, on_tick, tokens, cost_usd
+        )
+
+    def _measure(
+        self,
+        number: int,
+        commit: str,
+        keep: str,
+        best: float | None,
+        description: str,
+        on_start: Callable[[int], None] | None,
+        on_tick: Callable[[float], None] | None,
+        tokens: int | None,
+        cost_usd: float | None,
+    ) -> Experiment:
+        log_path = self.files.archived_log(number, commit)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.touch()
+        link_run_log(self.files, log_path)
+        inflight = {
+            "experiment": number,
+            "commit": commit,
+            "keep": keep,
+            "description": description,
+            "started": now(),
+            "budget": self.settings.budget,
+            "log": str(log_path),
+            "group": None,
+        }
+        write_json(self.files.inflight_json, inflight)
+
+        def started(group: int) -> None:
+            write_json(self.files.inflight_json, {**inflight, "group": group})
+            if on_start is not None:
+                on_start(group)
+
+        result = runner.run_command(
+            self.settings.run,
+            self.repo,
+            log_path,
+            self._run_env(commit, number),
+            kill_after=self.settings.kill_after,
+            on_start=started,
+            on_tick=on_tick,
+        )
+        readings = read_metrics(runner.lines_from_end(log_path), self.patterns)
+        crash_reason = self._crash_reason(result, readings)
+        value = readings[self.settings.metric].value
+        added, removed = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
+        decision = verdict.decide(
+            value, best, self.settings.direction, added, removed, crash_reason
+        )
+        metrics = {name: (None if crash_reason else r.value) for name, r in readings.items()}
+        self.record_row(
+            commit, metrics, result.seconds, decision.status, description, tokens, cost_usd
+        )
+        keep_after = self.settle(decision.status, commit, keep, interrupted=result.interrupted)
+        self.files.inflight_json.unlink()
+        experiment = Experiment(
+            number=number,
+            commit=commit,
+            status=decision.status,
+            reason=decision.reason,
+            metric=self.settings.metric,
+            value=None if crash_reason else value,
+            metrics=metrics,
+            best_before=best,
+            keep_ref=keep_after,
+            seconds=result.seconds,
+            description=description,
+            log=str(log_path.relative_to(self.repo)),
+            tail=runner.tail(log_path) if decision.status == verdict.CRASH else [],
+        )
+        if result.interrupted:
+            raise Interrupted(experiment)
+        return experiment
+
+    def _run_env(self, commit: str, number: int) -> dict[str, str]:
+        budget = self.settings.budget
+        return {
+            **os.environ,
+            "AUTORESEARCH_TAG": self.tag,
+            "AUTORESEARCH_COMMIT": commit,
+            "AUTORESEARCH_BUDGET": f"{budget:g}" if budget is not None else "",
+            "AUTORESEARCH_EXPERIMENT": str(number),
+        }
+
+    def _crash_reason(self, result: runner.RunResult, readings: dict) -> str | None:
+        if result.interrupted:
+            return "interrupted"
+        if result.timed_out:
+            return f"timeout after {self.settings.kill_after:g} s"
+        if result.exit_code:
+            if result.exit_code < 0:
+                return f"killed by signal {-result.exit_code}"
+            return f"exit {result.exit_code}"
+        problems = [r.problem for r in readings.values() if r.problem]
+        return problems[0] if problems else None
+
+    def record_row(
+        self,
+        commit: str,
+        metrics: dict[str, float | None],
+        seconds: float,
+        status: str,
+        description: str,
+        tokens: int | None,
+        cost_usd: float | None,
+    ) -> None:
+        cells: dict[str, object] = {name: (0.0 if v is None else v) for name, v in metrics.items()}
+        cells.update(
+            commit=commit[:7],
+            seconds=f"{seconds:.1f}",
+            tokens=tokens,
+            cost_usd=cost_usd,
+            status=status,
+            description=description,
+        )
+        ledger.append_row(self.files.ledger, cells)
+
+    def settle(self, status: str, commit: str, keep: str, interrupted: bool = False) -> str:
+        """After the row is on disk: move the keep ref, or reset the tree to it."""
+        if status == verdict.KEEP:
+            git.update_ref(self.repo, self.keep_ref_name, commit)
+            if git.head(self.repo) != commit:
+                git.reset_hard(self.repo, commit)
+            return commit
+        if status == verdict.DISCARD or interrupted:
+            self.restore(keep)
+        return keep
+
+    def restore(self, keep: str) -> str | None:
+        """Reset hard to the keep ref, first pinning any uncommitted edits under a ref."""
+        head = git.head(self.repo)
+        pinned = git.snapshot_uncommitted(self.repo)
+        ref = None
+        if pinned:
+            ref = self._abandoned_ref(pinned)
+        git.reset_hard(self.repo, keep)
+        if ref is None and head and head != keep and not git.is_ancestor(self.repo, head, keep):
+            tried = git.list_refs(self.repo, f"refs/autoresearch/{self.tag}/exp/")
+            if head not in tried.values():
+                ref = self._abandoned_ref(head)
+        return ref
+
+    def _abandoned_ref(self, commit: str) -> str:
+        existing = git.list_refs(self.repo, f"refs/autoresearch/{self.tag}/abandoned/")
+        ref = f"refs/autoresearch/{self.tag}/abandoned/{len(existing) + 1}"
+        git.update_ref(self.repo, ref, commit)
+        return ref
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run: the experiment was recorded as interrupted and the tree restored."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        super().__init__("interrupted")
+        self.experiment = experiment

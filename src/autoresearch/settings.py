@@ -1,0 +1,202 @@
+"""The session's settings: load from the settings file, merge command-line flags, validate.
+
+Every problem is a one-line UserError raised before anything is changed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from autoresearch.errors import UserError
+from autoresearch.metrics import compile_pattern
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+SETTINGS_FILE = "autoresearch.toml"
+PROGRAM_FILE = "program.md"
+_DIRECTION_WORDS = {
+    "minimize": "minimize",
+    "minimise": "minimize",
+    "min": "minimize",
+    "lower": "minimize",
+    "maximize": "maximize",
+    "maximise": "maximize",
+    "max": "maximize",
+    "higher": "maximize",
+}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One session's settings, frozen at init."""
+
+    tag: str
+    run: str
+    metric: str
+    direction: str = "minimize"
+    pattern: str | None = None
+    budget: float | None = None
+    timeout: float | None = None
+    scope: tuple[str, ...] = ()
+    protect: tuple[str, ...] = ()
+    also: tuple[str, ...] = ()
+    knobs: tuple[dict[str, Any], ...] = ()
+    loop: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kill_after(self) -> float | None:
+        """A run is killed at this many seconds: --timeout, else twice the budget, else never."""
+        if self.timeout is not None:
+            return self.timeout
+        return 2 * self.budget if self.budget is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Settings:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        for key in ("scope", "protect", "also", "knobs"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values)
+
+
+# Keys of the settings file beyond the session's own: the loop's options, read by `loop`.
+LOOP_KEYS = {
+    "agent",
+    "model",
+    "base_url",
+    "agent_cmd",
+    "agent_timeout",
+    "max_fix_attempts",
+    "program",
+    "max_experiments",
+    "max_hours",
+    "target",
+    "plateau",
+    "max_cost",
+}
+SESSION_KEYS = {f.name for f in fields(Settings)} - {"knobs", "loop"}
+
+
+def read_settings_file(repo: Path) -> tuple[dict[str, Any], str | None]:
+    """The settings declared in the repository and the file they came from (relative path)."""
+    toml_path = repo / SETTINGS_FILE
+    if toml_path.is_file():
+        return _parse_toml(toml_path), SETTINGS_FILE
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file():
+        section = _parse_toml(pyproject).get("tool", {}).get("autoresearch")
+        if isinstance(section, dict):
+            return section, "pyproject.toml"
+    return {}, None
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path.name}: not valid TOML ({error})") from None
+
+
+def build_settings(file_values: Mapping[str, Any], flags: Mapping[str, Any]) -> Settings:
+    """Merge the file's values with the flags given (a flag set to None was not given)."""
+    unknown = set(file_values) - SESSION_KEYS - LOOP_KEYS - {"knob"}
+    if unknown:
+        raise UserError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    merged: dict[str, Any] = {k: v for k, v in file_values.items() if k in SESSION_KEYS}
+    for key, value in flags.items():
+        if value is not None and value != () and value != []:
+            merged[key] = value
+    loop = {k: v for k, v in file_values.items() if k in LOOP_KEYS}
+    knobs = file_values.get("knob", [])
+    if not isinstance(knobs, list) or not all(isinstance(k, dict) for k in knobs):
+        raise UserError("knob must be a list of tables ([[knob]] in TOML)")
+    return validate(merged, knobs=tuple(knobs), loop=loop)
+
+
+def validate(
+    values: Mapping[str, Any],
+    knobs: tuple[dict[str, Any], ...] = (),
+    loop: Mapping[str, Any] | None = None,
+) -> Settings:
+    run = values.get("run")
+    if not isinstance(run, str) or not run.strip():
+        raise UserError("no run command: give --run CMD or `run` in the settings file")
+    metric = values.get("metric")
+    if not isinstance(metric, str) or not metric.strip():
+        raise UserError("no metric: give --metric NAME or `metric` in the settings file")
+    for name in [metric, *_string_list(values.get("also"), "also")]:
+        if not _NAME.match(name):
+            raise UserError(f"metric name {name!r} must be a word (letters, digits, _ . -)")
+    tag = values.get("tag") or default_tag()
+    if not isinstance(tag, str) or not _TAG.match(tag) or ".." in tag or tag.endswith(".lock"):
+        raise UserError(f"tag {tag!r} is not usable in a branch name (letters, digits, . _ -)")
+    pattern = values.get("pattern")
+    if pattern is not None:
+        try:
+            compile_pattern(str(pattern))
+        except (ValueError, re.error) as error:
+            raise UserError(f"bad --pattern: {error}") from None
+    return Settings(
+        tag=tag,
+        run=run.strip(),
+        metric=metric,
+        direction=parse_direction(values.get("direction", "minimize")),
+        pattern=str(pattern) if pattern is not None else None,
+        budget=_positive(values.get("budget"), "budget"),
+        timeout=_positive(values.get("timeout"), "timeout"),
+        scope=tuple(_string_list(values.get("scope"), "scope")),
+        protect=tuple(_string_list(values.get("protect"), "protect")),
+        also=tuple(_string_list(values.get("also"), "also")),
+        knobs=knobs,
+        loop=dict(loop or {}),
+    )
+
+
+def parse_direction(word: object) -> str:
+    direction = _DIRECTION_WORDS.get(str(word).strip().lower())
+    if direction is None:
+        raise UserError(f"direction {word!r}: use minimize or maximize (min/max, lower/higher)")
+    return direction
+
+
+def _positive(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a positive number of seconds, not {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise UserError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _string_list(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise UserError(f"{name} must be a string or a list of strings")
+
+
+def default_tag(today: datetime.date | None = None) -> str:
+    """The date as Karpathy's sessions name it: ``nov25``."""
+    day = today or datetime.date.today()
+    return day.strftime("%b").lower() + str(day.day)

@@ -1,0 +1,183 @@
+"""A session's files under ``.autoresearch/<tag>/``: frozen settings, the lock, the experiment
+in flight, archived run logs and prompts, and which session's ledger sits in ``results.tsv``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autoresearch.errors import UserError
+
+STATE_DIR = ".autoresearch"
+LEDGER_FILE = "results.tsv"
+RUN_LOG = "run.log"
+EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
+
+
+@dataclass(frozen=True)
+class SessionFiles:
+    repo: Path
+    tag: str
+
+    @property
+    def root(self) -> Path:
+        return self.repo / STATE_DIR
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.tag
+
+    @property
+    def ledger(self) -> Path:
+        return self.repo / LEDGER_FILE
+
+    @property
+    def run_log(self) -> Path:
+        return self.repo / RUN_LOG
+
+    @property
+    def session_json(self) -> Path:
+        return self.dir / "session.json"
+
+    @property
+    def inflight_json(self) -> Path:
+        return self.dir / "inflight.json"
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    @property
+    def prompts(self) -> Path:
+        return self.dir / "prompts"
+
+    @property
+    def parked_ledger(self) -> Path:
+        return self.dir / LEDGER_FILE
+
+    def archived_log(self, experiment: int, commit: str) -> Path:
+        return self.logs / f"{experiment:04d}-{commit[:7]}.log"
+
+    def exists(self) -> bool:
+        return self.session_json.is_file()
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically (temp file, fsync, rename) so a kill never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: unreadable ({error}); move it away to continue") from None
+
+
+@contextlib.contextmanager
+def session_lock(files: SessionFiles) -> Iterator[None]:
+    """One command at a time per session. The OS drops the lock when its holder dies."""
+    files.dir.mkdir(parents=True, exist_ok=True)
+    path = files.dir / "lock"
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise UserError(
+                f"another autoresearch command (pid {holder}) is running for session {files.tag}"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def lock_holder(files: SessionFiles) -> int | None:
+    """The pid holding the session's lock, or None when no command is running."""
+    path = files.dir / "lock"
+    if not path.exists():
+        return None
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def active_tag(repo: Path) -> str | None:
+    path = repo / STATE_DIR / "active"
+    return path.read_text(encoding="utf-8").strip() or None if path.exists() else None
+
+
+def activate(files: SessionFiles) -> None:
+    """Put this session's ledger in ``results.tsv``, parking the previously active one.
+
+    Several sessions can live in one repository; ``results.tsv`` is always the active one's, and
+    every other session's ledger waits in its own folder. Nothing is ever overwritten.
+    """
+    current = active_tag(files.repo)
+    if current == files.tag:
+        return
+    if files.ledger.exists():
+        if current is None:
+            raise UserError(
+                f"{LEDGER_FILE} exists and belongs to no session; move it away "
+                "(or adopt it with `autoresearch import`)"
+            )
+        parked = SessionFiles(files.repo, current).parked_ledger
+        if parked.exists():
+            raise UserError(f"cannot park {LEDGER_FILE}: {parked} already exists")
+        parked.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(files.ledger, parked)
+    if files.parked_ledger.exists():
+        os.replace(files.parked_ledger, files.ledger)
+    write_text(files.root / "active", files.tag + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def link_run_log(files: SessionFiles, archived: Path) -> None:
+    """Make ``run.log`` show the archived log of the current run (one file, two names)."""
+    temporary = files.run_log.with_name(RUN_LOG + ".tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    try:
+        os.link(archived, temporary)
+    except OSError:
+        temporary.symlink_to(archived)
+    os.replace(temporary, files.run_log)
+
+
+def now() -> float:
+    return time.time()

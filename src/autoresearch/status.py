@@ -1,0 +1,114 @@
+"""What `status` reports: counts and bests from any ledger, plus the live state of a session."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from autoresearch import git, verdict
+from autoresearch.ledger import STATUSES, Ledger, Row
+from autoresearch.session import Session
+from autoresearch.state import lock_holder, read_json
+
+RECENT_ROWS = 10
+
+
+def guess_direction(book: Ledger) -> str:
+    """A ledger without settings: kept values move towards better, so their trend tells."""
+    kept = [r.value for r in book.rows if r.status == verdict.KEEP]
+    if len(kept) >= 2 and kept[-1] > kept[0]:
+        return "maximize"
+    return "minimize"
+
+
+def best_kept(rows: list[Row], direction: str) -> Row | None:
+    kept = [r for r in rows if r.status == verdict.KEEP]
+    if not kept:
+        return None
+    pick = min if direction == "minimize" else max
+    return pick(kept, key=lambda r: r.value)
+
+
+def summarize(book: Ledger, direction: str, keep_commit: str | None = None) -> dict[str, Any]:
+    rows = book.rows
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    kept = [r for r in rows if r.status == verdict.KEEP]
+    baseline = kept[0] if kept else None
+    best: Row | None = None
+    if keep_commit is not None:
+        best = next((r for r in reversed(kept) if keep_commit.startswith(r.commit)), None)
+    if best is None and keep_commit is None:
+        best = best_kept(rows, direction)
+    change = None
+    if best is not None and baseline is not None:
+        change = verdict.change_percent(best.value, baseline.value)
+    return {
+        "metric": book.metric,
+        "direction": direction,
+        "baseline": baseline.value if baseline else None,
+        "best": best.value if best else None,
+        "best_commit": best.commit if best else None,
+        "change_percent": change,
+        "experiments": len(rows),
+        "keeps": counts.get("keep", 0),
+        "discards": counts.get("discard", 0),
+        "crashes": counts.get("crash", 0),
+        "keep_rate": counts.get("keep", 0) / len(rows) if rows else None,
+        "recent": [
+            {"commit": r.commit, "value": r.value, "status": r.status, "description": r.description}
+            for r in rows[-RECENT_ROWS:]
+        ],
+        "ledger_problems": book.problems,
+    }
+
+
+def session_status(session: Session) -> dict[str, Any]:
+    book = session.read_ledger()
+    keep = session.keep_ref()
+    summary = summarize(book, session.settings.direction, keep_commit=keep)
+    created = float(session.meta.get("created") or time.time())  # type: ignore[arg-type]
+    last_activity = session.files.ledger.stat().st_mtime
+    hours = max(last_activity - created, 1.0) / 3600
+    head = git.head(session.repo)
+    waiting_crash = None
+    if head and head != keep:
+        tried = book.row_for(head[:7])
+        if tried is not None and tried.status == verdict.CRASH:
+            waiting_crash = head[:7]
+    summary.update(
+        tag=session.tag,
+        branch=f"autoresearch/{session.tag}",
+        metric=session.settings.metric,
+        keep_ref=keep[:7],
+        experiments_per_hour=len(book.rows) / hours if book.rows else 0.0,
+        running=_running(session),
+        crashed_candidate=waiting_crash,
+        rewinds=[
+            {
+                "from": r["from"][:7],
+                "to": r["to"][:7],
+                "after_experiments": r.get("experiments_before"),
+            }
+            for r in session.meta.get("rewinds") or []  # type: ignore[union-attr]
+        ],
+        budget=session.settings.budget,
+    )
+    return summary
+
+
+def _running(session: Session) -> dict[str, Any] | None:
+    inflight = read_json(session.files.inflight_json)
+    if inflight is None:
+        return None
+    holder = lock_holder(session.files)
+    return {
+        "experiment": inflight.get("experiment"),
+        "commit": str(inflight.get("commit", ""))[:7],
+        "description": inflight.get("description"),
+        "elapsed": time.time() - float(inflight.get("started") or time.time()),
+        "budget": inflight.get("budget"),
+        "pid": holder,
+        "alive": holder is not None,
+    }
