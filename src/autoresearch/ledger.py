@@ -105,7 +105,7 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
     columns = header_line.rstrip("\r\n").split("\t")
     if len(columns) < 3 or columns[0] != "commit" or "status" not in columns:
         where = f"{path}: " if path else ""
-        raise ValueError(f"{where}not a ledger (its header must start with 'commit' and name 'status')")
+        raise ValueError(f"{where}not a ledger (header must start with 'commit' and name 'status')")
     ledger = Ledger(columns=columns, path=path)
     status_at = columns.index("status")
     description_at = columns.index("description") if "description" in columns else None
@@ -137,7 +137,7 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
                 value=value,
                 status=status,
                 description=cells[description_at] if description_at is not None else "",
-                values=dict(zip(columns, cells)),
+                values=dict(zip(columns, cells, strict=False)),
             )
         )
     return ledger

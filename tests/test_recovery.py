@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from support import Cli, git, ledger_lines, write_train
+
+from autoresearch.runner import group_alive
+
+CHILD_IGNORING_TERM = """\
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\ntime.sleep(600)"])
+open("child.pid", "w").write(str(child.pid))
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def session(repo: Path, cli: Cli) -> Cli:
+    assert cli.init().returncode == 0
+    return cli
+
+
+def wait_for(predicate, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def start_stuck_run(repo: Path, cli: Cli) -> tuple[object, int, str]:
+    (repo / "train.py").write_text(CHILD_IGNORING_TERM)
+    keep = git(repo, "rev-parse", "HEAD")
+    tool = cli.popen("try", "-m", "hangs")
+    wait_for(lambda: (repo / "child.pid").exists() and (repo / "child.pid").read_text())
+    return tool, int((repo / "child.pid").read_text()), keep
+
+
+def test_tool_killed_mid_run_is_recovered_by_the_next_command(repo: Path, session: Cli) -> None:
+    tool, child, keep = start_stuck_run(repo, session)
+    group = json.loads((repo / ".autoresearch/t/inflight.json").read_text())["group"]
+    tool.send_signal(signal.SIGKILL)
+    tool.wait()
+    assert pid_alive(child)  # the run outlived the tool...
+    status = session("status")
+    assert "interrupted: experiment 1" in status.stdout
+    result = session("reset")
+    assert result.returncode == 0
+    assert "interrupted: recorded as crash" in result.stderr
+    assert not group_alive(group) and not pid_alive(child)  # ...until the next command
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
+    assert not (repo / ".autoresearch/t/inflight.json").exists()
+    write_train(repo, 0.5)
+    assert session("try", "-m", "goes on").stdout.startswith("keep")
+
+
+def test_ctrl_c_kills_the_run_tree_records_and_restores(repo: Path, session: Cli) -> None:
+    tool, child, keep = start_stuck_run(repo, session)
+    tool.send_signal(signal.SIGINT)
+    out, err = tool.communicate(timeout=30)
+    assert tool.returncode == 130
+    assert "interrupted" in out
+    assert not pid_alive(child)
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
+
+
+def test_timeout_kills_children_that_ignore_sigterm(repo: Path, cli: Cli) -> None:
+    assert cli.init("--timeout", "1").returncode == 0
+    (repo / "train.py").write_text(CHILD_IGNORING_TERM)
+    result = cli("try", "-m", "stubborn", timeout=60)
+    assert "timeout after 1 s" in result.stdout
+    assert not pid_alive(int((repo / "child.pid").read_text()))
+
+
+def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5)
+    git(repo, "commit", "-qam", "better")
+    candidate = git(repo, "rev-parse", "HEAD")
+    keep = git(repo, "rev-parse", "refs/autoresearch/t/keep")
+    # The state a kill leaves between appending the row and moving the keep ref.
+    with open(repo / "results.tsv", "a") as handle:
+        handle.write(f"{candidate[:7]}\t0.500000\t1.0\t\t\tkeep\tbetter\n")
+    (repo / ".autoresearch/t/inflight.json").write_text(
+        json.dumps(
+            {
+                "experiment": 1,
+                "commit": candidate,
+                "keep": keep,
+                "description": "better",
+                "started": time.time(),
+                "group": None,
+            }
+        )
+    )
+    result = session("status", "--json")
+    assert json.loads(result.stdout)["running"]["alive"] is False
+    session("reset")
+    assert git(repo, "rev-parse", "refs/autoresearch/t/keep") == candidate
+    assert len(ledger_lines(repo)) == 3
+
+
+def test_huge_output_is_streamed_not_held_in_memory(repo: Path, session: Cli) -> None:
+    (repo / "train.py").write_text(
+        "import sys\n"
+        "block = b'x' * 1023 + b'\\n'\n"
+        "out = sys.stdout.buffer\n"
+        "for _ in range(1024 * 1024):\n"
+        "    out.write(block)\n"
+        "out.write(b'val_bpb: 0.5\\n')\n"
+    )
+    started = time.monotonic()
+    result = session("try", "-m", "1 GB of output")
+    import resource
+
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert result.stdout.startswith("keep"), result.stdout + result.stderr
+    assert (repo / "run.log").stat().st_size > 1024**3
+    assert peak_kb < 200 * 1024, f"peak RSS {peak_kb} kB"
+    assert time.monotonic() - started < 120
+    os.remove(repo / "run.log")
+
+
+def test_non_utf8_output_and_repeated_metric(repo: Path, session: Cli) -> None:
+    (repo / "train.py").write_text(
+        "import sys\n"
+        "sys.stdout.buffer.write(b'\\xff\\xfe garbage \\x80\\n')\n"
+        "print('val_bpb: 0.9')\nprint('val_bpb: 0.8')\n"
+        "sys.stdout.flush()\nsys.stdout.buffer.write(b'\\xc3\\x28 more\\n')\n"
+    )
+    result = session("try", "-m", "noisy bytes")
+    assert result.stdout.startswith("keep") and "val_bpb 0.800000" in result.stdout
+
+
+def test_hand_edited_ledger_rows_are_tolerated_and_kept(repo: Path, session: Cli) -> None:
+    with open(repo / "results.tsv", "a") as handle:
+        handle.write("garbage line without tabs\n")
+    before = (repo / "results.tsv").read_text()
+    status = session("status")
+    assert "line 3" in status.stdout and "file left as it is" in status.stdout
+    assert (repo / "results.tsv").read_text() == before
+    write_train(repo, 0.5)
+    assert session("try", "-m", "after edit").stdout.startswith("keep")
+    assert (repo / "results.tsv").read_text().startswith(before)
+
+
+def test_reset_pins_stray_edits_under_a_ref(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.3)
+    result = session("reset")
+    assert "abandoned work kept at refs/autoresearch/t/abandoned/1" in result.stdout
+    assert "VALUE = 1.0" in (repo / "train.py").read_text()
+    pinned = git(repo, "show", "refs/autoresearch/t/abandoned/1:train.py")
+    assert "VALUE = 0.3" in pinned
+
+
+def test_reset_abandons_a_crashed_candidate(repo: Path, session: Cli) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    write_train(repo, 0.3, EXIT=2)
+    session("try", "-m", "crashes")
+    crashed = git(repo, "rev-parse", "HEAD")
+    result = session("reset")
+    assert f"reset to the keep ref {keep[:7]}" in result.stdout
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert git(repo, "rev-parse", "refs/autoresearch/t/exp/1") == crashed
+
+
+def test_rewind_moves_back_to_an_earlier_keep_only(repo: Path, session: Cli) -> None:
+    baseline = git(repo, "rev-parse", "HEAD")
+    write_train(repo, 0.9)
+    session("try", "-m", "lucky")
+    write_train(repo, 2.0)
+    session("try", "-m", "bad")
+    discarded = git(repo, "rev-parse", "refs/autoresearch/t/exp/2")
+    refused = session("rewind", discarded[:7])
+    assert refused.returncode == 2 and "not a kept commit" in refused.stderr
+    result = session("rewind", baseline[:7])
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "rev-parse", "HEAD") == baseline
+    assert "rewound: keep ref moved" in session("status").stdout
+    write_train(repo, 0.95)
+    again = session("try", "-m", "compared against the rewound keep")
+    assert again.stdout.startswith("keep") and "best was 1.000000" in again.stdout

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import Cli, write_train
+
+KARPATHY_STYLE = (
+    "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"
+    "baseline\t0.997900\t44.0\tkeep\tbaseline\n"
+    "bea057b\t0.986041\t43.9\tkeep\thalve batch\n"
+    "187e419\t0.982603\t60.2\tkeep\tdepth 9\n"
+    "c4ce95c\t0.985895\t60.2\tdiscard\tunembedding LR\n"
+    "e05a87d\t0.000000\t0.0\tcrash\tbatch 131K\n"
+)
+
+
+def test_status_json_has_the_documented_keys(repo: Path, cli: Cli) -> None:
+    cli.init()
+    write_train(repo, 0.5)
+    cli("try", "-m", "better")
+    write_train(repo, 0.7)
+    cli("try", "-m", "worse")
+    data = json.loads(cli("status", "--json").stdout)
+    for key in (
+        "tag",
+        "metric",
+        "direction",
+        "baseline",
+        "best",
+        "best_commit",
+        "keep_ref",
+        "experiments",
+        "keeps",
+        "discards",
+        "crashes",
+    ):
+        assert key in data
+    assert (data["tag"], data["metric"], data["direction"]) == ("t", "val_bpb", "minimize")
+    assert (data["baseline"], data["best"]) == (1.0, 0.5)
+    assert (data["experiments"], data["keeps"], data["discards"]) == (3, 2, 1)
+    assert data["best_commit"] == data["keep_ref"]
+    assert data["change_percent"] == -50.0
+    assert data["running"] is None
+
+
+def test_status_reads_a_karpathy_ledger_without_a_session(tmp_path: Path) -> None:
+    path = tmp_path / "results.tsv"
+    path.write_text(KARPATHY_STYLE)
+    cli = Cli(tmp_path)
+    text = cli("status", "--results", str(path))
+    assert text.returncode == 0
+    assert "5 experiments: 3 keep, 1 discard, 1 crash" in text.stdout
+    data = json.loads(cli("status", "--results", str(path), "--json").stdout)
+    assert (data["baseline"], data["best"], data["best_commit"]) == (0.9979, 0.982603, "187e419")
+    assert data["direction"] == "minimize"
+
+
+def test_status_outside_a_session_is_a_clear_error(repo: Path, cli: Cli) -> None:
+    result = cli("status")
+    assert result.returncode == 2 and "no session here" in result.stderr
+    missing = cli("status", "--results", "nope.tsv")
+    assert missing.returncode == 2 and "no ledger at nope.tsv" in missing.stderr

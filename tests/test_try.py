@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import Cli, git, ledger_lines, write_train
+
+
+@pytest.fixture
+def session(repo: Path, cli: Cli) -> Cli:
+    result = cli.init("--also", "peak_vram_mb")
+    assert result.returncode == 0, result.stderr
+    return cli
+
+
+def keep_ref(repo: Path) -> str:
+    return git(repo, "rev-parse", "refs/autoresearch/t/keep")
+
+
+def test_keep_moves_the_keep_ref_and_reports_the_change(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.9)
+    result = session("try", "-m", "increase LR to 0.04")
+    assert result.returncode == 0
+    line = result.stdout.splitlines()[0]
+    assert line.startswith("keep ") and "val_bpb 0.900000" in line
+    assert "(best was 1.000000, -10.00%)" in line
+    assert keep_ref(repo) == git(repo, "rev-parse", "HEAD")
+    assert git(repo, "log", "-1", "--format=%s") == "increase LR to 0.04"
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_discard_resets_the_tree_and_keeps_the_commit_reachable(repo: Path, session: Cli) -> None:
+    before = keep_ref(repo)
+    write_train(repo, 1.5)
+    result = session("try", "-m", "switch to GeLU")
+    assert result.returncode == 0
+    assert result.stdout.startswith("discard") and f"reset to {before[:7]}" in result.stdout
+    assert git(repo, "rev-parse", "HEAD") == before
+    assert "VALUE = 1.0" in (repo / "train.py").read_text()
+    tried = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    assert git(repo, "log", "-1", "--format=%s", tried) == "switch to GeLU"
+    assert "VALUE = 1.5" in git(repo, "show", f"{tried}:train.py")
+    assert (repo / ".autoresearch/t/logs").joinpath(f"0001-{tried[:7]}.log").is_file()
+
+
+def test_row_is_complete_and_json_output_matches(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.8)
+    result = session("try", "-m", "tabs\tin\ndescription", "--json")
+    data = json.loads(result.stdout)
+    assert data["status"] == "keep" and data["value"] == 0.8 and data["best_before"] == 1.0
+    assert data["metrics"] == {"val_bpb": 0.8, "peak_vram_mb": 1000.0}
+    assert data["description"] == "tabs in description"
+    row = ledger_lines(repo)[-1]
+    assert row[0] == data["commit"][:7]
+    assert row[1:3] == ["0.800000", "1000.000000"]
+    assert row[-2:] == ["keep", "tabs in description"]
+
+
+def test_equal_and_simpler_is_kept(repo: Path, session: Cli) -> None:
+    text = (repo / "train.py").read_text().replace('print("training...")\n', "")
+    (repo / "train.py").write_text(text)
+    result = session("try", "-m", "drop a print")
+    assert result.stdout.startswith("keep") and "equal and simpler" in result.stdout
+
+
+def test_crash_stays_checked_out_and_a_fix_is_measured_against_the_keep_ref(
+    repo: Path, session: Cli
+) -> None:
+    keep = keep_ref(repo)
+    write_train(repo, 0.7, EXIT=1)
+    crash = session("try", "-m", "bigger batch")
+    assert crash.returncode == 0
+    assert crash.stdout.startswith("crash") and "exit 1" in crash.stdout
+    assert "autoresearch reset" in crash.stdout and "val_bpb: 0.700000" in crash.stdout
+    crashed = git(repo, "rev-parse", "HEAD")
+    assert crashed != keep and keep_ref(repo) == keep
+    again = session("try", "-m", "same thing")
+    assert again.returncode == 2 and "already tried (crash)" in again.stderr
+    write_train(repo, 0.7)
+    fixed = session("try", "-m", "bigger batch, fixed")
+    assert fixed.stdout.startswith("keep") and "(best was 1.000000" in fixed.stdout
+    assert git(repo, "rev-parse", "HEAD~1") == crashed
+    assert [r[-2] for r in ledger_lines(repo)[1:]] == ["keep", "crash", "keep"]
+    assert ledger_lines(repo)[2][1] == "0.000000"
+
+
+def test_agent_commits_on_top_of_the_keep_ref_are_the_candidate(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.95)
+    git(repo, "commit", "-qam", "agent's own commit")
+    mine = git(repo, "rev-parse", "HEAD")
+    result = session("try", "-m", "agent committed")
+    assert result.stdout.startswith("keep") and mine[:7] in result.stdout
+    assert keep_ref(repo) == mine
+
+
+def test_out_of_scope_and_protected_changes_are_refused_untouched(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5)
+    (repo / "prepare.py").write_text("DATA = 'easier'\n")
+    (repo / "README.md").write_text("edited\n")
+    head = git(repo, "rev-parse", "HEAD")
+    result = session("try", "-m", "cheat")
+    assert result.returncode == 2
+    assert "protected file(s): prepare.py" in result.stderr
+    assert "outside scope: README.md" in result.stderr
+    assert git(repo, "rev-parse", "HEAD") == head
+    assert (repo / "prepare.py").read_text() == "DATA = 'easier'\n"
+    assert len(ledger_lines(repo)) == 2
+
+
+def test_untracked_files_outside_scope_are_never_committed_or_touched(
+    repo: Path, session: Cli
+) -> None:
+    (repo / "notes.txt").write_text("my notes\n")
+    write_train(repo, 1.5)
+    session("try", "-m", "discarded idea")
+    write_train(repo, 0.5)
+    session("try", "-m", "kept idea")
+    assert (repo / "notes.txt").read_text() == "my notes\n"
+    assert "notes.txt" not in git(repo, "ls-tree", "-r", "--name-only", "HEAD")
+    assert git(repo, "status", "--porcelain") == "?? notes.txt"
+
+
+def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
+    result = session("try", "-m", "nothing")
+    assert result.returncode == 2 and "nothing" in result.stderr
+    assert len(ledger_lines(repo)) == 2
+
+
+def test_the_run_sees_the_session_environment(repo: Path, cli: Cli) -> None:
+    (repo / "train.py").write_text(
+        "import os\n"
+        "for k in ('TAG', 'COMMIT', 'BUDGET', 'EXPERIMENT'):\n"
+        "    print(k, os.environ['AUTORESEARCH_' + k])\n"
+        "print('val_bpb: 1')\n"
+    )
+    git(repo, "commit", "-qam", "env")
+    cli.init("--budget", "30")
+    log = (repo / "run.log").read_text()
+    assert "TAG t\n" in log and "BUDGET 30\n" in log and "EXPERIMENT 0\n" in log
+    assert f"COMMIT {git(repo, 'rev-parse', 'HEAD')}\n" in log
+
+
+def test_timeout_kills_the_run_and_is_a_crash(repo: Path, cli: Cli) -> None:
+    cli.init("--timeout", "1")
+    write_train(repo, 0.5, SLEEP=30)
+    started = time.monotonic()
+    result = cli("try", "-m", "slow")
+    assert time.monotonic() - started < 15
+    assert result.stdout.startswith("crash") and "timeout after 1 s" in result.stdout
+
+
+def test_missing_metric_is_a_crash_with_the_reason(repo: Path, session: Cli) -> None:
+    (repo / "train.py").write_text("print('val_bpb: nan')\nprint('peak_vram_mb: 1')\n")
+    result = session("try", "-m", "diverged")
+    assert result.stdout.startswith("crash") and "value is nan" in result.stdout
+
+
+def test_lock_refuses_a_second_command_and_names_the_pid(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5, SLEEP=3)
+    first = session.popen("try", "-m", "slow one")
+    deadline = time.monotonic() + 10
+    while not (repo / ".autoresearch/t/inflight.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    second = session("try", "-m", "impatient")
+    assert second.returncode == 2
+    assert f"pid {first.pid}" in second.stderr and "running" in second.stderr
+    status = session("status")
+    assert "running: experiment 1" in status.stdout
+    first.wait(timeout=30)
+    assert len(ledger_lines(repo)) == 3
+
+
+def test_python_dash_m_and_version(repo: Path, cli: Cli) -> None:
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("autoresearch ")
+    assert sys.executable
