@@ -70,7 +70,10 @@ def files_section(
     parts = ["## Files you may edit", ""]
     budget = max_chars
     not_in_full: list[str] = []
-    for path in _scope_paths(workdir, scope_files, protected):
+    paths = _scope_paths(workdir, scope_files, protected)
+    if not paths:
+        parts += ["(no files are in scope)", ""]
+    for path in paths:
         target = workdir / path
         if not target.exists():
             parts += [f"{path} (does not exist yet; an empty SEARCH creates it)", ""]
@@ -165,7 +168,8 @@ def parse_answer(answer: str) -> ModelAnswer:
     """Read a model's answer; raise AgentError saying what is wrong with it."""
     # Blank out a leading reasoning section but keep its newlines, so line numbers still match.
     answer = _THINKING.sub(lambda match: "\n" * match.group(0).count("\n"), answer, count=1)
-    lines = answer.splitlines()
+    # Split on newlines only: str.splitlines would also break lines at form feeds and the like.
+    lines = answer.replace("\r\n", "\n").split("\n")
     if not any(line.strip() for line in lines):
         raise AgentError("the model returned an empty answer")
     heads = [index for index, line in enumerate(lines) if _SEARCH.match(line)]
