@@ -93,13 +93,45 @@ def build_parser() -> argparse.ArgumentParser:
     rewind = commands.add_parser("rewind", help="move the keep ref back to an earlier keep")
     rewind.add_argument("ref", help="a kept commit of the ledger")
     rewind.set_defaults(handler="rewind")
+
+    loop = commands.add_parser("loop", help="let an agent drive: one experiment per call")
+    _loop_flags(loop)
+    loop.set_defaults(handler="loop")
+
+    demo = commands.add_parser("demo", help="run the loop on a built-in numpy project")
+    demo.add_argument("dir", nargs="?", help="where to create it (default: a new temp folder)")
+    demo.add_argument("--experiments", type=int, help="how many experiments to run")
+    demo.add_argument("--seed", type=int, help="seed for the tuner")
+    demo.set_defaults(handler="demo")
     return parser
+
+
+def _loop_flags(parser: argparse.ArgumentParser) -> None:
+    _session_flags(parser)
+    parser.add_argument("--agent", help="claude, codex, aider, openai, anthropic, command, tune")
+    parser.add_argument("--model", help="the model the agent should use")
+    parser.add_argument("--base-url", help="API endpoint for openai / anthropic")
+    parser.add_argument("--api-key", help="API key (default: the usual environment variable)")
+    parser.add_argument("--agent-cmd", help="shell command for --agent command")
+    parser.add_argument("--agent-arg", action="append", help="extra argument for the agent CLI")
+    parser.add_argument("--agent-timeout", help="seconds before an agent call is killed")
+    parser.add_argument("--program", help="research program file (default: program.md)")
+    parser.add_argument("--max-fix-attempts", help="fix calls after a crash (default 2)")
+    parser.add_argument("--max-failures", help="failed agent calls in a row before stopping")
+    parser.add_argument("--max-experiments", help="stop after N experiments")
+    parser.add_argument("--max-hours", help="stop after H hours")
+    parser.add_argument("--target", help="stop once the best reaches VALUE")
+    parser.add_argument("--plateau", help="stop after N experiments in a row without a keep")
+    parser.add_argument("--max-cost", help="stop once agents report USD spent")
+    parser.add_argument("--seed", type=int, help="seed for the tuner")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from autoresearch import commands  # the engine loads only once the arguments are sound
 
+    if args.handler in ("loop", "demo"):
+        from autoresearch import commands_loop as commands
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.handler}")
     try:
         return handler(args)

@@ -82,6 +82,8 @@ LOOP_KEYS = {
     "agent_cmd",
     "agent_timeout",
     "max_fix_attempts",
+    "max_failures",
+    "agent_arg",
     "program",
     "max_experiments",
     "max_hours",
