@@ -8,6 +8,7 @@ ledger (up to its last complete line, since the loop may be appending to it at t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -189,6 +190,11 @@ class Dashboard:
                 self._plot = (snapshot.key, png)
             return png
 
+    def warm_up(self) -> None:
+        # Whatever fails here fails again, and is reported, when the page asks for the plot.
+        with contextlib.suppress(Exception):
+            self.plot()
+
 
 class DashboardServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -293,6 +299,8 @@ def serve_dashboard(
 ) -> None:
     """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
     server = create_dashboard_server(repo, ledger_path, state_dir, direction, host, port)
+    # The first plot pays for importing matplotlib; pay it before the first visitor asks.
+    threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
     try:
         if ready is not None:
             ready(server.url)

@@ -6,39 +6,25 @@ or a log line holds is shown as text.
 
 from __future__ import annotations
 
-PAGE = """<!DOCTYPE html>
+from autoresearch.report_html import BASE_STYLE
+
+_PAGE_TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>autoresearch dashboard</title>
 <style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-       color: #1d2330; background: #f6f7f9; }
-main { max-width: 1280px; margin: 0 auto; padding: 20px; }
-h1 { font-size: 22px; margin: 0; }
-h2 { font-size: 17px; margin: 24px 0 8px; }
+/*BASE_STYLE*/
 #status { color: #5b6472; font-size: 12px; margin: 2px 0 14px; }
 #error { display: none; background: #fdecea; color: #8a1c12; padding: 8px 12px;
          border-radius: 6px; margin-bottom: 12px; }
-.cards { display: flex; flex-wrap: wrap; gap: 10px; }
-.card { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: 8px 14px;
-        min-width: 110px; }
-.card .label { color: #5b6472; font-size: 12px; }
-.card .value { font-size: 19px; font-weight: 600; font-variant-numeric: tabular-nums; }
 #inflight { display: none; background: #fff; border: 1px solid #dde1e7; border-radius: 6px;
-            padding: 10px 14px; }
+            padding: 10px 14px; margin-top: 16px; }
+#inflight h2 { margin-top: 0; border: none; }
 .bar { background: #e7eaef; border-radius: 4px; height: 10px; margin: 6px 0; overflow: hidden; }
 .bar div { background: #2ecc71; height: 100%; width: 0; }
 .bar.over div { background: #e67e22; }
 pre { background: #11151c; color: #d6dde6; padding: 8px 10px; border-radius: 6px;
       max-height: 420px; overflow: auto; font-size: 12px; margin: 8px 0 0; }
-img#plot { width: 100%; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
-.scroll { max-height: 640px; overflow: auto; border: 1px solid #dde1e7; }
-table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
-th, td { border: 1px solid #e3e6eb; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #eef1f5; position: sticky; top: 0; }
-tr.keep td { background: #eefaf1; }
-tr.crash td { color: #a33; }
-tr.discard td { color: #5b6472; }
 .muted { color: #5b6472; }
 </style></head><body><main>
 <h1 id="title">autoresearch</h1>
@@ -46,14 +32,14 @@ tr.discard td { color: #5b6472; }
 <div id="error"></div>
 <div class="cards" id="cards"></div>
 <div id="inflight">
-  <h2 style="margin-top:0">In flight: <span id="inflight-title"></span></h2>
+  <h2>In flight: <span id="inflight-title"></span></h2>
   <div id="inflight-time" class="muted"></div>
   <div class="bar" id="inflight-bar"><div></div></div>
   <div id="inflight-log-name" class="muted"></div>
   <pre id="inflight-log"></pre>
 </div>
 <h2 id="plot-title">Progress</h2>
-<img id="plot" alt="progress plot">
+<img id="plot" class="plot" alt="progress plot">
 <h2 id="rows-title">Ledger</h2>
 <div class="scroll"><table id="rows"><thead></thead><tbody></tbody></table></div>
 </main>
@@ -181,8 +167,11 @@ async function poll() {
 
 document.getElementById("plot").addEventListener("error", (event) => {
   event.target.style.display = "none";
+  plotKey = null;  // try again at the next poll: the error may have been a passing one
 });
 poll();
 </script>
 </body></html>
 """
+
+PAGE = _PAGE_TEMPLATE.replace("/*BASE_STYLE*/", BASE_STYLE)

@@ -23,19 +23,20 @@ from autoresearch.report import (
     format_value,
 )
 
-STYLE = """
+# Shared with the live dashboard, so a report and the dashboard look like one tool.
+BASE_STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
        color: #1d2330; background: #f6f7f9; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #dde1e7; padding-bottom: 4px; }
-.sub { color: #5b6472; margin: 0 0 16px; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; }
 .card { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: 8px 14px;
         min-width: 120px; }
 .card .label { color: #5b6472; font-size: 12px; }
 .card .value { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
 img.plot { width: 100%; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
+.scroll { max-height: 640px; overflow: auto; border: 1px solid #dde1e7; }
 table { border-collapse: collapse; background: #fff; width: 100%; font-size: 13px; }
 th, td { border: 1px solid #e3e6eb; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #eef1f5; position: sticky; top: 0; }
@@ -44,6 +45,10 @@ td.commit { font-family: ui-monospace, monospace; white-space: nowrap; }
 tr.keep td { background: #eefaf1; }
 tr.crash td { color: #a33; }
 tr.discard td { color: #5b6472; }
+"""
+
+REPORT_STYLE = """
+.sub { color: #5b6472; margin: 0 0 16px; }
 .good { color: #1a7a3a; }
 .bad { color: #a33; }
 details summary { cursor: pointer; color: #2a5db0; }
@@ -52,7 +57,6 @@ pre.diff { background: #fbfbfc; border: 1px solid #e3e6eb; padding: 8px; overflo
 pre.diff .add { color: #1a7a3a; } pre.diff .del { color: #a33; } pre.diff .hunk { color: #6b4fa8; }
 table.kv { width: auto; min-width: 320px; }
 .note { color: #5b6472; font-style: italic; }
-.scroll { max-height: 640px; overflow: auto; border: 1px solid #dde1e7; }
 """
 
 # Extras are caller-defined; nesting beyond this is shown as text rather than more tables.
@@ -69,7 +73,7 @@ def build_html(
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>autoresearch report: {metric}</title>",
-        f"<style>{STYLE}</style></head><body><main>",
+        f"<style>{BASE_STYLE}{REPORT_STYLE}</style></head><body><main>",
         f"<h1>autoresearch report: {metric}</h1>",
         f'<p class="sub">{source}, {escape(summary.direction)} {metric}</p>',
         _cards(summary),
