@@ -266,30 +266,34 @@ def test_a_new_file_can_be_created(flavor: Flavor, server: ModelServer, repo: Pa
     assert (repo / "schedule.py").read_text() == "def lr_at(step):\n    return 0.01\n"
 
 
-@pytest.mark.parametrize(
-    ("answer", "reason"),
-    [
-        ("Idea\ntrain.py\n<<<<<<< SEARCH\nlr = 0.01\n>>>>>>> REPLACE\n", "malformed edit block"),
-        (
-            "Idea\ntrain.py\n<<<<<<< SEARCH\nlr = 0.5\n=======\nlr = 1\n>>>>>>> REPLACE\n",
-            r"SEARCH text not found in train.py \(first line: 'lr = 0.5'\)",
-        ),
-        (
-            "Idea\n../escaped.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n",
-            "path escapes the working tree: ../escaped.py",
-        ),
-        ("I would try a larger learning rate.", "no edit blocks in the answer"),
-        ("", "empty answer"),
-    ],
-)
-def test_an_unusable_answer_is_an_agent_error_and_changes_nothing(
-    flavor: Flavor, server: ModelServer, repo: Path, answer: str, reason: str
+UNUSABLE_ANSWERS = [
+    ("Idea\ntrain.py\n<<<<<<< SEARCH\nlr = 0.01\n>>>>>>> REPLACE\n", "malformed edit block"),
+    (
+        "Idea\ntrain.py\n<<<<<<< SEARCH\nlr = 0.5\n=======\nlr = 1\n>>>>>>> REPLACE\n",
+        r"SEARCH text not found in train.py \(first line: 'lr = 0.5'\)",
+    ),
+    (
+        "Idea\n../escaped.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n",
+        "path escapes the working tree: ../escaped.py",
+    ),
+    ("I would try a larger learning rate.", "no edit blocks in the answer"),
+    ("", "empty answer"),
+]
+
+
+def test_unusable_answers_are_agent_errors_that_change_nothing(
+    flavor: Flavor, server: ModelServer, repo: Path
 ) -> None:
-    script(server, flavor, answer)
-    with pytest.raises(AgentError, match=reason):
-        ask(make_agent(flavor, server, repo), repo)
-    assert (repo / "train.py").read_text() == TRAIN
-    assert sorted(path.name for path in repo.parent.iterdir()) == ["repo"]
+    # One agent serves a whole loop, so it is asked again after each failed attempt.
+    agent = make_agent(flavor, server, repo)
+    for answer, reason in UNUSABLE_ANSWERS:
+        script(server, flavor, answer)
+        with pytest.raises(AgentError, match=reason):
+            ask(agent, repo)
+        assert (repo / "train.py").read_text() == TRAIN
+        assert sorted(path.name for path in repo.parent.iterdir()) == ["repo"]
+    script(server, flavor, GOOD_ANSWER)
+    assert ask(agent, repo).description == "Raise the learning rate to 0.03"
 
 
 def test_an_answer_cut_off_at_the_token_limit_says_so(
