@@ -10,7 +10,14 @@ from autoresearch.errors import UserError
 
 # Commits are made by the tool even where the user has no identity configured, and never run
 # the user's hooks or signing prompts: a hook that edits files would change the candidate.
-_COMMIT_CONFIG = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
+_COMMIT_CONFIG = (
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "maintenance.auto=false",
+)
 _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 
 

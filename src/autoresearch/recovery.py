@@ -35,7 +35,7 @@ def recover(session: Session) -> list[str]:
         and book.data_lines > inflight["experiment"]
     )
     if recorded:
-        session.settle(last.status, commit, keep)
+        session.settle(last.status, commit, keep, recovering=True)
         messages.append(
             f"experiment {inflight['experiment']} ({commit[:7]}) was {last.status}; "
             "finished what the interrupted command left undone"

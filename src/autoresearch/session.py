@@ -342,26 +342,41 @@ class Session:
         )
         ledger.append_row(self.files.ledger, cells)
 
-    def settle(self, status: str, commit: str, keep: str, interrupted: bool = False) -> str:
+    def settle(
+        self,
+        status: str,
+        commit: str,
+        keep: str,
+        interrupted: bool = False,
+        recovering: bool = False,
+    ) -> str:
         """After the row is on disk: move the keep ref, or reset the tree to it."""
         if status == verdict.KEEP:
             git.update_ref(self.repo, self.keep_ref_name, commit)
-            if git.head(self.repo) != commit:
+            if recovering and git.head(self.repo) != commit:
                 git.reset_hard(self.repo, commit)
             return commit
         if status == verdict.DISCARD or interrupted:
-            self.restore(keep)
+            self.restore(keep, tried=commit)
         return keep
 
-    def restore(self, keep: str) -> str | None:
-        """Reset hard to the keep ref, first pinning any uncommitted edits under a ref."""
-        head = git.head(self.repo)
+    def restore(self, keep: str, tried: str | None = None) -> str | None:
+        """Reset hard to the keep ref, first pinning any uncommitted edits under a ref.
+
+        ``tried`` names a commit known to be HEAD and pinned already, which spares the lookups.
+        """
+        head = tried or git.head(self.repo)
         pinned = git.snapshot_uncommitted(self.repo)
         ref = None
         if pinned:
             ref = self._abandoned_ref(pinned)
         git.reset_hard(self.repo, keep)
-        if ref is None and head and head != keep and not git.is_ancestor(self.repo, head, keep):
+        if (
+            ref is None
+            and head
+            and head not in (keep, tried)
+            and not git.is_ancestor(self.repo, head, keep)
+        ):
             tried = git.list_refs(self.repo, f"refs/autoresearch/{self.tag}/exp/")
             if head not in tried.values():
                 ref = self._abandoned_ref(head)
