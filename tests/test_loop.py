@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import Cli, git, ledger_lines, write_train
+
+# A stand-in agent: each call takes the next planned edit of train.py from plan.json.
+# An entry is {"value": V, "exit": code-in-train.py, "agent_exit": code, "file": other path,
+# "sleep": seconds the run takes, "nothing": true}. It records the prompts it was given.
+AGENT = """\
+import json, os, pathlib, re, sys
+here = pathlib.Path(sys.argv[1])
+plan = json.loads((here / "plan.json").read_text())
+count_file = here / "calls"
+call = int(count_file.read_text()) if count_file.exists() else 0
+count_file.write_text(str(call + 1))
+prompt = pathlib.Path(os.environ["AUTORESEARCH_PROMPT"]).read_text()
+(here / f"prompt-{call}.md").write_text(prompt)
+step = plan[min(call, len(plan) - 1)]
+if step.get("agent_exit"):
+    print("agent is broken", file=sys.stderr)
+    sys.exit(step["agent_exit"])
+if step.get("file"):
+    pathlib.Path(step["file"]).write_text("changed by the agent\\n")
+elif not step.get("nothing"):
+    text = pathlib.Path("train.py").read_text()
+    text = re.sub(r"VALUE = .*", f"VALUE = {step['value']}", text)
+    text = re.sub(r"EXIT = .*", f"EXIT = {step.get('exit', 0)}", text)
+    text = re.sub(r"SLEEP = .*", f"SLEEP = {step.get('sleep', 0)}", text)
+    pathlib.Path("train.py").write_text(text)
+pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(
+    step.get("say", f"set VALUE to {step.get('value')}") + "\\n")
+"""
+
+
+@pytest.fixture
+def agent_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "agent"
+    folder.mkdir()
+    (folder / "agent.py").write_text(AGENT)
+    return folder
+
+
+def plan(agent_dir: Path, steps: list[dict[str, object]]) -> None:
+    (agent_dir / "plan.json").write_text(json.dumps(steps))
+
+
+def loop(cli: Cli, agent_dir: Path, *extra: str, timeout: float = 120):
+    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    return cli("loop", "--agent", "command", "--agent-cmd", command, *extra, timeout=timeout)
+
+
+@pytest.fixture
+def session(cli: Cli) -> Cli:
+    assert cli.init().returncode == 0
+    return cli
+
+
+def statuses(repo: Path) -> list[str]:
+    return [row[-2] for row in ledger_lines(repo)[1:]]
+
+
+def test_loop_runs_the_agent_once_per_experiment(repo: Path, session: Cli, agent_dir) -> None:
+    plan(agent_dir, [{"value": 0.9}, {"value": 1.2}, {"value": 0.8}])
+    (repo / "program.md").write_text("Try lowering VALUE.\n")
+    result = loop(session, agent_dir, "--max-experiments", "3")
+    assert result.returncode == 0, result.stderr
+    assert statuses(repo) == ["keep", "keep", "discard", "keep"]
+    assert [r[-1] for r in ledger_lines(repo)[2:]] == [
+        "set VALUE to 0.9",
+        "set VALUE to 1.2",
+        "set VALUE to 0.8",
+    ]
+    assert "reached --max-experiments 3" in result.stdout
+    assert "VALUE = 0.8" in (repo / "train.py").read_text()
+    assert git(repo, "status", "--porcelain") == "?? program.md"
+    first, third = (agent_dir / "prompt-0.md").read_text(), (agent_dir / "prompt-2.md").read_text()
+    assert "Try lowering VALUE." in first and "Change only these files: train.py" in first
+    assert "prepare.py" in first and "best so far 1.000000" in first
+    assert "set VALUE to 1.2 (discard)" in third  # ideas already tried are listed
+    saved = sorted((repo / ".autoresearch/t/prompts").iterdir())
+    assert len(saved) == 3 and saved[0].read_text() == first
+
+
+def test_a_crash_gets_fix_attempts_on_top_of_the_candidate(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    plan(
+        agent_dir,
+        [{"value": 0.7, "exit": 1, "say": "bold idea"}, {"value": 0.7, "say": "bold idea, fixed"}],
+    )
+    result = loop(session, agent_dir, "--max-experiments", "2")
+    assert statuses(repo) == ["keep", "crash", "keep"]
+    fix_prompt = (agent_dir / "prompt-1.md").read_text()
+    assert "fix a crash" in fix_prompt and "val_bpb: 0.700000" in fix_prompt
+    assert ledger_lines(repo)[-1][-1].startswith("bold idea, fixed (fix of ")
+    assert git(repo, "rev-parse", "HEAD~1") == git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    assert result.returncode == 0
+
+
+def test_after_the_fix_attempts_the_idea_is_dropped_and_the_tree_reset(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    plan(agent_dir, [{"value": 0.5, "exit": 3}])
+    loop(session, agent_dir, "--max-experiments", "3", "--max-fix-attempts", "2")
+    assert statuses(repo) == ["keep", "crash", "crash", "crash"]
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_failing_agent_stops_the_loop_instead_of_spinning(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    plan(agent_dir, [{"agent_exit": 4}])
+    result = loop(session, agent_dir, "--max-failures", "3")
+    assert result.returncode == 1
+    assert "3 agent attempts in a row failed" in result.stderr
+    assert "command exited 4" in result.stdout and "agent is broken" in result.stdout
+    assert statuses(repo) == ["keep"]
+
+
+def test_no_change_and_out_of_scope_edits_are_failed_attempts(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    plan(agent_dir, [{"nothing": True}, {"file": "prepare.py"}, {"value": 0.5}])
+    result = loop(session, agent_dir, "--max-experiments", "1")
+    assert "the agent made no change" in result.stdout
+    assert "protected file(s): prepare.py" in result.stdout
+    assert "its edits kept at refs/autoresearch/t/abandoned/1" in result.stdout
+    assert (repo / "prepare.py").read_text() == "DATA = 'fixed'\n"
+    assert statuses(repo) == ["keep", "keep"]
+
+
+def test_stop_conditions_target_and_plateau(repo: Path, session: Cli, agent_dir: Path) -> None:
+    plan(agent_dir, [{"value": 0.9}, {"value": 0.4}, {"value": 0.3}])
+    result = loop(session, agent_dir, "--target", "0.5")
+    assert "reached --target 0.5" in result.stdout
+    assert statuses(repo) == ["keep", "keep", "keep"]
+    plan(agent_dir, [{"value": 2.0}])
+    result = loop(session, agent_dir, "--plateau", "2")
+    assert "plateau: 2 experiments in a row without a keep" in result.stdout
+    assert statuses(repo)[-2:] == ["discard", "discard"]
+
+
+def test_bad_loop_options_are_refused_before_anything_runs(repo: Path, cli: Cli, agent_dir):
+    result = loop(cli, agent_dir, "--max-experiments", "none")
+    assert result.returncode == 2 and "max-experiments must be a number" in result.stderr
+    assert not (repo / ".autoresearch").exists()
+
+
+def test_loop_starts_a_session_itself_and_try_continues_it(
+    repo: Path, cli: Cli, agent_dir: Path
+) -> None:
+    plan(agent_dir, [{"value": 0.9}])
+    result = cli(
+        "loop",
+        "--tag",
+        "fresh",
+        "--run",
+        f"{sys.executable} train.py",
+        "--metric",
+        "val_bpb",
+        "--scope",
+        "train.py",
+        "--agent",
+        "command",
+        "--agent-cmd",
+        f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}",
+        "--max-experiments",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "branch", "--show-current") == "autoresearch/fresh"
+    write_train(repo, 0.1)
+    assert cli("try", "-m", "by hand").stdout.startswith("keep")
+    plan(agent_dir, [{"value": 0.05}])
+    assert loop(cli, agent_dir, "--max-experiments", "1").returncode == 0
+    assert statuses(repo) == ["keep", "keep", "keep", "keep"]
+
+
+def test_no_agent_available_lists_the_choices(repo: Path, session: Cli) -> None:
+    env_path = os.environ.get("PATH", "")
+    result = session("loop", timeout=30)
+    if any(Path(p, n).exists() for p in env_path.split(":") for n in ("claude", "codex", "aider")):
+        pytest.skip("an agent CLI is installed on this machine")
+    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+        pytest.skip("an OpenAI endpoint is configured in this environment")
+    assert result.returncode == 2
+    assert "no agent available" in result.stderr and "tune" in result.stderr
+
+
+def wait_for_run(repo: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not (repo / ".autoresearch/t/inflight.json").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_first_ctrl_c_finishes_the_experiment_then_stops(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    plan(agent_dir, [{"value": 0.5, "sleep": 2}])
+    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
+    wait_for_run(repo)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "stopped at your request" in out
+    assert statuses(repo) == ["keep", "keep"]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_second_ctrl_c_kills_the_run_and_restores_the_keep_ref(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    plan(agent_dir, [{"value": 0.5, "sleep": 60}])
+    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
+    wait_for_run(repo)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert "stopped now at your request" in out
+    assert statuses(repo) == ["keep", "crash"]
+    assert ledger_lines(repo)[-1][-1] == "set VALUE to 0.5"
+    assert git(repo, "rev-parse", "HEAD") == keep
+
+
+def test_loop_resumes_after_being_killed(repo: Path, session: Cli, agent_dir: Path) -> None:
+    plan(agent_dir, [{"value": 0.5, "sleep": 60}, {"value": 0.6}])
+    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
+    wait_for_run(repo)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    result = loop(session, agent_dir, "--max-experiments", "1")
+    assert "was interrupted: recorded as crash" in result.stdout
+    assert statuses(repo) == ["keep", "crash", "keep"]
