@@ -172,25 +172,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         directory = Path(tempfile.mkdtemp(prefix="autoresearch-demo-")) / "project"
     project = create_demo_project(directory, experiments)
     print(f"demo project: {project} (a numpy model; the tuner edits its knobs in train.py)")
-    demo_args = argparse.Namespace(
-        directory=str(project),
-        tag="demo",
-        no_baseline=False,
-        **{
-            k: None
-            for k in (
-                "run",
-                "metric",
-                "direction",
-                "pattern",
-                "budget",
-                "timeout",
-                "scope",
-                "protect",
-                "also",
-            )
-        },
-    )
+    from autoresearch.cli import build_parser
+
+    demo_args = build_parser().parse_args(["-C", str(project), "loop", "--tag", "demo"])
     session = find_or_start(demo_args, project)
     if session is None:
         return 1
