@@ -1,0 +1,234 @@
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from autoresearch.verdict import (
+    DISCARD,
+    KEEP,
+    Evidence,
+    decide,
+    estimate_sigma,
+    judge,
+    resolve_min_delta,
+)
+
+SIGMA = 0.01
+REFERENCE = (1.0, 1.0)
+
+
+# A keep ref measured twice at 1.0, minimized, with run-to-run noise of 0.01.
+AGAINST_TWO_RUNS = Evidence(candidate=(), reference=REFERENCE, sigma=SIGMA, direction="minimize")
+
+
+def noisy(candidate: tuple[float, ...], **settings: Any) -> Evidence:
+    return replace(AGAINST_TWO_RUNS, candidate=candidate, **settings)
+
+
+def test_a_clearly_worse_candidate_is_discarded_after_one_run() -> None:
+    decision = judge(noisy((1.02,)))
+    assert decision is not None
+    assert (decision.status, decision.runs, decision.spread) == (DISCARD, 1, None)
+    assert decision.reason == "worse by 0.02 after 1 run"
+
+
+def test_a_promising_first_run_asks_for_another_run() -> None:
+    assert judge(noisy((0.98,))) is None
+
+
+def test_a_confirmed_improvement_is_kept_with_its_runs_mean_and_spread() -> None:
+    decision = judge(noisy((0.975, 0.985)))
+    assert decision is not None
+    assert (decision.status, decision.runs) == (KEEP, 2)
+    assert decision.mean == pytest.approx(0.98)
+    assert decision.spread == pytest.approx(statistics.stdev((0.975, 0.985)))
+    assert decision.reason.startswith("better by 0.02 (lower bound 0.007")
+    assert decision.reason.endswith(", 2 runs)")
+
+
+def test_the_same_gain_counts_the_other_way_when_maximizing() -> None:
+    decision = judge(noisy((1.025, 1.015), direction="maximize"))
+    assert decision is not None and decision.status == KEEP
+
+
+def test_an_improvement_the_size_of_the_noise_is_not_confirmed() -> None:
+    decision = judge(noisy((0.996, 0.999, 0.998, 0.997)))
+    assert decision is not None
+    assert decision.status == DISCARD
+    assert decision.reason == "not confirmed after 4 runs (p=0.39)"
+
+
+def test_a_second_run_that_erases_the_gain_stops_the_candidate_early() -> None:
+    decision = judge(noisy((0.997, 1.003)))
+    assert decision is not None
+    assert (decision.status, decision.runs) == (DISCARD, 2)
+    assert decision.reason.startswith("not confirmed after 2 runs")
+
+
+def test_min_delta_blocks_a_confirmed_gain_that_is_too_small() -> None:
+    quiet = {"sigma": 0.001, "reference": (1.0,) * 4}
+    runs = (0.998,) * 4
+    kept = judge(noisy(runs, **quiet))
+    assert kept is not None and kept.status == KEEP
+    blocked = judge(noisy(runs, min_delta=0.005, **quiet))
+    assert blocked is not None
+    assert (blocked.status, blocked.complexity_decided) == (DISCARD, False)
+    assert blocked.reason == "improvement 0.002 below --min-delta 0.005"
+
+
+def test_the_complexity_charge_blocks_a_small_gain_with_many_added_lines() -> None:
+    evidence = noisy(
+        (0.997,) * 4, sigma=0.001, reference=(1.0,) * 4, complexity_cost=0.0002, lines_added=20
+    )
+    decision = judge(evidence)
+    assert decision is not None
+    assert (decision.status, decision.complexity_decided) == (DISCARD, True)
+    assert decision.reason == "gain 0.003 does not pay for 20 added lines"
+
+
+def test_a_deletion_with_an_equal_result_is_kept() -> None:
+    without_cost = judge(noisy((1.0,), lines_removed=14))
+    assert without_cost is not None
+    assert (without_cost.status, without_cost.reason) == (KEEP, "equal and simpler (1 run)")
+
+    credited = noisy((1.0,), lines_removed=14, complexity_cost=0.002)
+    assert judge(credited) is None  # the credit makes it promising; it still has to be confirmed
+    decision = judge(noisy((1.0, 1.0), lines_removed=14, complexity_cost=0.002))
+    assert decision is not None
+    assert (decision.status, decision.complexity_decided) == (KEEP, True)
+    assert decision.reason == "kept for 14 fewer lines (2 runs)"
+
+
+def test_a_worse_deletion_is_not_kept_for_being_simpler() -> None:
+    decision = judge(noisy((1.02,), lines_removed=14))
+    assert decision is not None and decision.status == DISCARD
+
+
+def test_a_small_first_gain_is_not_worth_a_second_run() -> None:
+    decision = judge(noisy((0.999,)))
+    assert decision is not None and decision.status == DISCARD
+    assert decision.reason == "not promising after 1 run (better by 0.001, needs 0.0025)"
+
+
+def test_evidence_that_cannot_be_judged_is_refused() -> None:
+    for settings in ({"direction": "up"}, {"max_runs": 0}, {"sigma": -1.0}, {"min_delta": -1}):
+        with pytest.raises(ValueError):
+            judge(noisy((1.0,), **settings))
+    with pytest.raises(ValueError, match="at least one run"):
+        judge(noisy(()))
+
+
+@pytest.mark.parametrize("sigma", [None, 0.0])
+def test_without_noise_the_rule_is_the_plain_one(sigma: float | None) -> None:
+    cases = [
+        (0.99, 1.0, "minimize", 0, 0),
+        (0.91, 0.90, "maximize", 3, 1),
+        (1.01, 1.0, "minimize", 0, 0),
+        (1.0, 1.0, "minimize", 2, 10),
+        (1.0, 1.0, "minimize", 3, 3),
+        (1.0, 1.0, "maximize", 5, 1),
+    ]
+    for value, best, direction, added, removed in cases:
+        evidence = Evidence(
+            (value,), (best,), sigma, direction, lines_added=added, lines_removed=removed
+        )
+        decision = judge(evidence)
+        plain = decide(value, best, direction, added, removed)
+        assert decision is not None
+        assert (decision.status, decision.reason) == (plain.status, plain.reason)
+        assert (decision.runs, decision.mean) == (1, value)
+
+
+def test_without_noise_min_delta_and_the_complexity_charge_still_apply() -> None:
+    tiny = judge(Evidence((0.9995,), (1.0,), None, "minimize", min_delta=0.001))
+    assert tiny is not None and tiny.status == DISCARD
+    assert tiny.reason == "improvement 0.0005 below --min-delta 0.001"
+    deletion = Evidence((1.0,), (1.0,), None, "minimize", complexity_cost=0.001, lines_removed=5)
+    kept = judge(deletion)
+    assert kept is not None
+    assert (kept.status, kept.complexity_decided) == (KEEP, True)
+
+
+def test_at_max_runs_there_is_always_a_verdict() -> None:
+    rng = random.Random(3)
+    for max_runs in (1, 2, 4):
+        for _ in range(200):
+            runs = tuple(rng.gauss(0.99, SIGMA) for _ in range(max_runs))
+            assert judge(noisy(runs, max_runs=max_runs)) is not None
+
+
+def test_the_first_measurement_is_the_baseline() -> None:
+    decision = judge(noisy((1.3, 1.31), reference=()))
+    assert decision is not None
+    assert (decision.status, decision.reason, decision.runs) == (KEEP, "first measurement", 2)
+
+
+def test_estimate_sigma_pools_the_variance_of_repeated_runs() -> None:
+    # (1, 3): squares 2 on 1 degree of freedom; (2, 4, 6): 8 on 2; (5,) has no repeat.
+    assert estimate_sigma([(1.0, 3.0), (2.0, 4.0, 6.0), (5.0,)]) == pytest.approx(math.sqrt(10 / 3))
+    assert estimate_sigma([(1.0,), (2.0,)]) is None
+    assert estimate_sigma([]) is None
+    assert estimate_sigma([(0.5, 0.5), (0.7, 0.7, 0.7)]) == 0.0
+
+
+def test_resolve_min_delta_reads_absolute_and_relative_forms() -> None:
+    assert resolve_min_delta("0.001", 2.0) == 0.001
+    assert resolve_min_delta(0.002, None) == 0.002
+    assert resolve_min_delta(" 0.5% ", -2.0) == pytest.approx(0.01)
+    assert resolve_min_delta("0", None) == 0.0
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "%", "nan", "inf", "1%%", True, -0.5])
+def test_resolve_min_delta_rejects_what_it_cannot_read(bad: str | float) -> None:
+    with pytest.raises(ValueError, match="--min-delta"):
+        resolve_min_delta(bad, 1.0)
+
+
+def test_a_relative_min_delta_needs_a_baseline() -> None:
+    with pytest.raises(ValueError, match="no baseline"):
+        resolve_min_delta("1%", None)
+
+
+def false_keep_rates(sessions: int, candidates: int) -> tuple[float, float]:
+    """False keep rates of (greedy, noise-aware) on the same simulated candidates and noise.
+
+    Most candidates do nothing, some are slightly harmful, one in ten is a 3-sigma improvement.
+    """
+    rng = random.Random(11)
+    wrong_proposed, greedy_kept, judged_kept = 0, 0, 0
+    for _ in range(sessions):
+        greedy_true = judged_true = 1.0
+        greedy_best = rng.gauss(1.0, SIGMA)
+        reference = (greedy_best, rng.gauss(1.0, SIGMA))
+        for _ in range(candidates):
+            draw = rng.random()
+            effect = 3 * SIGMA if draw < 0.1 else (-SIGMA if draw < 0.3 else 0.0)
+            noise = [rng.gauss(0.0, SIGMA) for _ in range(4)]
+            wrong_proposed += effect <= 0
+
+            value = greedy_true - effect + noise[0]
+            if decide(value, greedy_best, "minimize").status == KEEP:
+                greedy_true, greedy_best = greedy_true - effect, value
+                greedy_kept += effect <= 0
+
+            runs: list[float] = []
+            decision = None
+            while decision is None:
+                runs.append(judged_true - effect + noise[len(runs)])
+                decision = judge(noisy(tuple(runs), reference=reference))
+            if decision.status == KEEP:
+                judged_true, reference = judged_true - effect, tuple(runs)
+                judged_kept += effect <= 0
+    return greedy_kept / wrong_proposed, judged_kept / wrong_proposed
+
+
+def test_noise_is_rarely_kept_where_the_greedy_rule_keeps_it_often() -> None:
+    greedy, judged = false_keep_rates(sessions=20, candidates=100)
+    assert judged <= 0.10
+    assert greedy >= 0.08
+    assert greedy >= 3 * judged
