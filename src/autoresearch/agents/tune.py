@@ -53,6 +53,8 @@ MEASURED = ("keep", "discard")
 
 class TuneAgent:
     name = "tune"
+    # A crash is a point to avoid, not code to repair: the loop goes on to the next proposal.
+    can_fix = False
 
     def __init__(self, setup: AgentSetup) -> None:
         if optuna is None:
