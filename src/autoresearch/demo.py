@@ -18,7 +18,7 @@ from autoresearch import git
 from autoresearch.errors import UserError
 
 # Enough for the tuner to get well past the random warm-up and close in on good settings.
-RECOMMENDED_EXPERIMENTS = 40
+RECOMMENDED_EXPERIMENTS = 50
 COPIED_FILES = ("train.py", "program.md")
 SETTINGS_TEMPLATE = "autoresearch.toml.template"
 SETTINGS_FILE = "autoresearch.toml"
