@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -68,55 +69,68 @@ def main() -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Task:
+    """A fresh demo project and what both methods need to know about it."""
+
+    repo: Path
+    ledger: Path
+    declared: tuple[dict[str, object], ...]
+    knobs: list[Knob]
+
+
 def run_session(job: tuple[str, int, int]) -> tuple[float, float, float]:
     """One session: returns the baseline, the best value found and seconds per run."""
     method, seed, experiments = job
     with tempfile.TemporaryDirectory() as scratch:
         repo = create_demo_project(Path(scratch) / "demo")
-        trainer = load_trainer(repo / "train.py")
         file_values, _ = read_settings_file(repo)
-        knobs = parse_knobs(build_settings(file_values, {}).knobs, repo)
-        ledger = Path(scratch) / "results.tsv"
-        baseline = measure(trainer, read_values(knobs, repo))
-        create_ledger(ledger, ["commit", "val_loss", "status", "description"])
-        append_row(ledger, {"commit": "baseline", "val_loss": baseline, "status": "keep"})
-        propose = PROPOSERS[method](knobs, repo, ledger, seed)
-        best, runs = baseline, [baseline]
+        declared = build_settings(file_values, {}).knobs
+        task = Task(repo, Path(scratch) / "results.tsv", declared, parse_knobs(declared, repo))
+        trainer = load_trainer(repo / "train.py")
+        baseline = measure(trainer, read_values(task.knobs, repo))
+        create_ledger(task.ledger, ["commit", "val_loss", "status", "description"])
+        append_row(task.ledger, {"commit": "baseline", "val_loss": baseline, "status": "keep"})
+        propose = PROPOSERS[method](task, seed)
+        best, seconds = baseline, []
         for number in range(experiments):
             kept_source = (repo / "train.py").read_bytes()
             observe = propose()
             started = time.perf_counter()
-            value = measure(trainer, read_values(knobs, repo))
-            runs.append(time.perf_counter() - started)
+            value = measure(trainer, read_values(task.knobs, repo))
+            seconds.append(time.perf_counter() - started)
             if math.isfinite(value) and value < best:
                 best, status = value, "keep"
             else:
                 (repo / "train.py").write_bytes(kept_source)
                 status = "discard" if math.isfinite(value) else "crash"
             observe(f"c{number:04d}", status, value if math.isfinite(value) else None)
-        return baseline, best, statistics.mean(runs[1:])
+        return baseline, best, statistics.mean(seconds)
 
 
 Observe = Callable[[str, str, "float | None"], None]
 
 
-def tuner(knobs: list[Knob], repo: Path, ledger: Path, seed: int) -> Callable[[], Observe]:
+def tuner(task: Task, seed: int) -> Callable[[], Observe]:
     # Imported here, as optuna brings numpy, whose thread count is fixed when it loads.
     from autoresearch.agents.tune import TuneAgent
 
     setup = AgentSetup(
         options=AgentOptions(),
-        repo=repo,
-        state_dir=repo.parent / "state",
-        ledger_path=ledger,
+        repo=task.repo,
+        state_dir=task.repo.parent / "state",
+        ledger_path=task.ledger,
         metric="val_loss",
         direction="minimize",
-        knobs=tuple(knobs_as_declared(repo)),
+        knobs=task.declared,
         seed=seed,
     )
     agent = TuneAgent(setup)
     request = AgentRequest(
-        prompt="", prompt_path=repo / "prompt.md", workdir=repo, scope_files=("train.py",)
+        prompt="",
+        prompt_path=task.repo.parent / "prompt.md",
+        workdir=task.repo,
+        scope_files=("train.py",),
     )
 
     def propose() -> Observe:
@@ -130,11 +144,11 @@ def tuner(knobs: list[Knob], repo: Path, ledger: Path, seed: int) -> Callable[[]
     return propose
 
 
-def random_search(knobs: list[Knob], repo: Path, _: Path, seed: int) -> Callable[[], Observe]:
+def random_search(task: Task, seed: int) -> Callable[[], Observe]:
     rng = random.Random(seed)
 
     def propose() -> Observe:
-        rewrite(knobs, repo, {knob.name: draw(knob, rng) for knob in knobs})
+        rewrite(task.knobs, task.repo, {knob.name: draw(knob, rng) for knob in task.knobs})
         return lambda commit, status, value: None
 
     return propose
@@ -153,11 +167,6 @@ def draw(knob: Knob, rng: random.Random) -> Value:
 
 METHODS = ("tune", "random")
 PROPOSERS = {"tune": tuner, "random": random_search}
-
-
-def knobs_as_declared(repo: Path) -> list[dict[str, object]]:
-    file_values, _ = read_settings_file(repo)
-    return list(build_settings(file_values, {}).knobs)
 
 
 def load_trainer(path: Path) -> ModuleType:
