@@ -172,9 +172,10 @@ class TuneAgent:
     def _sampling_study(self) -> optuna.Study:
         """An in-memory copy of what the study knows, in which the sampler draws freely.
 
-        Drawing here leaves the journal with only the trials that were really proposed. A crash
-        is shown to the sampler as a pruned trial, which it ranks among the worst, so it learns
-        to stay away; a proposal that was never run is not shown at all.
+        Drawing here, then enqueueing the rounded values in the journal's study, makes the
+        study record exactly what the file and the ledger say, and only what was proposed. A
+        crash is shown to the sampler as a pruned trial, which it ranks among the worst, so it
+        learns to stay away; a proposal that was never run is not shown at all.
         """
         known = self._study.get_trials(deepcopy=False)
         shown = []
