@@ -65,4 +65,4 @@ def test_append_after_a_hand_edit_without_final_newline(tmp_path: Path) -> None:
 def test_numbers_keep_six_decimals_unless_that_would_lose_precision() -> None:
     assert format_number(0.9932) == "0.993200"
     assert float(format_number(1e-9)) == 1e-9
-    assert float(format_number(0.1 + 0.2)) == 0.1 + 0.2
+    assert format_number((1.009417 + 1.012882) / 2) == "1.0111495"

@@ -97,7 +97,7 @@ def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, se
     keep = git(repo, "rev-parse", "refs/autoresearch/t/keep")
     # The state a kill leaves between appending the row and moving the keep ref.
     with open(repo / "results.tsv", "a") as handle:
-        handle.write(f"{candidate[:7]}\t0.500000\t1.0\t\t\tkeep\tbetter\n")
+        handle.write(f"{candidate[:7]}\t0.500000\t1\t\t1.0\t\t\tkeep\tbetter\n")
     (repo / ".autoresearch/t/inflight.json").write_text(
         json.dumps(
             {

@@ -38,6 +38,18 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--also", action="append", metavar="NAME", help="secondary metric to record (repeatable)"
     )
+    parser.add_argument("--noise", help="auto (default), off, or a fixed sigma")
+    parser.add_argument("--min-delta", help="smallest improvement worth keeping: X or X%%")
+    parser.add_argument("--repeats", help="most runs of one candidate (default 4)")
+    parser.add_argument("--complexity-cost", help="metric units (or %% of baseline) per line")
+    parser.add_argument(
+        "--constraint",
+        action="append",
+        metavar="NAME<=VALUE",
+        help="guardrail on a metric (repeatable)",
+    )
+    parser.add_argument("--holdout", metavar="CMD", help="command run after each keep only")
+    parser.add_argument("--holdout-metric", help="metric the holdout prints (default: METRIC)")
     parser.add_argument(
         "--no-baseline",
         action="store_true",
@@ -57,6 +69,13 @@ def _session_flag_values(args: argparse.Namespace) -> dict[str, object]:
         "scope",
         "protect",
         "also",
+        "noise",
+        "min_delta",
+        "repeats",
+        "complexity_cost",
+        "constraint",
+        "holdout",
+        "holdout_metric",
     )
     return {name: getattr(args, name) for name in names}
 
@@ -93,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     rewind = commands.add_parser("rewind", help="move the keep ref back to an earlier keep")
     rewind.add_argument("ref", help="a kept commit of the ledger")
     rewind.set_defaults(handler="rewind")
+
+    audit = commands.add_parser("audit", help="re-run baseline and best: is the gain real?")
+    audit.add_argument("--runs", type=int, default=5, help="runs of each version (default 5)")
+    audit.add_argument(
+        "--keeps",
+        action="store_true",
+        help="also revert each kept change alone to see what it carried",
+    )
+    audit.set_defaults(handler="audit")
 
     loop = commands.add_parser("loop", help="let an agent drive: one experiment per call")
     _loop_flags(loop)

@@ -145,3 +145,20 @@ def cmd_rewind(args: argparse.Namespace) -> int:
         f"{output.format_number(value)}); later experiments compare against it{kept}"
     )
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from autoresearch.audit import Audit, report_lines, write_report
+
+    session = open_session(args)
+    with session.lock():
+        for message in recovery.recover(session):
+            print(f"recovered: {message}", file=sys.stderr)
+        result = Audit(session, args.runs, say=lambda text: print(text, flush=True)).run(
+            keeps=args.keeps
+        )
+    markdown, data = write_report(session, result)
+    for line in report_lines(result)[2:]:
+        print(line)
+    print(f"report: {markdown.relative_to(session.repo)} (data: {data.relative_to(session.repo)})")
+    return 0

@@ -135,7 +135,14 @@ def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
 
 def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> str:
     """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
+    if not paths:
+        raise GitError("commit_paths needs at least one path")
     git(repo, "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(paths))
+    return commit_staged(repo, message, identity)
+
+
+def commit_staged(repo: Path, message: str, identity: bool) -> str:
+    """Commit what is staged, without the user's hooks or signing; return the commit."""
     config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
     git(repo, *config, "commit", "-q", "--no-verify", "-m", message)
     return git(repo, "rev-parse", "HEAD").strip()
@@ -145,14 +152,24 @@ def has_identity(repo: Path) -> bool:
     return bool(git(repo, "config", "user.email", check=False).strip())
 
 
+_COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";")
+
+
 def line_counts(repo: Path, base: str, tip: str) -> tuple[int, int]:
-    """Lines added and removed from base to tip (binary files count as nothing)."""
+    """Lines of code added and removed from base to tip: blank and comment lines do not count,
+    nor do binary files."""
     added = removed = 0
-    for line in git(repo, "diff", "--numstat", "--no-renames", base, tip).splitlines():
-        plus, minus, _ = line.split("\t", 2)
-        if plus != "-":
-            added += int(plus)
-            removed += int(minus)
+    out = git(repo, "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip)
+    for line in out.splitlines():
+        if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+            continue
+        code = line[1:].strip()
+        if not code or code.startswith(_COMMENT_STARTS):
+            continue
+        if line[0] == "+":
+            added += 1
+        else:
+            removed += 1
     return added, removed
 
 

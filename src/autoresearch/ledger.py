@@ -85,13 +85,14 @@ def parse_number(cell: str) -> float | None:
 
 
 def format_number(value: float | int | None) -> str:
-    """Six decimals as in Karpathy's ledger when that loses nothing, else the exact repr."""
+    """Six decimals as in Karpathy's ledger when that loses nothing, else ten significant
+    digits (a mean of several runs), which no metric's noise reaches."""
     if value is None:
         return ""
     if isinstance(value, int):
         return str(value)
     short = f"{value:.6f}"
-    return short if float(short) == value else repr(value)
+    return short if float(short) == value else f"{value:.10g}"
 
 
 def sanitize(text: str) -> str:

@@ -37,6 +37,8 @@ def verdict_lines(experiment: Experiment) -> list[str]:
             )
         return lines
     measured = f"{e.metric} {format_number(e.value)}"
+    if e.spread is not None:
+        measured += f" ±{e.spread:.2g}"
     if e.best_before is None:
         context = "(first measurement: the baseline)"
     elif e.status == KEEP:
@@ -49,7 +51,7 @@ def verdict_lines(experiment: Experiment) -> list[str]:
     line = f"{head}{measured}  {context}   {duration(e.seconds)}"
     if e.status != KEEP:
         line += f"   reset to {e.keep_ref[:7]}"
-    return [line]
+    return [line, *e.notes]
 
 
 def print_tail(tail: list[str], stream: TextIO = sys.stdout) -> None:
@@ -57,6 +59,19 @@ def print_tail(tail: list[str], stream: TextIO = sys.stdout) -> None:
         print(f"--- last {len(tail)} lines of the run log ---", file=stream)
         for line in tail:
             print("  " + line, file=stream)
+
+
+def noise_line(noise: dict[str, Any]) -> str:
+    sigma, mode = noise["sigma"], noise["mode"]
+    if mode == "off":
+        return "noise: off (plain rule: strictly better is kept)"
+    if mode != "auto":
+        return f"noise: fixed sigma {float(mode):.4g}"
+    if sigma is None:
+        return "noise: unknown yet (plain rule until a commit has been run twice)"
+    if sigma == 0:
+        return "noise: none (repeated runs agree: plain rule, one run per candidate)"
+    return f"noise: sigma {sigma:.4g} from {noise['repeated_runs']} repeated runs"
 
 
 def status_lines(s: dict[str, Any]) -> list[str]:
@@ -82,6 +97,17 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if s.get("experiments_per_hour"):
         counts += f" · {s['experiments_per_hour']:.1f}/hour"
     lines.append(counts)
+    noise = s.get("noise")
+    if noise:
+        lines.append(noise_line(noise))
+    holdout = s.get("holdout")
+    if holdout and holdout["trend"]:
+        first, now = holdout["baseline"], holdout["best"]
+        shown = "n/a" if now is None else format_number(now)
+        lines.append(
+            f"holdout {holdout['column']}: {format_number(first)} -> {shown} "
+            f"over {len(holdout['trend'])} keeps"
+        )
     running = s.get("running")
     if running and running["alive"]:
         budget = f" / {duration(running['budget'])}" if running.get("budget") else ""

@@ -17,10 +17,12 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
+    from autoresearch.audit import recover_audit
+
+    messages = recover_audit(session)
     inflight = read_json(session.files.inflight_json)
     if inflight is None:
-        return []
-    messages = []
+        return messages
     group = inflight.get("group")
     if isinstance(group, int) and runner.group_alive(group):
         runner.kill_group(group)

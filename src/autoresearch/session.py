@@ -8,22 +8,20 @@ an experiment in flight, which the next command finishes or records as interrupt
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autoresearch import git, ledger, runner, verdict
+from autoresearch import git, guard, ledger, runner, verdict
 from autoresearch.candidate import Scope, collect
 from autoresearch.errors import UserError
-from autoresearch.metrics import compile_pattern, default_pattern, read_metrics
+from autoresearch.metrics import compile_pattern, default_pattern
 from autoresearch.settings import PROGRAM_FILE, Settings
 from autoresearch.state import (
     EXCLUDED,
     SessionFiles,
     activate,
-    link_run_log,
     now,
     read_json,
     session_lock,
@@ -31,7 +29,7 @@ from autoresearch.state import (
 )
 
 BRANCH_PREFIX = "autoresearch/"
-EXTRA_COLUMNS = ["seconds", "tokens", "cost_usd"]
+EXTRA_COLUMNS = ["runs", "spread", "seconds", "tokens", "cost_usd"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,10 @@ class Experiment:
     description: str
     log: str
     tail: list[str] = field(default_factory=list)
+    runs: int = 1
+    spread: float | None = None
+    holdout: float | None = None
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         change = None
@@ -70,6 +72,9 @@ class Experiment:
             "seconds": round(self.seconds, 3),
             "description": self.description,
             "log": self.log,
+            "runs": self.runs,
+            "spread": self.spread,
+            "notes": self.notes,
         }
 
 
@@ -116,6 +121,7 @@ class Session:
         )
         git.create_branch(repo, branch)
         git.exclude(repo, EXCLUDED)
+        protected = guard.snapshot(repo, settings.protect, files.protected_backup)
         meta = {
             "settings": settings.to_dict(),
             "settings_file": settings_file,
@@ -124,12 +130,15 @@ class Session:
             "scope_files": scope_files,
             "identity": git.has_identity(repo),
             "rewinds": [],
+            "protected": protected,
         }
         write_json(files.session_json, meta)
         activate(files)
         metrics = [settings.metric, *settings.also]
+        holdout = [settings.holdout_column] if settings.holdout_column else []
         ledger.create_ledger(
-            files.ledger, ["commit", *metrics, *EXTRA_COLUMNS, "status", "description"]
+            files.ledger,
+            ["commit", *metrics, *EXTRA_COLUMNS, *holdout, "status", "description"],
         )
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         return cls(files, meta)
@@ -237,10 +246,8 @@ class Session:
         tokens: int | None,
         cost_usd: float | None,
     ) -> Experiment:
-        log_path = self.files.archived_log(number, commit)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.touch()
-        link_run_log(self.files, log_path)
+        from autoresearch.measure import Measurer
+
         inflight = {
             "experiment": number,
             "commit": commit,
@@ -248,68 +255,56 @@ class Session:
             "description": description,
             "started": now(),
             "budget": self.settings.budget,
-            "log": str(log_path),
             "group": None,
         }
         write_json(self.files.inflight_json, inflight)
-
-        def started(group: int) -> None:
-            write_json(self.files.inflight_json, {**inflight, "group": group})
-            if on_start is not None:
-                on_start(group)
-
-        result = runner.run_command(
-            self.settings.run,
-            self.repo,
-            log_path,
-            self._run_env(commit, number),
-            kill_after=self.settings.kill_after,
-            on_start=started,
-            on_tick=on_tick,
-        )
-        readings = read_metrics(runner.lines_from_end(log_path), self.patterns)
-        crash_reason = self._crash_reason(result, readings)
-        value = readings[self.settings.metric].value
-        added, removed = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
-        decision = verdict.decide(
-            value, best, self.settings.direction, added, removed, crash_reason
-        )
-        metrics = {name: (None if crash_reason else r.value) for name, r in readings.items()}
+        book = self.read_ledger()
+        kept = [r for r in book.rows if r.status == verdict.KEEP]
+        baseline = kept[0].value if kept else None
+        lines = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
+        measurer = Measurer(self, number, commit, inflight, on_start, on_tick)
+        outcome = measurer.measure(keep, best, baseline, lines)
+        decision = outcome.verdict
+        crashed = decision.status == verdict.CRASH
         self.record_row(
-            commit, metrics, result.seconds, decision.status, description, tokens, cost_usd
+            commit,
+            outcome.metrics,
+            outcome.seconds,
+            decision.status,
+            description,
+            tokens,
+            cost_usd,
+            runs=len(outcome.values),
+            spread=outcome.spread,
+            holdout=outcome.holdout,
         )
-        keep_after = self.settle(decision.status, commit, keep, interrupted=result.interrupted)
+        keep_after = self.settle(decision.status, commit, keep, interrupted=outcome.interrupted)
         self.files.inflight_json.unlink()
+        log = outcome.log or self.files.archived_log(number, commit)
         experiment = Experiment(
             number=number,
             commit=commit,
             status=decision.status,
             reason=decision.reason,
             metric=self.settings.metric,
-            value=None if crash_reason else value,
-            metrics=metrics,
+            value=None if crashed else outcome.metrics.get(self.settings.metric),
+            metrics=outcome.metrics,
             best_before=best,
             keep_ref=keep_after,
-            seconds=result.seconds,
+            seconds=outcome.seconds,
             description=description,
-            log=str(log_path.relative_to(self.repo)),
-            tail=runner.tail(log_path) if decision.status == verdict.CRASH else [],
+            log=str(log.relative_to(self.repo)),
+            tail=runner.tail(log) if crashed else [],
+            runs=len(outcome.values),
+            spread=outcome.spread,
+            holdout=outcome.holdout,
+            notes=[n for n in (outcome.holdout_note,) if n],
         )
-        if result.interrupted:
+        if outcome.interrupted:
             raise Interrupted(experiment)
         return experiment
 
-    def _run_env(self, commit: str, number: int) -> dict[str, str]:
-        budget = self.settings.budget
-        return {
-            **os.environ,
-            "AUTORESEARCH_TAG": self.tag,
-            "AUTORESEARCH_COMMIT": commit,
-            "AUTORESEARCH_BUDGET": f"{budget:g}" if budget is not None else "",
-            "AUTORESEARCH_EXPERIMENT": str(number),
-        }
-
-    def _crash_reason(self, result: runner.RunResult, readings: dict) -> str | None:
+    def crash_reason(self, result: runner.RunResult, readings: dict) -> str | None:
         if result.interrupted:
             return "interrupted"
         if result.timed_out:
@@ -330,10 +325,17 @@ class Session:
         description: str,
         tokens: int | None,
         cost_usd: float | None,
+        runs: int = 0,
+        spread: float | None = None,
+        holdout: float | None = None,
     ) -> None:
         cells: dict[str, object] = {name: (0.0 if v is None else v) for name, v in metrics.items()}
+        if self.settings.holdout_column:
+            cells[self.settings.holdout_column] = holdout
         cells.update(
             commit=commit[:7],
+            runs=runs,
+            spread=None if spread is None else float(f"{spread:.6g}"),
             seconds=f"{seconds:.1f}",
             tokens=tokens,
             cost_usd=cost_usd,

@@ -52,8 +52,19 @@ class Settings:
     scope: tuple[str, ...] = ()
     protect: tuple[str, ...] = ()
     also: tuple[str, ...] = ()
+    noise: str = "auto"
+    min_delta: str | None = None
+    repeats: int = 4
+    complexity_cost: str | None = None
+    constraint: tuple[str, ...] = ()
+    holdout: str | None = None
+    holdout_metric: str | None = None
     knobs: tuple[dict[str, Any], ...] = ()
     loop: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def holdout_column(self) -> str | None:
+        return f"holdout_{self.holdout_metric or self.metric}" if self.holdout else None
 
     @property
     def kill_after(self) -> float | None:
@@ -69,7 +80,7 @@ class Settings:
     def from_dict(cls, data: Mapping[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
-        for key in ("scope", "protect", "also", "knobs"):
+        for key in ("scope", "protect", "also", "knobs", "constraint"):
             values[key] = tuple(values.get(key) or ())
         return cls(**values)
 
@@ -153,6 +164,18 @@ def validate(
             compile_pattern(str(pattern))
         except (ValueError, re.error) as error:
             raise UserError(f"bad --pattern: {error}") from None
+    constraints = _string_list(values.get("constraint"), "constraint")
+    also = _string_list(values.get("also"), "also")
+    for text in constraints:
+        name = parse_constraint(text).name
+        if name != metric and name not in also:
+            also.append(name)  # a constrained metric must be read, so it is recorded too
+    holdout = values.get("holdout")
+    if holdout is not None and (not isinstance(holdout, str) or not holdout.strip()):
+        raise UserError("holdout must be a command")
+    holdout_metric = values.get("holdout_metric")
+    if holdout_metric is not None and not _NAME.match(str(holdout_metric)):
+        raise UserError(f"holdout metric name {holdout_metric!r} must be a word")
     return Settings(
         tag=tag,
         run=run.strip(),
@@ -163,10 +186,83 @@ def validate(
         timeout=_positive(values.get("timeout"), "timeout"),
         scope=tuple(_string_list(values.get("scope"), "scope")),
         protect=tuple(_string_list(values.get("protect"), "protect")),
-        also=tuple(_string_list(values.get("also"), "also")),
+        also=tuple(also),
+        noise=parse_noise(values.get("noise", "auto")),
+        min_delta=_min_delta(values.get("min_delta")),
+        repeats=int(_positive(values.get("repeats", 4), "repeats") or 4),
+        complexity_cost=_min_delta(values.get("complexity_cost"), "complexity cost"),
+        constraint=tuple(constraints),
+        holdout=holdout.strip() if isinstance(holdout, str) else None,
+        holdout_metric=str(holdout_metric) if holdout_metric is not None else None,
         knobs=knobs,
         loop=dict(loop or {}),
     )
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A guardrail on a metric, such as ``peak_vram_mb<=80000``."""
+
+    name: str
+    operator: str
+    limit: float
+
+    def allows(self, value: float) -> bool:
+        return {
+            "<=": value <= self.limit,
+            "<": value < self.limit,
+            ">=": value >= self.limit,
+            ">": value > self.limit,
+            "==": value == self.limit,
+        }[self.operator]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.operator}{self.limit:g}"
+
+
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(<=|>=|==|<|>)\s*(\S+)\s*$")
+
+
+def parse_constraint(text: str) -> Constraint:
+    match = _CONSTRAINT.match(text)
+    limit = None
+    if match:
+        try:
+            limit = float(match.group(3))
+        except ValueError:
+            limit = None
+    if not match or limit is None or not math.isfinite(limit):
+        raise UserError(f"constraint {text!r}: write it as NAME<=NUMBER (or <, >=, >, ==)")
+    return Constraint(match.group(1), match.group(2), limit)
+
+
+def parse_noise(value: object) -> str:
+    """``auto``, ``off``, or a fixed sigma (a non-negative number), kept as text."""
+    text = str(value).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = -1.0
+    if not math.isfinite(sigma) or sigma < 0:
+        raise UserError(f"noise {value!r}: use auto, off, or a sigma (a number >= 0)")
+    return repr(sigma)
+
+
+def _min_delta(value: object, name: str = "min delta") -> str | None:
+    """An absolute amount or a percentage such as ``0.5%``, validated and kept as text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    number = text[:-1] if text.endswith("%") else text
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if not math.isfinite(amount) or amount < 0:
+        raise UserError(f"{name} {value!r}: use a number >= 0, or a percentage like 0.5%")
+    return text
 
 
 def parse_direction(word: object) -> str:

@@ -52,6 +52,14 @@ class SessionFiles:
         return self.dir / "inflight.json"
 
     @property
+    def runs_jsonl(self) -> Path:
+        return self.dir / "runs.jsonl"
+
+    @property
+    def protected_backup(self) -> Path:
+        return self.dir / "protected"
+
+    @property
     def logs(self) -> Path:
         return self.dir / "logs"
 
@@ -63,11 +71,34 @@ class SessionFiles:
     def parked_ledger(self) -> Path:
         return self.dir / LEDGER_FILE
 
-    def archived_log(self, experiment: int, commit: str) -> Path:
-        return self.logs / f"{experiment:04d}-{commit[:7]}.log"
+    def archived_log(self, experiment: int, commit: str, suffix: str = "") -> Path:
+        return self.logs / f"{experiment:04d}-{commit[:7]}{suffix}.log"
 
     def exists(self) -> bool:
         return self.session_json.is_file()
+
+
+def append_run(files: SessionFiles, record: dict[str, Any]) -> None:
+    """One run's measurement, one JSON line, flushed: the raw data behind the noise estimate."""
+    files.dir.mkdir(parents=True, exist_ok=True)
+    with open(files.runs_jsonl, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
+    """Every recorded run; a line cut short by a kill is skipped."""
+    runs = []
+    if not files.runs_jsonl.exists():
+        return runs
+    with open(files.runs_jsonl, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return runs
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

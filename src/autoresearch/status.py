@@ -8,7 +8,7 @@ from typing import Any
 from autoresearch import git, verdict
 from autoresearch.ledger import STATUSES, Ledger, Row
 from autoresearch.session import Session
-from autoresearch.state import lock_holder, read_json
+from autoresearch.state import lock_holder, read_json, read_runs
 
 RECENT_ROWS = 10
 
@@ -94,8 +94,37 @@ def session_status(session: Session) -> dict[str, Any]:
             for r in session.meta.get("rewinds") or []  # type: ignore[union-attr]
         ],
         budget=session.settings.budget,
+        noise=noise_status(session),
+        holdout=holdout_trend(book, session.settings.holdout_column, keep),
     )
     return summary
+
+
+def noise_status(session: Session) -> dict[str, Any]:
+    from autoresearch.measure import noise_sigma
+
+    runs = read_runs(session.files)
+    sigma = noise_sigma(session.settings, runs)
+    per_commit: dict[str, int] = {}
+    for run in runs:
+        per_commit[str(run["commit"])] = per_commit.get(str(run["commit"]), 0) + 1
+    repeated = sum(n for n in per_commit.values() if n > 1)
+    return {"mode": session.settings.noise, "sigma": sigma, "repeated_runs": repeated}
+
+
+def holdout_trend(book: Ledger, column: str | None, keep: str) -> dict[str, Any] | None:
+    """The hidden metric across the keeps: for people, never for the agent's prompt."""
+    if column is None:
+        return None
+    kept = [(r.commit, r.number(column)) for r in book.rows if r.status == verdict.KEEP]
+    measured = [(commit, value) for commit, value in kept if value is not None]
+    current = next((v for c, v in reversed(measured) if keep.startswith(c)), None)
+    return {
+        "column": column,
+        "baseline": measured[0][1] if measured else None,
+        "best": current,
+        "trend": [value for _, value in measured],
+    }
 
 
 def _running(session: Session) -> dict[str, Any] | None:

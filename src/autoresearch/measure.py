@@ -1,0 +1,258 @@
+"""Measure one candidate: run it (again, while the verdict needs more evidence), guard the
+protected files around every run, apply the constraints, and run the holdout after a keep.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from autoresearch import guard, runner, verdict
+from autoresearch.metrics import Reading, default_pattern, read_metrics
+from autoresearch.settings import Settings, parse_constraint
+from autoresearch.state import append_run, link_run_log, read_runs, write_json
+from autoresearch.stats import t_quantile
+
+if TYPE_CHECKING:
+    from autoresearch.session import Session
+
+SEED_STRIDE = 1000
+
+
+@dataclass
+class Measurement:
+    verdict: verdict.Verdict
+    values: list[float] = field(default_factory=list)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    seconds: float = 0.0
+    interrupted: bool = False
+    log: Path | None = None
+    holdout: float | None = None
+    holdout_note: str | None = None
+
+    @property
+    def spread(self) -> float | None:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+
+def noise_sigma(settings: Settings, runs: Sequence[Mapping[str, Any]]) -> float | None:
+    """The run-to-run noise the verdict assumes: None means the plain rule."""
+    if settings.noise == "off":
+        return None
+    if settings.noise != "auto":
+        return float(settings.noise)
+    groups: dict[str, list[float]] = {}
+    for run in runs:
+        groups.setdefault(str(run["commit"]), []).append(float(run["value"]))
+    repeated = [values for values in groups.values() if len(values) > 1]
+    sigma = verdict.estimate_sigma(repeated)
+    if not sigma:
+        return sigma
+    # An estimate from a handful of runs is often far too small (two runs that happen to agree);
+    # widening it by Student's t over the normal quantile makes the rule's z-test a t-test.
+    degrees = sum(len(values) - 1 for values in repeated)
+    confidence = 1.0 - verdict.ALPHA
+    return sigma * t_quantile(confidence, degrees) / t_quantile(confidence, math.inf)
+
+
+def reference_runs(runs: Sequence[Mapping[str, Any]], keep: str, best: float | None) -> tuple:
+    values = tuple(float(r["value"]) for r in runs if str(r["commit"]) == keep)
+    return values or ((best,) if best is not None else ())
+
+
+def resolve_amount(text: str | None, baseline: float | None) -> float:
+    """An absolute amount, or a percentage of the baseline (0 while there is no baseline)."""
+    if not text or (text.endswith("%") and baseline is None):
+        return 0.0
+    return verdict.resolve_min_delta(text, baseline)
+
+
+def run_environment(session: Session, commit: str, experiment: str, seed: int) -> dict[str, str]:
+    """What a run sees of the session, besides the user's own environment."""
+    budget = session.settings.budget
+    return {
+        **os.environ,
+        "AUTORESEARCH_TAG": session.tag,
+        "AUTORESEARCH_COMMIT": commit,
+        "AUTORESEARCH_BUDGET": f"{budget:g}" if budget is not None else "",
+        "AUTORESEARCH_EXPERIMENT": experiment,
+        "AUTORESEARCH_SEED": str(seed),
+    }
+
+
+class Measurer:
+    def __init__(
+        self,
+        session: Session,
+        number: int,
+        commit: str,
+        inflight: dict[str, Any],
+        on_start: Callable[[int], None] | None,
+        on_tick: Callable[[float], None] | None,
+    ) -> None:
+        self.session = session
+        self.settings = session.settings
+        self.number = number
+        self.commit = commit
+        self.inflight = inflight
+        self.on_start = on_start
+        self.on_tick = on_tick
+
+    def measure(
+        self, keep: str, best: float | None, baseline: float | None, lines: tuple[int, int]
+    ) -> Measurement:
+        runs = read_runs(self.session.files)
+        sigma = noise_sigma(self.settings, runs)
+        first_measurement = best is None
+        evidence = dict(
+            reference=reference_runs(runs, keep, best),
+            sigma=sigma,
+            direction=self.settings.direction,
+            min_delta=resolve_amount(self.settings.min_delta, baseline),
+            max_runs=max(1, self.settings.repeats),
+            complexity_cost=resolve_amount(self.settings.complexity_cost, baseline),
+            lines_added=lines[0],
+            lines_removed=lines[1],
+        )
+        # A noise-aware session learns its noise from the baseline, measured twice.
+        baseline_runs = 2 if first_measurement and self.settings.noise == "auto" else 1
+        outcome = Measurement(verdict.Verdict(verdict.CRASH, "not run"))
+        sums: dict[str, float] = {}
+        while True:
+            index = len(outcome.values)
+            crash, readings = self.run_once(index, outcome)
+            if crash is not None:
+                outcome.verdict = verdict.Verdict(verdict.CRASH, crash)
+                outcome.metrics = dict.fromkeys(self.session.patterns)
+                return outcome
+            value = readings[self.settings.metric].value
+            assert value is not None
+            outcome.values.append(value)
+            for name, reading in readings.items():
+                sums[name] = sums.get(name, 0.0) + float(reading.value or 0.0)
+            append_run(
+                self.session.files,
+                {"experiment": self.number, "commit": self.commit, "run": index, "value": value},
+            )
+            if first_measurement:
+                if len(outcome.values) < baseline_runs:
+                    continue
+                outcome.verdict = verdict.Verdict(
+                    verdict.KEEP,
+                    "first measurement",
+                    mean=statistics.fmean(outcome.values),
+                    runs=len(outcome.values),
+                )
+                break
+            decided = verdict.judge(verdict.Evidence(candidate=tuple(outcome.values), **evidence))
+            if decided is not None:
+                outcome.verdict = decided
+                break
+        count = len(outcome.values)
+        outcome.metrics = {name: total / count for name, total in sums.items()}
+        if not first_measurement:
+            outcome.verdict = self.apply_constraints(outcome)
+        if outcome.verdict.status == verdict.KEEP and self.settings.holdout:
+            self.run_holdout(outcome)
+        return outcome
+
+    def run_once(self, index: int, outcome: Measurement) -> tuple[str | None, dict[str, Reading]]:
+        files = self.session.files
+        suffix = f".run{index + 1}" if index else ""
+        log_path = files.archived_log(self.number, self.commit, suffix)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.touch()
+        link_run_log(files, log_path)
+        outcome.log = outcome.log or log_path
+        tampered = self.tampered("before the run")
+        if tampered:
+            return tampered, {}
+
+        def started(group: int) -> None:
+            write_json(
+                files.inflight_json,
+                {**self.inflight, "group": group, "run": index, "log": str(log_path)},
+            )
+            if self.on_start is not None:
+                self.on_start(group)
+
+        result = runner.run_command(
+            self.settings.run,
+            self.session.repo,
+            log_path,
+            self.environment(index),
+            kill_after=self.settings.kill_after,
+            on_start=started,
+            on_tick=self.on_tick,
+        )
+        outcome.seconds += result.seconds
+        outcome.interrupted = result.interrupted
+        readings = read_metrics(runner.lines_from_end(log_path), self.session.patterns)
+        tampered = self.tampered("during the run")
+        if tampered:
+            return tampered, readings
+        return self.session.crash_reason(result, readings), readings
+
+    def environment(self, index: int) -> dict[str, str]:
+        return run_environment(
+            self.session, self.commit, str(self.number), self.number * SEED_STRIDE + index
+        )
+
+    def tampered(self, when: str) -> str | None:
+        prints = self.session.meta.get("protected") or {}
+        if not prints:
+            return None
+        files = self.session.files
+        differing = guard.changed(self.session.repo, prints)  # type: ignore[arg-type]
+        if not differing:
+            return None
+        lost = guard.restore(
+            self.session.repo,
+            differing,
+            prints,  # type: ignore[arg-type]
+            files.protected_backup,
+        )
+        note = f" (could not restore: {', '.join(lost)})" if lost else ""
+        return f"protected file changed {when}: {', '.join(differing)}{note}"
+
+    def apply_constraints(self, outcome: Measurement) -> verdict.Verdict:
+        if outcome.verdict.status != verdict.KEEP:
+            return outcome.verdict
+        for text in self.settings.constraint:
+            rule = parse_constraint(text)
+            value = outcome.metrics.get(rule.name)
+            if value is not None and not rule.allows(value):
+                return verdict.Verdict(
+                    verdict.DISCARD,
+                    f"violates {rule} ({value:g})",
+                    mean=outcome.verdict.mean,
+                    runs=outcome.verdict.runs,
+                    spread=outcome.verdict.spread,
+                )
+        return outcome.verdict
+
+    def run_holdout(self, outcome: Measurement) -> None:
+        """The hidden check: run after a keep only, recorded, never shown to the agent."""
+        settings = self.settings
+        log_path = self.session.files.archived_log(self.number, self.commit, ".holdout")
+        result = runner.run_command(
+            settings.holdout or "",
+            self.session.repo,
+            log_path,
+            self.environment(0),
+            kill_after=settings.kill_after,
+        )
+        name = settings.holdout_metric or settings.metric
+        pattern: re.Pattern[str] = default_pattern(name)
+        reading = read_metrics(runner.lines_from_end(log_path), {name: pattern})[name]
+        crash = self.session.crash_reason(result, {name: reading})
+        if crash is None:
+            outcome.holdout = reading.value
+        else:
+            outcome.holdout_note = f"holdout {crash}"
