@@ -50,8 +50,9 @@ def edit(repo: Path, step: int) -> None:
 
 
 def git_floor(repo: Path, experiments: int) -> list[float]:
-    base = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    base = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     times = []
     for step in range(experiments):
         started = time.perf_counter()
@@ -65,8 +66,9 @@ def git_floor(repo: Path, experiments: int) -> list[float]:
 
 
 def engine(repo: Path, experiments: int) -> list[float]:
-    settings = validate({"tag": "engine", "run": RUN, "metric": "score",
-                         "scope": ["pkg0/module0.py"]})
+    settings = validate(
+        {"tag": "engine", "run": RUN, "metric": "score", "scope": ["pkg0/module0.py"]}
+    )
     session = Session.start(repo, settings, None)
     times = []
     with session.lock():
@@ -82,14 +84,34 @@ def engine(repo: Path, experiments: int) -> list[float]:
 
 def cli(repo: Path, experiments: int) -> list[float]:
     command = [sys.executable, "-m", "autoresearch"]
-    subprocess.run([*command, "init", "--tag", "cli", "--run", RUN, "--metric", "score",
-                    "--scope", "pkg0/module0.py"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(
+        [
+            *command,
+            "init",
+            "--tag",
+            "cli",
+            "--run",
+            RUN,
+            "--metric",
+            "score",
+            "--scope",
+            "pkg0/module0.py",
+        ],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
     times = []
     for step in range(experiments):
         edit(repo, step)
         started = time.perf_counter()
-        out = subprocess.run([*command, "try", "-m", f"cli {step}", "--json"], cwd=repo,
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [*command, "try", "-m", f"cli {step}", "--json"],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         wall = time.perf_counter() - started
         times.append(wall - json.loads(out)["seconds"])
     return times
@@ -106,10 +128,14 @@ def main() -> None:
         shell = statistics.median(cli(repo, args.experiments))
     print(f"repository: 1,000 files; run: {RUN!r}; {args.experiments} experiments each; medians")
     print(f"git floor (edit, add, commit, update-ref, reset --hard): {floor * 1000:7.1f} ms")
-    print(f"engine overhead per experiment, in-process:             {in_process * 1000:7.1f} ms"
-          f"   {in_process / floor:4.2f}x the floor (target <= 3x)")
-    print(f"`autoresearch try` from the shell, minus the run:       {shell * 1000:7.1f} ms"
-          f"   {shell / floor:4.2f}x the floor (target <= 150 ms)")
+    print(
+        f"engine overhead per experiment, in-process:             {in_process * 1000:7.1f} ms"
+        f"   {in_process / floor:4.2f}x the floor (target <= 3x)"
+    )
+    print(
+        f"`autoresearch try` from the shell, minus the run:       {shell * 1000:7.1f} ms"
+        f"   {shell / floor:4.2f}x the floor (target <= 150 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from autoresearch.state import (
     EXCLUDED,
     SessionFiles,
     activate,
+    active_tag,
     now,
     read_json,
     session_lock,
@@ -148,13 +149,17 @@ class Session:
         """The session of the checked-out ``autoresearch/TAG`` branch (or the one named)."""
         repo = git.toplevel(path)
         if tag is None:
-            branch = git.current_branch(repo) or ""
-            if not branch.startswith(BRANCH_PREFIX):
+            branch = git.current_branch(repo)
+            if branch and branch.startswith(BRANCH_PREFIX):
+                tag = branch[len(BRANCH_PREFIX) :]
+            elif branch is None and active_tag(repo):
+                tag = active_tag(repo)  # detached by an interrupted audit: still that session
+            else:
                 raise UserError(
                     "no session here: check out an autoresearch/TAG branch or run "
                     "`autoresearch init`"
                 )
-            tag = branch[len(BRANCH_PREFIX) :]
+        assert tag is not None
         files = SessionFiles(repo, tag)
         meta = read_json(files.session_json)
         if meta is None:
