@@ -11,7 +11,7 @@ got it kept, so the winner's curse (a lucky keep looks better than it is) is in 
   (``verdict.decide``).
 - noise-aware: ``verdict.judge`` with sigma known, run by run until it decides; the baseline is
   run twice and the keep ref's runs are the runs that got it kept.
-- noise-aware, sigma estimated: the same, with sigma pooled by ``verdict.estimate_sigma`` from
+- noise-aware, sigma estimated: the same, with sigma pooled by ``verdict.cautious_sigma`` from
   the baseline's two runs and every candidate that was run more than once so far.
 
 Both rules see the same candidates and the same noise draws, run for run.
@@ -114,7 +114,7 @@ def noise_aware(estimate: bool) -> Rule:
         sigma: float | None = SIGMA
         for effect, size, noise in zip(session.effects, session.sizes, session.noise, strict=True):
             if estimate:
-                sigma = verdict.estimate_sigma(repeats)
+                sigma = verdict.cautious_sigma(repeats)
             candidate_true = true_value - effect * SIGMA
             runs: list[float] = []
             decision = None

@@ -4,7 +4,6 @@ protected files around every run, apply the constraints, and run the holdout aft
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import statistics
@@ -17,7 +16,6 @@ from autoresearch import guard, runner, verdict
 from autoresearch.metrics import Reading, default_pattern, read_metrics
 from autoresearch.settings import Settings, parse_constraint
 from autoresearch.state import append_run, link_run_log, read_runs, write_json
-from autoresearch.stats import t_quantile
 
 if TYPE_CHECKING:
     from autoresearch.session import Session
@@ -50,15 +48,7 @@ def noise_sigma(settings: Settings, runs: Sequence[Mapping[str, Any]]) -> float 
     groups: dict[str, list[float]] = {}
     for run in runs:
         groups.setdefault(str(run["commit"]), []).append(float(run["value"]))
-    repeated = [values for values in groups.values() if len(values) > 1]
-    sigma = verdict.estimate_sigma(repeated)
-    if not sigma:
-        return sigma
-    # An estimate from a handful of runs is often far too small (two runs that happen to agree);
-    # widening it by Student's t over the normal quantile makes the rule's z-test a t-test.
-    degrees = sum(len(values) - 1 for values in repeated)
-    confidence = 1.0 - verdict.ALPHA
-    return sigma * t_quantile(confidence, degrees) / t_quantile(confidence, math.inf)
+    return verdict.cautious_sigma(list(groups.values()))
 
 
 def reference_runs(runs: Sequence[Mapping[str, Any]], keep: str, best: float | None) -> tuple:
