@@ -7,9 +7,7 @@ checked, and after the run again: a difference voids the experiment and restores
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,8 @@ class Fingerprint:
 
 
 def fingerprint(path: Path) -> Fingerprint:
+    import hashlib  # imported where used: every command loads this module, few hash
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -57,6 +57,8 @@ def protected_paths(repo: Path, patterns: Iterable[str]) -> list[str]:
 
 def snapshot(repo: Path, patterns: Iterable[str], backup_dir: Path) -> dict[str, dict[str, object]]:
     """Fingerprint the protected files now, keeping a copy of the ones small enough."""
+    import shutil
+
     prints: dict[str, dict[str, object]] = {}
     for relative in protected_paths(repo, patterns):
         source = repo / relative
@@ -94,6 +96,8 @@ def restore(
     repo: Path, paths: Iterable[str], prints: dict[str, dict[str, object]], backup_dir: Path
 ) -> list[str]:
     """Put protected files back from their copies; returns those that could not be restored."""
+    import shutil
+
     lost = []
     for relative in paths:
         backup = backup_dir / relative

@@ -17,9 +17,11 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
-    from autoresearch.audit import recover_audit
+    messages = []
+    if (session.files.dir / "audit.json").exists():
+        from autoresearch.audit import recover_audit
 
-    messages = recover_audit(session)
+        messages = recover_audit(session)
     inflight = read_json(session.files.inflight_json)
     if inflight is None:
         return messages

@@ -5,22 +5,20 @@ Every problem is a one-line UserError raised before anything is changed.
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autoresearch.errors import UserError
 from autoresearch.metrics import compile_pattern
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    import datetime
+
 
 SETTINGS_FILE = "autoresearch.toml"
 PROGRAM_FILE = "program.md"
@@ -119,6 +117,11 @@ def read_settings_file(repo: Path) -> tuple[dict[str, Any], str | None]:
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:
+    # Imported here, not at the top: the parser costs CLI start-up time on every command.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -296,5 +299,8 @@ def _string_list(value: object, name: str) -> list[str]:
 
 def default_tag(today: datetime.date | None = None) -> str:
     """The date as Karpathy's sessions name it: ``nov25``."""
-    day = today or datetime.date.today()
-    return day.strftime("%b").lower() + str(day.day)
+    if today is None:
+        import datetime
+
+        today = datetime.date.today()
+    return today.strftime("%b").lower() + str(today.day)
