@@ -246,3 +246,16 @@ def test_loop_resumes_after_being_killed(repo: Path, session: Cli, agent_dir: Pa
     result = loop(session, agent_dir, "--max-experiments", "1")
     assert "was interrupted: recorded as crash" in result.stdout
     assert statuses(repo) == ["keep", "crash", "keep"]
+
+
+def test_a_knob_error_is_reported_before_anything_runs(repo: Path, cli: Cli) -> None:
+    (repo / "autoresearch.toml").write_text(
+        f'run = "{sys.executable} train.py"\nmetric = "val_bpb"\n'
+        '[[knob]]\nfile = "train.py"\nname = "MISSING_KNOB"\nlow = 0.1\nhigh = 1.0\n'
+    )
+    git(repo, "add", "autoresearch.toml")
+    git(repo, "commit", "-qm", "knobs")
+    result = cli("loop", "--agent", "tune", "--max-experiments", "1")
+    assert result.returncode == 2 and "MISSING_KNOB" in result.stderr
+    assert git(repo, "branch", "--show-current") == "main"
+    assert not (repo / "results.tsv").exists()

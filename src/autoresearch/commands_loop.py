@@ -151,6 +151,11 @@ def cmd_loop(args: argparse.Namespace) -> int:
     file_values, _ = read_settings_file(repo)
     options = loop_options(args, file_values)
     stop_rules(options)  # refuse bad numbers before anything is started
+    knobs = file_values.get("knob") or []
+    if knobs and (args.agent or options.get("agent")) in (None, "tune"):
+        from autoresearch.knobs import parse_knobs
+
+        parse_knobs(knobs, repo)  # a knob that cannot be tuned is an error before any run
     session = find_or_start(args, repo)
     if session is None:
         print(
