@@ -182,3 +182,26 @@ def test_untracked_protected_data_is_guarded_too(repo: Path, cli: Cli) -> None:
     result = cli("try", "-m", "shrink the eval set")
     assert "protected file changed before the run: data/val.bin" in result.stdout
     assert (data / "val.bin").read_bytes() == b"\x00" * 4096
+
+
+def test_the_holdout_never_reaches_the_agents_prompt(repo: Path, cli: Cli, tmp_path: Path) -> None:
+    (repo / "train.py").write_text("VALUE = 1.0\nprint(f'val_bpb: {VALUE}')\n")
+    (repo / "holdout.py").write_text("print('val_bpb: 7.25')\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "holdout")
+    cli.init("--holdout", f"{sys.executable} holdout.py")
+    seen = tmp_path / "prompts"
+    seen.mkdir()
+    agent = (
+        f'cp "$AUTORESEARCH_PROMPT" {seen}/$(date +%s%N).md && '
+        f"n=$(ls {seen} | wc -l) && "
+        'sed -i "s/VALUE = .*/VALUE = 0.$n/" train.py && '
+        'echo "halve VALUE" > "$AUTORESEARCH_DESCRIPTION"'
+    )
+    result = cli("loop", "--agent", "command", "--agent-cmd", agent, "--max-experiments", "2")
+    assert result.returncode == 0, result.stderr
+    assert rows(repo)[1]["holdout_val_bpb"] == "7.250000"
+    prompts = [path.read_text() for path in seen.iterdir()]
+    assert len(prompts) == 2
+    assert all("7.25" not in text and "holdout" not in text for text in prompts)
+    assert "7.25" not in result.stdout
