@@ -203,5 +203,5 @@ def test_the_holdout_never_reaches_the_agents_prompt(repo: Path, cli: Cli, tmp_p
     assert rows(repo)[1]["holdout_val_bpb"] == "7.250000"
     prompts = [path.read_text() for path in seen.iterdir()]
     assert len(prompts) == 2
-    assert all("7.25" not in text and "holdout_" not in text for text in prompts)
+    assert all("7.25" not in text and "holdout_val_bpb" not in text for text in prompts)
     assert "7.25" not in result.stdout
