@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from scratch_repo import git, make_repo
 
 from autoresearch.agents import build_agent
 from autoresearch.agents.base import (
@@ -52,24 +53,6 @@ class TimedAgent:
 
     def observe(self, outcome: Outcome) -> None:
         self.agent.observe(outcome)
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-
-
-def make_repo(root: Path) -> Path:
-    repo = root / "repo"
-    repo.mkdir()
-    for index in range(200):
-        (repo / f"file{index}.py").write_text(f"X = {index}\n")
-    (repo / "module.py").write_text("VALUE = 0\n")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@example.com")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "start")
-    return repo
 
 
 def start(repo: Path, tag: str) -> Session:
@@ -120,7 +103,7 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
-        repo = make_repo(Path(root))
+        repo = make_repo(Path(root), 200)
         engine = engine_step(repo, args.experiments)
         loop = loop_overhead(repo, args.experiments)
     print(f"{args.experiments} experiments each; command agent; run {RUN!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -21,28 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from scratch_repo import git, make_repo
+
 from autoresearch.session import Session
 from autoresearch.settings import validate
 
 RUN = "echo 'score: 1'"
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
-
-
-def make_repo(root: Path) -> Path:
-    repo = root / "repo"
-    for index in range(1000):
-        folder = repo / f"pkg{index // 100}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"module{index}.py").write_text(f"VALUE_{index} = {index}\n" * 20)
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "config", "user.email", "bench@example.com")
-    git(repo, "config", "user.name", "bench")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "start")
-    return repo
 
 
 def edit(repo: Path, step: int) -> None:
@@ -84,6 +69,8 @@ def engine(repo: Path, experiments: int) -> list[float]:
 
 def cli(repo: Path, experiments: int) -> list[float]:
     command = [sys.executable, "-m", "autoresearch"]
+    # As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(
         [
             *command,
@@ -100,6 +87,7 @@ def cli(repo: Path, experiments: int) -> list[float]:
         cwd=repo,
         check=True,
         capture_output=True,
+        env=env,
     )
     times = []
     for step in range(experiments):
@@ -111,6 +99,7 @@ def cli(repo: Path, experiments: int) -> list[float]:
             check=True,
             capture_output=True,
             text=True,
+            env=env,
         ).stdout
         wall = time.perf_counter() - started
         times.append(wall - json.loads(out)["seconds"])
@@ -122,7 +111,7 @@ def main() -> None:
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
-        repo = make_repo(Path(root))
+        repo = make_repo(Path(root), 999)
         floor = statistics.median(git_floor(repo, args.experiments))
         in_process = statistics.median(engine(repo, args.experiments))
         shell = statistics.median(cli(repo, args.experiments))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from autoresearch import git, output, recovery
@@ -47,11 +48,18 @@ def report_experiment(experiment: Experiment, as_json: bool, tty: bool) -> None:
         output.print_tail(experiment.tail)
 
 
-def run_one(session: Session, description: str, as_json: bool) -> Experiment | None:
-    tick = progress_printer(session)
+@contextlib.contextmanager
+def recovered(session: Session) -> Iterator[Session]:
+    """The session locked for this command, with whatever a killed command left undone finished."""
     with session.lock():
         for message in recovery.recover(session):
             print(f"recovered: {message}", file=sys.stderr)
+        yield session
+
+
+def run_one(session: Session, description: str, as_json: bool) -> Experiment | None:
+    tick = progress_printer(session)
+    with recovered(session):
         try:
             experiment = session.try_candidate(description, on_tick=tick)
         except Interrupted as interrupted:
@@ -118,10 +126,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    session = open_session(args)
-    with session.lock():
-        for message in recovery.recover(session):
-            print(f"recovered: {message}", file=sys.stderr)
+    with recovered(open_session(args)) as session:
         result = recovery.reset(session)
     kept = f"; abandoned work kept at {result.abandoned_ref}" if result.abandoned_ref else ""
     print(f"reset to the keep ref {result.keep[:7]}{kept}")
@@ -134,10 +139,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_rewind(args: argparse.Namespace) -> int:
-    session = open_session(args)
-    with session.lock():
-        for message in recovery.recover(session):
-            print(f"recovered: {message}", file=sys.stderr)
+    with recovered(open_session(args)) as session:
         commit, value, ref = recovery.rewind(session, args.ref)
     kept = f"; stray work kept at {ref}" if ref else ""
     print(
@@ -150,10 +152,7 @@ def cmd_rewind(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from autoresearch.audit import Audit, report_lines, write_report
 
-    session = open_session(args)
-    with session.lock():
-        for message in recovery.recover(session):
-            print(f"recovered: {message}", file=sys.stderr)
+    with recovered(open_session(args)) as session:
         result = Audit(session, args.runs, say=lambda text: print(text, flush=True)).run(
             keeps=args.keeps
         )
