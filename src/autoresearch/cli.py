@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--experiments", type=int, help="how many experiments to run")
     demo.add_argument("--seed", type=int, help="seed for the tuner")
     demo.set_defaults(handler="demo")
+    from autoresearch.commands_ship import add_ship_commands
+
+    add_ship_commands(commands)
     return parser
 
 
@@ -160,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.handler in ("loop", "demo"):
         from autoresearch import commands_loop as commands
+    if args.handler in ("plot", "report", "dashboard", "finalize", "skill", "import"):
+        from autoresearch import commands_ship as commands
     handler: Callable[[argparse.Namespace], int] = getattr(commands, f"cmd_{args.handler}")
     try:
         return handler(args)

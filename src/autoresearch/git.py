@@ -202,3 +202,35 @@ def exclude(repo: Path, patterns: list[str]) -> None:
             if existing and existing[-1] != "":
                 handle.write("\n")
             handle.write("\n".join(missing) + "\n")
+
+
+def tree_of(repo: Path, commit: str) -> str:
+    return git(repo, "rev-parse", "--verify", f"{commit}^{{tree}}").strip()
+
+
+def commit_tree(repo: Path, tree: str, parent: str, message: str, identity: bool) -> str:
+    """A new commit holding ``tree`` on top of ``parent``, made without any checkout."""
+    config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
+    return git(repo, *config, "commit-tree", tree, "-p", parent, "-F", "-", stdin=message).strip()
+
+
+def create_branch_at(repo: Path, branch: str, commit: str) -> None:
+    """Create the branch at ``commit`` without checking it out; fails if it exists."""
+    git(repo, "branch", "--no-track", branch, commit)
+
+
+def is_tracked(repo: Path, path: str) -> bool:
+    return bool(git(repo, "ls-files", "-z", "--", path).strip("\0"))
+
+
+def resolve_commits(repo: Path, names: list[str]) -> dict[str, str]:
+    """The commits the names stand for, in one git call; missing or ambiguous names left out."""
+    if not names:
+        return {}
+    out = git(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="\n".join(names))
+    resolved = {}
+    for name, line in zip(names, out.splitlines(), strict=False):
+        sha, _, kind = line.partition(" ")
+        if kind == "commit":
+            resolved[name] = sha
+    return resolved
