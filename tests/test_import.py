@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
 from support import Cli, git, ledger_lines, write_train
 
 HEADER = "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"
@@ -81,7 +80,6 @@ def test_import_without_a_keep_asks_to_measure_head_first(
     assert "(best was 1.000000, -10.00%)" in cli("try", "-m", "lower").stdout
 
 
-@pytest.mark.xfail(reason="Session.best_value does not read meta['imported'] yet", strict=False)
 def test_a_try_after_importing_foreign_commits_compares_with_the_last_keep(
     repo: Path, cli: Cli, tmp_path: Path
 ) -> None:

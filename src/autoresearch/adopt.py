@@ -2,9 +2,8 @@
 
 The session starts as `init` starts one, without running the baseline; the imported rows are
 then appended to its ledger, mapped by column name, so that `status`, `plot` and `report` show
-the whole history. The keep ref stays at HEAD: the imported commits may not exist here. When the
-last imported keep is HEAD itself, as on the branch where Karpathy's loop ran, the next `try`
-is compared against its value; otherwise HEAD has to be measured first.
+the whole history. The keep ref stays at HEAD: the imported commits may not exist here, so HEAD
+stands for the last imported keep and the next `try` is compared against its value.
 """
 
 from __future__ import annotations

@@ -270,14 +270,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         value = format_value(best)
         print(f"the next `autoresearch try` is compared against {settings.metric} {value}")
     else:
-        last = adoption.last_keep
-        where = (
-            f"HEAD {keep[:7]} is not the last imported keep ({last.commit})"
-            if last
-            else "the imported ledger has no keep"
-        )
         print(
-            f'{where}: measure HEAD first with `autoresearch try -m "baseline"` (no change '
-            "needed); later experiments compare against it"
+            "the imported ledger has no keep: measure HEAD first with `autoresearch try -m "
+            '"baseline"` (no change needed); later experiments compare against it'
         )
     return 0

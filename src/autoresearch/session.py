@@ -193,6 +193,12 @@ class Session:
         for row in reversed(book.rows):
             if row.status == verdict.KEEP and row.commit and keep.startswith(row.commit):
                 return row.value
+        imported = self.meta.get("imported")
+        if isinstance(imported, dict) and imported.get("keep_ref") == keep:
+            # An adopted history whose commits are not in this repository: its last keep is
+            # the best so far, and HEAD stands for it.
+            last = imported.get("last_keep")
+            return float(last["value"]) if isinstance(last, dict) else None
         return None
 
     def _metric_patterns(self) -> dict[str, re.Pattern[str]]:

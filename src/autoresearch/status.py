@@ -68,6 +68,13 @@ def session_status(session: Session) -> dict[str, Any]:
     book = session.read_ledger()
     keep = session.keep_ref()
     summary = summarize(book, session.settings.direction, keep_commit=keep)
+    imported = session.meta.get("imported")
+    imported_rows = 0
+    if isinstance(imported, dict):
+        imported_rows = int(imported.get("rows") or 0)
+        last = imported.get("last_keep")
+        if summary["best"] is None and imported.get("keep_ref") == keep and last:
+            summary = summarize(book, session.settings.direction, keep_commit=last["commit"])
     created = float(session.meta.get("created") or time.time())  # type: ignore[arg-type]
     last_activity = session.files.ledger.stat().st_mtime
     hours = max(last_activity - created, 1.0) / 3600
@@ -82,7 +89,7 @@ def session_status(session: Session) -> dict[str, Any]:
         branch=f"autoresearch/{session.tag}",
         metric=session.settings.metric,
         keep_ref=keep[:7],
-        experiments_per_hour=len(book.rows) / hours if book.rows else 0.0,
+        experiments_per_hour=max(len(book.rows) - imported_rows, 0) / hours,
         running=_running(session),
         crashed_candidate=waiting_crash,
         rewinds=[
