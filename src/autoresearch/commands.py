@@ -11,7 +11,7 @@ from pathlib import Path
 from autoresearch import git, output, recovery
 from autoresearch.cli import EXIT_INTERRUPTED, _session_flag_values, print_json
 from autoresearch.errors import UserError
-from autoresearch.ledger import read_ledger
+from autoresearch.ledger import Ledger, read_ledger
 from autoresearch.session import Experiment, Interrupted, Session
 from autoresearch.settings import build_settings, parse_direction, read_settings_file
 from autoresearch.status import guess_direction, session_status, summarize
@@ -106,14 +106,19 @@ def cmd_try(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if experiment is None else 0
 
 
+def read_ledger_file(path: Path) -> Ledger:
+    """Any ledger file, ours or Karpathy's; what is not one is refused in one line."""
+    if not path.is_file():
+        raise UserError(f"no ledger at {path}")
+    try:
+        return read_ledger(path)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     if args.results is not None:
-        if not args.results.is_file():
-            raise UserError(f"no ledger at {args.results}")
-        try:
-            book = read_ledger(args.results)
-        except ValueError as error:
-            raise UserError(str(error)) from None
+        book = read_ledger_file(args.results)
         direction = parse_direction(args.direction) if args.direction else guess_direction(book)
         summary = summarize(book, direction)
     else:

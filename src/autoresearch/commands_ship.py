@@ -91,6 +91,7 @@ def _in_directory(args: argparse.Namespace, name: str) -> Path:
 
 def _ledger_source(args: argparse.Namespace) -> tuple[Ledger, str, Session | None]:
     """The ledger given with --results, which needs no session, or the session's."""
+    from autoresearch.commands import read_ledger_file
     from autoresearch.session import Session
     from autoresearch.settings import parse_direction
     from autoresearch.status import guess_direction
@@ -103,18 +104,6 @@ def _ledger_source(args: argparse.Namespace) -> tuple[Ledger, str, Session | Non
     book = read_ledger_file(_in_directory(args, args.results))
     direction = parse_direction(args.direction) if args.direction else guess_direction(book)
     return book, direction, None
-
-
-def read_ledger_file(path: Path) -> Ledger:
-    """Any ledger file, ours or Karpathy's; what is not one is refused in one line."""
-    from autoresearch.ledger import read_ledger
-
-    if not path.is_file():
-        raise UserError(f"no ledger at {path}")
-    try:
-        return read_ledger(path)
-    except ValueError as error:
-        raise UserError(str(error)) from None
 
 
 def _output(args: argparse.Namespace, default: str, session: Session | None) -> Path:
@@ -242,6 +231,7 @@ def cmd_skill(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from autoresearch import git
     from autoresearch.adopt import adopt
+    from autoresearch.commands import read_ledger_file
     from autoresearch.report import format_value
     from autoresearch.settings import read_settings_file
 
