@@ -11,8 +11,9 @@ from pathlib import Path
 from autoresearch import git, output, recovery
 from autoresearch.cli import EXIT_INTERRUPTED, _session_flag_values, print_json
 from autoresearch.errors import UserError
+from autoresearch.experiment import Experiment, Interrupted
 from autoresearch.ledger import Ledger, read_ledger
-from autoresearch.session import Experiment, Interrupted, Session
+from autoresearch.session import Session
 from autoresearch.settings import build_settings, parse_direction, read_settings_file
 from autoresearch.status import guess_direction, session_status, summarize
 from autoresearch.verdict import CRASH

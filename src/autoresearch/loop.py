@@ -17,9 +17,10 @@ from types import FrameType
 from autoresearch import git, recovery
 from autoresearch.agents.base import Agent, AgentError, AgentRequest, Outcome, Proposal
 from autoresearch.errors import UserError
+from autoresearch.experiment import Experiment, Interrupted
 from autoresearch.ledger import parse_number
 from autoresearch.prompt import PromptInputs, build_prompt
-from autoresearch.session import Experiment, Interrupted, Session
+from autoresearch.session import Session
 from autoresearch.settings import PROGRAM_FILE
 from autoresearch.state import write_text
 from autoresearch.verdict import CRASH, KEEP, is_better

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from autoresearch.experiment import Experiment
 from autoresearch.ledger import format_number
-from autoresearch.session import Experiment
 from autoresearch.verdict import CRASH, KEEP, change_percent
 
 
