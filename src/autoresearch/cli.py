@@ -80,7 +80,12 @@ def _session_flag_values(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in names}
 
 
-def build_parser() -> argparse.ArgumentParser:
+ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with ``only`` an engine command just that one: agents call
+    `try` and `status` hundreds of times a night, and every flag defined costs start-up time."""
     parser = argparse.ArgumentParser(
         prog="autoresearch",
         description="An autonomous experiment loop against one target metric.",
@@ -90,37 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-C", dest="directory", default=".", metavar="DIR", help="run as if started in DIR"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    init = commands.add_parser("init", help="start a session: branch, ledger, baseline")
-    _session_flags(init)
-    init.set_defaults(handler="init")
-
-    try_ = commands.add_parser("try", help="commit, run, measure and decide one experiment")
-    try_.add_argument("-m", "--message", required=True, help="what this experiment tries")
-    try_.add_argument("--json", action="store_true", help="print the experiment as JSON")
-    try_.set_defaults(handler="try")
-
-    status = commands.add_parser("status", help="where the session stands")
-    status.add_argument("--json", action="store_true", help="one JSON object")
-    status.add_argument("--results", type=Path, help="read this ledger instead of a session's")
-    status.add_argument("--direction", help="for --results: minimize or maximize")
-    status.set_defaults(handler="status")
-
-    reset = commands.add_parser("reset", help="abandon a crashed candidate or stray edits")
-    reset.set_defaults(handler="reset")
-
-    rewind = commands.add_parser("rewind", help="move the keep ref back to an earlier keep")
-    rewind.add_argument("ref", help="a kept commit of the ledger")
-    rewind.set_defaults(handler="rewind")
-
-    audit = commands.add_parser("audit", help="re-run baseline and best: is the gain real?")
-    audit.add_argument("--runs", type=int, default=5, help="runs of each version (default 5)")
-    audit.add_argument(
-        "--keeps",
-        action="store_true",
-        help="also revert each kept change alone to see what it carried",
-    )
-    audit.set_defaults(handler="audit")
+    for name in ENGINE_COMMANDS if only is None else (only,):
+        _ENGINE_PARSERS[name](commands)
+    if only is not None:
+        return parser
 
     loop = commands.add_parser("loop", help="let an agent drive: one experiment per call")
     _loop_flags(loop)
@@ -135,6 +113,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ship_commands(commands)
     return parser
+
+
+def _add_init(commands: argparse._SubParsersAction) -> None:
+    init = commands.add_parser("init", help="start a session: branch, ledger, baseline")
+    _session_flags(init)
+    init.set_defaults(handler="init")
+
+
+def _add_try(commands: argparse._SubParsersAction) -> None:
+    try_ = commands.add_parser("try", help="commit, run, measure and decide one experiment")
+    try_.add_argument("-m", "--message", required=True, help="what this experiment tries")
+    try_.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    try_.set_defaults(handler="try")
+
+
+def _add_status(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser("status", help="where the session stands")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument("--results", type=Path, help="read this ledger instead of a session's")
+    status.add_argument("--direction", help="for --results: minimize or maximize")
+    status.set_defaults(handler="status")
+
+
+def _add_reset(commands: argparse._SubParsersAction) -> None:
+    reset = commands.add_parser("reset", help="abandon a crashed candidate or stray edits")
+    reset.set_defaults(handler="reset")
+
+
+def _add_rewind(commands: argparse._SubParsersAction) -> None:
+    rewind = commands.add_parser("rewind", help="move the keep ref back to an earlier keep")
+    rewind.add_argument("ref", help="a kept commit of the ledger")
+    rewind.set_defaults(handler="rewind")
+
+
+def _add_audit(commands: argparse._SubParsersAction) -> None:
+    audit = commands.add_parser("audit", help="re-run baseline and best: is the gain real?")
+    audit.add_argument("--runs", type=int, default=5, help="runs of each version (default 5)")
+    audit.add_argument(
+        "--keeps",
+        action="store_true",
+        help="also revert each kept change alone to see what it carried",
+    )
+    audit.set_defaults(handler="audit")
+
+
+_ENGINE_PARSERS = {
+    "init": _add_init,
+    "try": _add_try,
+    "status": _add_status,
+    "reset": _add_reset,
+    "rewind": _add_rewind,
+    "audit": _add_audit,
+}
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command the arguments name, found without parsing them (``-C DIR`` may come first)."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif word.startswith("-C"):
+            continue
+        else:
+            return None
+    return None
 
 
 def _loop_flags(parser: argparse.ArgumentParser) -> None:
@@ -158,7 +204,9 @@ def _loop_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    word = _command_word(arguments)
+    args = build_parser(word if word in ENGINE_COMMANDS else None).parse_args(arguments)
     from autoresearch import commands  # the engine loads only once the arguments are sound
 
     if args.handler in ("loop", "demo"):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autoresearch import guard, runner, verdict
+from autoresearch import guard, runner, stats, verdict
 from autoresearch.metrics import Reading, default_pattern, read_metrics
 from autoresearch.settings import Settings, parse_constraint
 from autoresearch.state import append_run, link_run_log, read_runs, write_json
@@ -36,7 +35,7 @@ class Measurement:
 
     @property
     def spread(self) -> float | None:
-        return statistics.stdev(self.values) if len(self.values) > 1 else None
+        return stats.stdev(self.values) if len(self.values) > 1 else None
 
 
 def noise_sigma(settings: Settings, runs: Sequence[Mapping[str, Any]]) -> float | None:
@@ -136,7 +135,7 @@ class Measurer:
                 outcome.verdict = verdict.Verdict(
                     verdict.KEEP,
                     "first measurement",
-                    mean=statistics.fmean(outcome.values),
+                    mean=stats.mean(outcome.values),
                     runs=len(outcome.values),
                 )
                 break

@@ -32,11 +32,11 @@ turns "0.001" or "0.5%" into an absolute smallest gain worth keeping.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from autoresearch.stats import t_quantile
+from autoresearch import stats
+from autoresearch.stats import normal_cdf, normal_quantile, t_quantile
 
 KEEP, DISCARD, CRASH = "keep", "discard", "crash"
 DIRECTIONS = ("minimize", "maximize")
@@ -52,8 +52,9 @@ DEFAULT_MAX_RUNS = 4
 # it, one unlucky second run ends real gains that two more runs would have confirmed.
 FUTILITY_ALLOWANCE = 1.0
 
-_NORMAL = statistics.NormalDist()
-_Z_ALPHA = _NORMAL.inv_cdf(1.0 - ALPHA)
+
+def _z_alpha() -> float:
+    return normal_quantile(1.0 - ALPHA)
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class _Measures:
 
 
 def _measure(evidence: Evidence, charge_per_line: float, bar: float) -> _Measures:
-    candidate_mean = statistics.fmean(evidence.candidate)
-    reference_mean = statistics.fmean(evidence.reference)
+    candidate_mean = stats.mean(evidence.candidate)
+    reference_mean = stats.mean(evidence.reference)
     gain = candidate_mean - reference_mean
     if evidence.direction == "minimize":
         gain = -gain
@@ -142,7 +143,7 @@ def _measure(evidence: Evidence, charge_per_line: float, bar: float) -> _Measure
     if evidence.noisy:
         runs, reference_runs = len(evidence.candidate), len(evidence.reference)
         standard_error = (evidence.sigma or 0.0) * math.sqrt(1 / runs + 1 / reference_runs)
-    lower_bound = effective - _Z_ALPHA * standard_error
+    lower_bound = effective - (_z_alpha() * standard_error if standard_error else 0.0)
     return _Measures(gain, effective, bar, standard_error, lower_bound)
 
 
@@ -154,7 +155,8 @@ def _still_plausible(evidence: Evidence, measures: _Measures) -> bool:
         return measures.effective >= measures.bar + FIRST_RUN_BAR * sigma
     final_error = sigma * math.sqrt(1 / evidence.max_runs + 1 / len(evidence.reference))
     hoped_for_gain = measures.effective + FUTILITY_ALLOWANCE * final_error
-    return hoped_for_gain - _Z_ALPHA * final_error >= measures.bar
+    margin = _z_alpha() * final_error if final_error else 0.0
+    return hoped_for_gain - margin >= measures.bar
 
 
 def _status(evidence: Evidence, charge_per_line: float, bar: float) -> str | None:
@@ -188,8 +190,8 @@ def judge(evidence: Evidence) -> Verdict | None:
     """
     _check(evidence)
     runs = len(evidence.candidate)
-    mean = statistics.fmean(evidence.candidate)
-    spread = statistics.stdev(evidence.candidate) if runs > 1 else None
+    mean = stats.mean(evidence.candidate)
+    spread = stats.stdev(evidence.candidate) if runs > 1 else None
     if not evidence.reference:
         return Verdict(KEEP, "first measurement", mean, runs, spread)
     charge, bar = evidence.complexity_cost, evidence.min_delta
@@ -259,7 +261,7 @@ def _complexity_reason(evidence: Evidence, measures: _Measures, status: str) -> 
 def _p_value(measures: _Measures) -> float:
     if measures.standard_error == 0:
         return 0.0 if measures.effective > 0 else 1.0
-    return 1.0 - _NORMAL.cdf(measures.effective / measures.standard_error)
+    return 1.0 - normal_cdf(measures.effective / measures.standard_error)
 
 
 def _runs(count: int) -> str:
@@ -283,7 +285,7 @@ def estimate_sigma(groups: Sequence[Sequence[float]]) -> float | None:
         degrees += len(group) - 1
         if min(group) == max(group):
             continue  # exactly zero, where the float mean could leave a residue
-        mean = statistics.fmean(group)
+        mean = stats.mean(group)
         squares += sum((value - mean) ** 2 for value in group)
     if degrees == 0:
         return None
@@ -302,7 +304,7 @@ def cautious_sigma(groups: Sequence[Sequence[float]]) -> float | None:
     if not sigma:
         return sigma
     degrees = sum(len(group) - 1 for group in groups if len(group) > 1)
-    return sigma * t_quantile(1.0 - ALPHA, degrees) / _Z_ALPHA
+    return sigma * t_quantile(1.0 - ALPHA, degrees) / _z_alpha()
 
 
 def resolve_min_delta(text_or_number: str | float, baseline: float | None) -> float:
