@@ -259,3 +259,24 @@ def test_a_knob_error_is_reported_before_anything_runs(repo: Path, cli: Cli) -> 
     assert result.returncode == 2 and "MISSING_KNOB" in result.stderr
     assert git(repo, "branch", "--show-current") == "main"
     assert not (repo / "results.tsv").exists()
+
+
+def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
+    from autoresearch.agents.base import Agent
+    from autoresearch.loop import Loop, LoopReport, StopRules
+    from autoresearch.session import Session
+
+    opened = Session.open(repo)
+    with opened.lock():
+        for value, cost in ((0.9, 0.6), (0.8, 0.5)):
+            write_train(repo, value)
+            opened.try_candidate(f"paid idea {value}", tokens=1000, cost_usd=cost)
+    assert [r[-3] for r in ledger_lines(repo)[2:]] == ["0.600000", "0.500000"]  # cost_usd
+
+    def stop(rules: StopRules) -> str | None:
+        agent: Agent = None  # type: ignore[assignment]  # stop conditions never call it
+        return Loop(opened, agent, "none", rules, LoopReport(say=print)).stop_reason()
+
+    assert stop(StopRules(max_cost=1.0)) == "reached --max-cost 1 USD (spent 1.10)"
+    assert stop(StopRules(max_cost=5.0)) is None
+    assert stop(StopRules(max_hours=0.0)) == "reached --max-hours 0"
