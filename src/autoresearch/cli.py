@@ -219,6 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"autoresearch: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a git call that failed, a full disk, a file that vanished
+        print(f"autoresearch: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\nautoresearch: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -21,8 +21,8 @@ _COMMIT_CONFIG = (
 _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 
 
-class GitError(Exception):
-    pass
+class GitError(OSError):
+    """A git command failed; its own message says why."""
 
 
 def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
