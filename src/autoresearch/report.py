@@ -154,6 +154,7 @@ def summarize(ledger: Ledger, direction: str) -> Summary:
     sign = 1.0 if direction == "minimize" else -1.0
     summary = Summary(metric=ledger.metric, direction=direction)
     seconds_total = cost_total = 0.0
+    cost_known = False  # the column is always there; only agents that report fill it
     has_seconds = "seconds" in ledger.columns
     has_cost = "cost_usd" in ledger.columns
     best_score: float | None = None
@@ -161,8 +162,10 @@ def summarize(ledger: Ledger, direction: str) -> Summary:
         summary.experiments += 1
         if has_seconds:
             seconds_total += row.number("seconds") or 0.0
-        if has_cost:
-            cost_total += row.number("cost_usd") or 0.0
+        cost = row.number("cost_usd") if has_cost else None
+        if cost is not None:
+            cost_total += cost
+            cost_known = True
         if row.status == "crash":
             summary.crashes += 1
             continue
@@ -191,7 +194,7 @@ def summarize(ledger: Ledger, direction: str) -> Summary:
             summary.best, summary.best_commit = row.value, row.commit
             summary.best_description = row.description
     summary.wall_seconds = seconds_total if has_seconds else None
-    summary.cost_usd = cost_total if has_cost else None
+    summary.cost_usd = cost_total if cost_known else None
     return summary
 
 
