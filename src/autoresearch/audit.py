@@ -85,7 +85,7 @@ class Audit:
         book = s.read_ledger()
         kept = [r for r in book.rows if r.status == verdict.KEEP]
         keep = s.keep_ref()
-        best_row = next((r for r in reversed(kept) if keep.startswith(r.commit)), None)
+        best_row = book.kept_row(keep)
         if len(kept) < 2 or best_row is None or best_row is kept[0]:
             raise UserError("nothing to audit yet: the keep ref is still the baseline")
         if git.head(s.repo) != keep or not git.status(s.repo).clean:

@@ -55,6 +55,13 @@ class Ledger:
             names.append(name)
         return names
 
+    def kept_row(self, commit: str) -> Row | None:
+        """The last keep recorded for a full commit hash: where the keep ref's metric is read."""
+        for row in reversed(self.rows):
+            if row.status == "keep" and row.commit and commit.startswith(row.commit):
+                return row
+        return None
+
     def row_for(self, commit: str) -> Row | None:
         """The last row recorded for a commit (any hash prefix of at least 4 characters)."""
         for row in reversed(self.rows):

@@ -64,9 +64,7 @@ def _goal(inputs: PromptInputs) -> str:
     kept = [r for r in inputs.ledger.rows if r.status == KEEP]
     lines = [f"# Goal\n\nImprove `{inputs.metric}` ({better} is better)."]
     if kept:
-        best = next(
-            (r for r in reversed(kept) if inputs.keep_commit.startswith(r.commit)), kept[-1]
-        )
+        best = inputs.ledger.kept_row(inputs.keep_commit) or kept[-1]
         change = change_percent(best.value, kept[0].value)
         shown = f", {change:+.2f}%" if change is not None else ""
         lines.append(

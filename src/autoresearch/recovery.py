@@ -80,12 +80,8 @@ def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
     if commit is None:
         raise UserError(f"{revision!r} is not a commit")
     book = session.read_ledger()
-    kept = [
-        r
-        for r in book.rows
-        if r.status == verdict.KEEP and r.commit and commit.startswith(r.commit)
-    ]
-    if not kept:
+    kept = book.kept_row(commit)
+    if kept is None:
         raise UserError(f"{revision} ({commit[:7]}) is not a kept commit of this session's ledger")
     previous = session.keep_ref()
     ref = session.restore(previous)
@@ -95,4 +91,4 @@ def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
         {"from": previous, "to": commit, "at": now(), "experiments_before": book.data_lines}
     )
     write_json(session.files.session_json, session.meta)
-    return commit, kept[-1].value, ref
+    return commit, kept.value, ref

@@ -144,9 +144,9 @@ class Session:
 
     def best_value(self, book: ledger.Ledger, keep: str) -> float | None:
         """The keep ref's measured metric, or None while nothing has been measured."""
-        for row in reversed(book.rows):
-            if row.status == verdict.KEEP and row.commit and keep.startswith(row.commit):
-                return row.value
+        row = book.kept_row(keep)
+        if row is not None:
+            return row.value
         imported = self.meta.get("imported")
         if isinstance(imported, dict) and imported.get("keep_ref") == keep:
             # An adopted history whose commits are not in this repository: its last keep is

@@ -38,7 +38,7 @@ def summarize(book: Ledger, direction: str, keep_commit: str | None = None) -> d
     baseline = kept[0] if kept else None
     best: Row | None = None
     if keep_commit is not None:
-        best = next((r for r in reversed(kept) if keep_commit.startswith(r.commit)), None)
+        best = book.kept_row(keep_commit)
     if best is None and keep_commit is None:
         best = best_kept(rows, direction)
     change = None
