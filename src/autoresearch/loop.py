@@ -18,7 +18,7 @@ from autoresearch import git, recovery
 from autoresearch.agents.base import Agent, AgentError, AgentRequest, Outcome, Proposal
 from autoresearch.errors import UserError
 from autoresearch.experiment import Experiment, Interrupted
-from autoresearch.ledger import parse_number
+from autoresearch.ledger import Ledger, parse_number
 from autoresearch.prompt import PromptInputs, build_prompt
 from autoresearch.session import Session
 from autoresearch.settings import PROGRAM_FILE
@@ -127,11 +127,12 @@ class Loop:
 
     def ask_and_try(self, crash: Experiment | None) -> Experiment | None:
         self.attempt += 1
-        number = self.session.read_ledger().data_lines
+        book = self.session.read_ledger()  # read once: the prompt and the ticker share it
+        number = book.data_lines
         doing = "fixing the crash of" if crash else "asking for"
         self.status_line(f"experiment {number}: {doing} an idea ({self.agent_name})")
         try:
-            proposal = self.agent.propose(self.request(crash))
+            proposal = self.agent.propose(self.request(crash, book))
             if not self.has_changes():
                 raise AgentError("the agent made no change")
             description = proposal.description
@@ -139,7 +140,7 @@ class Loop:
                 description = f"{description} (fix of {crash.commit[:7]})"
             experiment = self.session.try_candidate(
                 description,
-                on_tick=self.run_ticker(number),
+                on_tick=self.run_ticker(number, book),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
             )
@@ -167,9 +168,8 @@ class Loop:
 
     # ----- what the agent gets ---------------------------------------------------------------
 
-    def request(self, crash: Experiment | None) -> AgentRequest:
+    def request(self, crash: Experiment | None, book: Ledger) -> AgentRequest:
         s = self.session
-        book = s.read_ledger()
         description_path = s.files.dir / "description.txt"
         crash_row = book.row_for(crash.commit[:7]) if crash else None
         text = build_prompt(
@@ -272,12 +272,11 @@ class Loop:
         if self.report.tick is not None:
             self.report.tick(text)
 
-    def run_ticker(self, number: int) -> Callable[[float], None] | None:
+    def run_ticker(self, number: int, book: Ledger) -> Callable[[float], None] | None:
         if self.report.tick is None:
             return None
         s = self.session
         budget = f" / {s.settings.budget:g} s" if s.settings.budget else ""
-        book = s.read_ledger()
         best = s.best_value(book, s.keep_ref())
         best_text = f" · best {best:g}" if best is not None else ""
         tick = self.report.tick

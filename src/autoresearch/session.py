@@ -196,7 +196,7 @@ class Session:
         number = book.data_lines
         git.update_ref(self.repo, f"refs/autoresearch/{self.tag}/exp/{number}", commit)
         return self._measure(
-            number, commit, keep, best, description, on_start, on_tick, tokens, cost_usd
+            number, commit, keep, book, best, description, on_start, on_tick, tokens, cost_usd
         )
 
     def _measure(
@@ -204,6 +204,7 @@ class Session:
         number: int,
         commit: str,
         keep: str,
+        book: ledger.Ledger,
         best: float | None,
         description: str,
         on_start: Callable[[int], None] | None,
@@ -223,9 +224,7 @@ class Session:
             "group": None,
         }
         write_json(self.files.inflight_json, inflight)
-        book = self.read_ledger()
-        kept = [r for r in book.rows if r.status == verdict.KEEP]
-        baseline = kept[0].value if kept else None
+        baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         lines = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
         measurer = Measurer(self, number, commit, inflight, on_start, on_tick)
         outcome = measurer.measure(keep, best, baseline, lines)
