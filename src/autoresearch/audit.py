@@ -20,8 +20,7 @@ from pathlib import Path
 from autoresearch import git, runner, verdict
 from autoresearch.errors import UserError
 from autoresearch.ledger import Row
-from autoresearch.measure import run_environment
-from autoresearch.metrics import read_metrics
+from autoresearch.measure import run_and_read, run_environment
 from autoresearch.session import Session
 from autoresearch.state import read_json, write_json
 from autoresearch.stats import difference_of_means
@@ -130,16 +129,15 @@ class Audit:
         log_path = s.files.dir / "audit" / f"{self.counter:03d}-{commit[:7]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = run_environment(s, commit, "audit", AUDIT_SEED_BASE + self.counter)
-        outcome = runner.run_command(
+        _, readings, crash = run_and_read(
+            s,
             s.settings.run,
-            s.repo,
             log_path,
             env,
-            kill_after=s.settings.kill_after,
+            s.patterns,
             on_start=lambda group: write_json(self.marker, {"branch": self.branch, "group": group}),
         )
-        readings = read_metrics(runner.lines_from_end(log_path), s.patterns)
-        if s.crash_reason(outcome, readings) is not None:
+        if crash is not None:
             result.crashes += 1
             return
         value = readings[s.settings.metric].value

@@ -75,6 +75,29 @@ def run_environment(session: Session, commit: str, experiment: str, seed: int) -
     }
 
 
+def run_and_read(
+    session: Session,
+    command: str,
+    log_path: Path,
+    env: Mapping[str, str],
+    patterns: Mapping[str, re.Pattern[str]],
+    on_start: Callable[[int], None] | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> tuple[runner.RunResult, dict[str, Reading], str | None]:
+    """Run a command within the session's time limit, read its metrics, say why it crashed."""
+    result = runner.run_command(
+        command,
+        session.repo,
+        log_path,
+        env,
+        kill_after=session.settings.kill_after,
+        on_start=on_start,
+        on_tick=on_tick,
+    )
+    readings = read_metrics(runner.lines_from_end(log_path), patterns)
+    return result, readings, session.crash_reason(result, readings)
+
+
 class Measurer:
     def __init__(
         self,
@@ -171,22 +194,18 @@ class Measurer:
             if self.on_start is not None:
                 self.on_start(group)
 
-        result = runner.run_command(
+        result, readings, crash = run_and_read(
+            self.session,
             self.settings.run,
-            self.session.repo,
             log_path,
             self.environment(index),
-            kill_after=self.settings.kill_after,
+            self.session.patterns,
             on_start=started,
             on_tick=self.on_tick,
         )
         outcome.seconds += result.seconds
         outcome.interrupted = result.interrupted
-        readings = read_metrics(runner.lines_from_end(log_path), self.session.patterns)
-        tampered = self.tampered("during the run")
-        if tampered:
-            return tampered, readings
-        return self.session.crash_reason(result, readings), readings
+        return self.tampered("during the run") or crash, readings
 
     def environment(self, index: int) -> dict[str, str]:
         return run_environment(
@@ -230,18 +249,15 @@ class Measurer:
         """The hidden check: run after a keep only, recorded, never shown to the agent."""
         settings = self.settings
         log_path = self.session.files.archived_log(self.number, self.commit, ".holdout")
-        result = runner.run_command(
+        name = settings.holdout_metric or settings.metric
+        _, readings, crash = run_and_read(
+            self.session,
             settings.holdout or "",
-            self.session.repo,
             log_path,
             self.environment(0),
-            kill_after=settings.kill_after,
+            {name: default_pattern(name)},
         )
-        name = settings.holdout_metric or settings.metric
-        pattern: re.Pattern[str] = default_pattern(name)
-        reading = read_metrics(runner.lines_from_end(log_path), {name: pattern})[name]
-        crash = self.session.crash_reason(result, {name: reading})
         if crash is None:
-            outcome.holdout = reading.value
+            outcome.holdout = readings[name].value
         else:
             outcome.holdout_note = f"holdout {crash}"
