@@ -57,29 +57,6 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _session_flag_values(args: argparse.Namespace) -> dict[str, object]:
-    names = (
-        "tag",
-        "run",
-        "metric",
-        "direction",
-        "pattern",
-        "budget",
-        "timeout",
-        "scope",
-        "protect",
-        "also",
-        "noise",
-        "min_delta",
-        "repeats",
-        "complexity_cost",
-        "constraint",
-        "holdout",
-        "holdout_metric",
-    )
-    return {name: getattr(args, name) for name in names}
-
-
 ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit")
 
 

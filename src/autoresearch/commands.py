@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from autoresearch import git, output, recovery
-from autoresearch.cli import EXIT_INTERRUPTED, _session_flag_values, print_json
+from autoresearch.cli import EXIT_INTERRUPTED, print_json
 from autoresearch.errors import UserError
 from autoresearch.experiment import Experiment, Interrupted
 from autoresearch.ledger import Ledger, read_ledger
 from autoresearch.session import Session
-from autoresearch.settings import build_settings, parse_direction, read_settings_file
+from autoresearch.settings import build_settings, flag_values, parse_direction, read_settings_file
 from autoresearch.status import guess_direction, session_status, summarize
 from autoresearch.verdict import CRASH
 
@@ -73,7 +73,7 @@ def run_one(session: Session, description: str, as_json: bool) -> Experiment | N
 def cmd_init(args: argparse.Namespace) -> int:
     repo = git.toplevel(Path(args.directory))
     file_values, settings_file = read_settings_file(repo)
-    settings = build_settings(file_values, _session_flag_values(args))
+    settings = build_settings(file_values, flag_values(args))
     session = Session.start(repo, settings, settings_file)
     scope = (
         ", ".join(settings.scope)

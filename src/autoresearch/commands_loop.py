@@ -14,12 +14,11 @@ from autoresearch import git, output
 from autoresearch.agents import build_agent
 from autoresearch.agents.base import AgentOptions, AgentSetup
 from autoresearch.agents.choose import default_agent_name
-from autoresearch.cli import _session_flag_values
 from autoresearch.commands import run_one
 from autoresearch.errors import UserError
 from autoresearch.loop import Loop, LoopReport, StopRules
 from autoresearch.session import BRANCH_PREFIX, Session
-from autoresearch.settings import LOOP_KEYS, build_settings, read_settings_file
+from autoresearch.settings import LOOP_KEYS, build_settings, flag_values, read_settings_file
 from autoresearch.state import SessionFiles
 from autoresearch.status import session_status
 from autoresearch.verdict import CRASH
@@ -37,7 +36,7 @@ def find_or_start(args: argparse.Namespace, repo: Path) -> Session | None:
     if not args.tag and branch.startswith(BRANCH_PREFIX):
         return Session.open(repo)
     file_values, settings_file = read_settings_file(repo)
-    settings = build_settings(file_values, _session_flag_values(args))
+    settings = build_settings(file_values, flag_values(args))
     session = Session.start(repo, settings, settings_file)
     print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
     if getattr(args, "no_baseline", False):

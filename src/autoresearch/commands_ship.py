@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autoresearch.cli import _session_flag_values, _session_flags
+from autoresearch.cli import _session_flags
 from autoresearch.errors import UserError
 from autoresearch.skill import TARGETS
 
@@ -233,11 +233,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from autoresearch.adopt import adopt
     from autoresearch.commands import read_ledger_file
     from autoresearch.report import format_value
-    from autoresearch.settings import read_settings_file
+    from autoresearch.settings import flag_values, read_settings_file
 
     repo = git.toplevel(Path(args.directory))
     file_values, settings_file = read_settings_file(repo)
-    flags = _session_flag_values(args)
+    flags = flag_values(args)
     source = _in_directory(args, args.path)
     adoption = adopt(repo, source, read_ledger_file(source), flags, file_values, settings_file)
     session, settings = adoption.session, adoption.session.settings

@@ -103,6 +103,14 @@ LOOP_KEYS = {
 SESSION_KEYS = {f.name for f in fields(Settings)} - {"knobs", "loop"}
 
 
+def flag_values(args: object) -> dict[str, Any]:
+    """The session's settings as given on the command line: None where a flag was not given.
+
+    Derived from the Settings fields, so a new setting needs only its flag in the parser.
+    """
+    return {name: getattr(args, name, None) for name in SESSION_KEYS}
+
+
 def read_settings_file(repo: Path) -> tuple[dict[str, Any], str | None]:
     """The settings declared in the repository and the file they came from (relative path)."""
     toml_path = repo / SETTINGS_FILE
