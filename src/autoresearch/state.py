@@ -102,14 +102,7 @@ def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (temp file, fsync, rename) so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    write_text(path, json.dumps(data, indent=2))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -192,9 +185,13 @@ def activate(files: SessionFiles) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write atomically (temp file, fsync, rename) so a kill never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(temporary, path)
 
 
