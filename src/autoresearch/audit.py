@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import statistics
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autoresearch import git, runner, verdict
+from autoresearch import git, runner, stats, verdict
 from autoresearch.errors import UserError
 from autoresearch.ledger import Row
 from autoresearch.measure import run_and_read, run_environment
+from autoresearch.report import format_value
 from autoresearch.session import Session
 from autoresearch.state import read_json, write_json
 from autoresearch.stats import difference_of_means
@@ -218,8 +218,12 @@ def write_report(session: Session, result: AuditResult) -> tuple[Path, Path]:
     return markdown, json_path
 
 
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
+def _interval(low: float | None, high: float | None) -> str:
+    return f"[{format_value(low)}, {format_value(high)}]"
+
+
+def _mean_of(runs: list[float]) -> str:
+    return format_value(stats.mean(runs) if runs else None)
 
 
 def report_lines(result: AuditResult) -> list[str]:
@@ -228,12 +232,12 @@ def report_lines(result: AuditResult) -> list[str]:
         f"# Audit of {result.metric} ({result.direction})",
         "",
         f"- baseline {result.baseline_commit[:7]}: {len(result.baseline_runs)} runs, mean "
-        f"{_number(statistics.fmean(result.baseline_runs) if result.baseline_runs else None)}",
+        f"{_mean_of(result.baseline_runs)}",
         f"- best {result.best_commit[:7]}: {len(result.best_runs)} runs, mean "
-        f"{_number(statistics.fmean(result.best_runs) if result.best_runs else None)}",
-        f"- claimed improvement (ledger): {_number(result.claimed)}",
-        f"- confirmed improvement: {_number(result.confirmed)}, 95% CI [{_number(result.low)}, "
-        f"{_number(result.high)}]{share}",
+        f"{_mean_of(result.best_runs)}",
+        f"- claimed improvement (ledger): {format_value(result.claimed)}",
+        f"- confirmed improvement: {format_value(result.confirmed)}, 95% CI "
+        f"{_interval(result.low, result.high)}{share}",
     ]
     if result.crashes:
         lines.append(f"- {result.crashes} audit runs crashed and were left out")
@@ -246,16 +250,14 @@ def report_lines(result: AuditResult) -> list[str]:
             "|---|---|---|---|---|",
         ]
         for k in result.keeps:
-            carried = (
-                "n/a"
-                if k.contribution is None
-                else (f"{_number(k.contribution)} [{_number(k.low)}, {_number(k.high)}]")
-            )
+            carried = "n/a"
+            if k.contribution is not None:
+                carried = f"{format_value(k.contribution)} {_interval(k.low, k.high)}"
             verdict_text = k.note or (
                 "real" if k.low is not None and k.low > 0 else "not distinguishable from noise"
             )
             lines.append(
-                f"| {k.commit} | {k.description} | {_number(k.claimed_gain)} | "
+                f"| {k.commit} | {k.description} | {format_value(k.claimed_gain)} | "
                 f"{carried} | {verdict_text} |"
             )
     return lines

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from autoresearch.ledger import Ledger, Row
 from autoresearch.plot import check_direction, short_description
+from autoresearch.verdict import change_percent
 
 TOP_HITS = 10
 
@@ -52,9 +53,9 @@ class Summary:
     @property
     def change_pct(self) -> float | None:
         """The signed change from baseline to best, in percent of the baseline."""
-        if self.baseline is None or self.best is None or self.baseline == 0:
+        if self.baseline is None or self.best is None:
             return None
-        return (self.best - self.baseline) / abs(self.baseline) * 100
+        return change_percent(self.best, self.baseline)
 
     @property
     def keep_rate(self) -> float | None:
