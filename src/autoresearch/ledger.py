@@ -70,17 +70,10 @@ class Ledger:
         return None
 
 
-# Columns the tool itself writes after the metrics; everything before them is a metric.
-BOOKKEEPING_COLUMNS = (
-    "runs",
-    "spread",
-    "seconds",
-    "tokens",
-    "cost_usd",
-    "holdout",
-    "status",
-    "description",
-)
+# Columns the tool writes after the metrics of each experiment, in this order.
+RUN_COLUMNS = ("runs", "spread", "seconds", "tokens", "cost_usd")
+# Everything before the first of these is a metric.
+BOOKKEEPING_COLUMNS = (*RUN_COLUMNS, "holdout", "status", "description")
 
 
 def parse_number(cell: str) -> float | None:

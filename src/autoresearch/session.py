@@ -30,7 +30,6 @@ from autoresearch.state import (
 )
 
 BRANCH_PREFIX = "autoresearch/"
-EXTRA_COLUMNS = ["runs", "spread", "seconds", "tokens", "cost_usd"]
 
 
 class Session:
@@ -93,7 +92,7 @@ class Session:
         holdout = [settings.holdout_column] if settings.holdout_column else []
         ledger.create_ledger(
             files.ledger,
-            ["commit", *metrics, *EXTRA_COLUMNS, *holdout, "status", "description"],
+            ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
         )
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         return cls(files, meta)
