@@ -78,10 +78,6 @@ def checkout(repo: Path, branch: str) -> None:
     git(repo, "checkout", "-q", branch)
 
 
-def read_ref(repo: Path, ref: str) -> str | None:
-    return resolve(repo, ref)
-
-
 def update_ref(repo: Path, ref: str, commit: str) -> None:
     git(repo, "update-ref", ref, commit)
 

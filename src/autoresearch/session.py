@@ -131,7 +131,7 @@ class Session:
         return Scope(self.settings.scope, self.settings.protect, files)
 
     def keep_ref(self) -> str:
-        commit = git.read_ref(self.repo, self.keep_ref_name)
+        commit = git.resolve(self.repo, self.keep_ref_name)
         if commit is None:
             raise UserError(f"the keep ref {self.keep_ref_name} is missing")
         return commit
