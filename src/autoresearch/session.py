@@ -24,6 +24,7 @@ from autoresearch.state import (
     activate,
     active_tag,
     now,
+    parking_place,
     read_json,
     session_lock,
     write_json,
@@ -62,11 +63,7 @@ class Session:
             raise UserError(f"branch {branch} already exists; choose another --tag")
         if files.exists():
             raise UserError(f"session {settings.tag} already has state in {files.dir}")
-        if files.ledger.exists() and files.root.joinpath("active").exists() is False:
-            raise UserError(
-                "results.tsv exists and belongs to no session; move it away "
-                "(or adopt it with `autoresearch import`)"
-            )
+        parking_place(files)  # a results.tsv that cannot be moved aside refuses the start
         excluded_from_default = {settings_file, PROGRAM_FILE}
         scope_files = (
             []

@@ -159,24 +159,33 @@ def active_tag(repo: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() or None if path.exists() else None
 
 
+def parking_place(files: SessionFiles) -> Path | None:
+    """Where ``results.tsv`` goes when this session becomes the active one (None: nowhere, it
+    stays or there is none). Refuses, changing nothing, when it cannot be moved aside."""
+    current = active_tag(files.repo)
+    if current == files.tag or not files.ledger.exists():
+        return None
+    if current is None:
+        raise UserError(
+            f"{LEDGER_FILE} exists and belongs to no session; move it away "
+            "(or adopt it with `autoresearch import`)"
+        )
+    parked = SessionFiles(files.repo, current).parked_ledger
+    if parked.exists():
+        raise UserError(f"cannot park {LEDGER_FILE}: {parked} already exists")
+    return parked
+
+
 def activate(files: SessionFiles) -> None:
     """Put this session's ledger in ``results.tsv``, parking the previously active one.
 
     Several sessions can live in one repository; ``results.tsv`` is always the active one's, and
     every other session's ledger waits in its own folder. Nothing is ever overwritten.
     """
-    current = active_tag(files.repo)
-    if current == files.tag:
+    if active_tag(files.repo) == files.tag:
         return
-    if files.ledger.exists():
-        if current is None:
-            raise UserError(
-                f"{LEDGER_FILE} exists and belongs to no session; move it away "
-                "(or adopt it with `autoresearch import`)"
-            )
-        parked = SessionFiles(files.repo, current).parked_ledger
-        if parked.exists():
-            raise UserError(f"cannot park {LEDGER_FILE}: {parked} already exists")
+    parked = parking_place(files)
+    if parked is not None:
         parked.parent.mkdir(parents=True, exist_ok=True)
         os.replace(files.ledger, parked)
     if files.parked_ledger.exists():
