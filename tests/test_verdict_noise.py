@@ -3,7 +3,6 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ AGAINST_TWO_RUNS = Evidence(candidate=(), reference=REFERENCE, sigma=SIGMA, dire
 
 
 def noisy(candidate: tuple[float, ...], **settings: Any) -> Evidence:
-    return replace(AGAINST_TWO_RUNS, candidate=candidate, **settings)
+    return AGAINST_TWO_RUNS._replace(candidate=candidate, **settings)
 
 
 def test_a_clearly_worse_candidate_is_discarded_after_one_run() -> None:

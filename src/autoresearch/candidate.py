@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch import git
 from autoresearch.errors import UserError
@@ -28,8 +28,7 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """The files an experiment may change: explicit globs, or a frozen list of tracked files."""
 
     include: tuple[str, ...]
@@ -45,8 +44,7 @@ class Scope:
         return "protected" if matches(path, self.protect) else "outside scope"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """The paths to commit (uncommitted, in scope) and whether HEAD already carries commits."""
 
     uncommitted: tuple[str, ...]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from autoresearch import verdict
 
 
-@dataclass(frozen=True)
-class Experiment:
+class Experiment(NamedTuple):
     """One recorded experiment, as the verdict line and ``--json`` report it."""
 
     number: int
@@ -23,11 +23,11 @@ class Experiment:
     seconds: float
     description: str
     log: str
-    tail: list[str] = field(default_factory=list)
+    tail: Sequence[str] = ()
     runs: int = 1
     spread: float | None = None
     holdout: float | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: Sequence[str] = ()
 
     def to_json(self) -> dict[str, object]:
         change = None
@@ -49,7 +49,7 @@ class Experiment:
             "log": self.log,
             "runs": self.runs,
             "spread": self.spread,
-            "notes": self.notes,
+            "notes": list(self.notes),
         }
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.errors import UserError
 
@@ -87,8 +87,7 @@ def list_refs(repo: Path, prefix: str) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
 
-@dataclass(frozen=True)
-class TreeStatus:
+class TreeStatus(NamedTuple):
     """Paths that differ from HEAD: tracked changes (staged or not) and untracked files."""
 
     changed: tuple[str, ...]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.candidate import matches
 from autoresearch.state import STATE_DIR
@@ -19,8 +19,7 @@ RESTORABLE_BYTES = 64 * 1024 * 1024
 _SKIPPED_DIRS = {".git", STATE_DIR}
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+class Fingerprint(NamedTuple):
     size: int
     sha256: str
     mtime_ns: int

@@ -11,14 +11,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 STATUSES = ("keep", "discard", "crash")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One experiment as recorded. ``values`` holds every cell by column name, as written."""
 
     line: int
@@ -33,12 +32,11 @@ class Row:
         return parse_number(self.values.get(column, ""))
 
 
-@dataclass
-class Ledger:
+class Ledger(NamedTuple):
     columns: list[str]
-    rows: list[Row] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    data_lines: int = 0
+    rows: list[Row]
+    problems: list[str]
+    data_lines: int
     path: Path | None = None
 
     @property
@@ -107,7 +105,9 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
     if len(columns) < 3 or columns[0] != "commit" or "status" not in columns:
         where = f"{path}: " if path else ""
         raise ValueError(f"{where}not a ledger (header must start with 'commit' and name 'status')")
-    ledger = Ledger(columns=columns, path=path)
+    rows: list[Row] = []
+    problems: list[str] = []
+    data_lines = 0
     status_at = columns.index("status")
     description_at = columns.index("description") if "description" in columns else None
     width = len(columns)
@@ -115,23 +115,23 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
         text = raw.rstrip("\r\n")
         if not text.strip():
             continue
-        ledger.data_lines += 1
+        data_lines += 1
         cells = text.split("\t")
         if len(cells) < width:
-            ledger.problems.append(f"line {number}: {len(cells)} cells where {width} were expected")
+            problems.append(f"line {number}: {len(cells)} cells where {width} were expected")
             continue
         if len(cells) > width and description_at == width - 1:
             # A description that kept a tab from a hand edit: it is still one description.
             cells = cells[: width - 1] + [" ".join(cells[width - 1 :])]
         status = cells[status_at].strip()
         if status not in STATUSES:
-            ledger.problems.append(f"line {number}: unknown status {status!r}")
+            problems.append(f"line {number}: unknown status {status!r}")
             continue
         value = parse_number(cells[1])
         if value is None:
-            ledger.problems.append(f"line {number}: {columns[1]} {cells[1]!r} is not a number")
+            problems.append(f"line {number}: {columns[1]} {cells[1]!r} is not a number")
             continue
-        ledger.rows.append(
+        rows.append(
             Row(
                 line=number,
                 commit=cells[0].strip(),
@@ -141,7 +141,7 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
                 values=dict(zip(columns, cells, strict=False)),
             )
         )
-    return ledger
+    return Ledger(columns, rows, problems, data_lines, path)
 
 
 def read_ledger(path: Path) -> Ledger:

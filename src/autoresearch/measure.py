@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +21,29 @@ if TYPE_CHECKING:
 SEED_STRIDE = 1000
 
 
-@dataclass
 class Measurement:
-    verdict: verdict.Verdict
-    values: list[float] = field(default_factory=list)
-    metrics: dict[str, float | None] = field(default_factory=dict)
-    seconds: float = 0.0
-    interrupted: bool = False
-    log: Path | None = None
-    holdout: float | None = None
-    holdout_note: str | None = None
+    """What the runs of one candidate have shown so far; filled in run by run."""
+
+    __slots__ = (
+        "verdict",
+        "values",
+        "metrics",
+        "seconds",
+        "interrupted",
+        "log",
+        "holdout",
+        "holdout_note",
+    )
+
+    def __init__(self, verdict_so_far: verdict.Verdict) -> None:
+        self.verdict = verdict_so_far
+        self.values: list[float] = []
+        self.metrics: dict[str, float | None] = {}
+        self.seconds = 0.0
+        self.interrupted = False
+        self.log: Path | None = None
+        self.holdout: float | None = None
+        self.holdout_note: str | None = None
 
     @property
     def spread(self) -> float | None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """A metric as found in the log: a finite value, or the reason there is none."""
 
     value: float | None

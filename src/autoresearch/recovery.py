@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from autoresearch import git, runner, verdict
 from autoresearch.errors import UserError
@@ -59,8 +59,7 @@ def recover(session: Session) -> list[str]:
     return messages
 
 
-@dataclass(frozen=True)
-class ResetResult:
+class ResetResult(NamedTuple):
     keep: str
     abandoned_ref: str | None
     untracked_left: tuple[str, ...]

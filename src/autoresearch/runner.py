@@ -11,16 +11,15 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 TERM_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.5
 _MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     exit_code: int | None
     seconds: float
     timed_out: bool = False

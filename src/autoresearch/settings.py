@@ -9,9 +9,9 @@ import math
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.metrics import compile_pattern
@@ -36,8 +36,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """One session's settings, frozen at init."""
 
     tag: str
@@ -58,7 +57,7 @@ class Settings:
     holdout: str | None = None
     holdout_metric: str | None = None
     knobs: tuple[dict[str, Any], ...] = ()
-    loop: dict[str, Any] = field(default_factory=dict)
+    loop: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def holdout_column(self) -> str | None:
@@ -72,11 +71,14 @@ class Settings:
         return 2 * self.budget if self.budget is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        values = self._asdict()
+        values["knobs"] = [dict(knob) for knob in self.knobs]
+        values["loop"] = dict(self.loop)
+        return values
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Settings:
-        known = {f.name for f in fields(cls)}
+        known = set(cls._fields)
         values = {key: value for key, value in data.items() if key in known}
         for key in ("scope", "protect", "also", "knobs", "constraint"):
             values[key] = tuple(values.get(key) or ())
@@ -100,7 +102,7 @@ LOOP_KEYS = {
     "plateau",
     "max_cost",
 }
-SESSION_KEYS = {f.name for f in fields(Settings)} - {"knobs", "loop"}
+SESSION_KEYS = set(Settings._fields) - {"knobs", "loop"}
 
 
 def flag_values(args: object) -> dict[str, Any]:
@@ -210,8 +212,7 @@ def validate(
     )
 
 
-@dataclass(frozen=True)
-class Constraint:
+class Constraint(NamedTuple):
     """A guardrail on a metric, such as ``peak_vram_mb<=80000``."""
 
     name: str

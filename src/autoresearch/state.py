@@ -10,9 +10,8 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
 
@@ -22,8 +21,7 @@ RUN_LOG = "run.log"
 EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
 
 
-@dataclass(frozen=True)
-class SessionFiles:
+class SessionFiles(NamedTuple):
     repo: Path
     tag: str
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def mean(values: Sequence[float]) -> float:
@@ -49,8 +49,7 @@ def t_quantile(probability: float, df: float) -> float:
     )
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(NamedTuple):
     """Mean of ``after`` minus mean of ``before``, with a two-sided confidence interval."""
 
     estimate: float

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from autoresearch import stats
 from autoresearch.stats import normal_cdf, normal_quantile, t_quantile
@@ -57,8 +57,7 @@ def _z_alpha() -> float:
     return normal_quantile(1.0 - ALPHA)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     status: str
     reason: str
     mean: float | None = None
@@ -67,8 +66,7 @@ class Verdict:
     complexity_decided: bool = False
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """Everything ``judge`` looks at: the runs so far and the session's settings."""
 
     candidate: tuple[float, ...]
@@ -121,8 +119,7 @@ def decide(
     return Verdict(DISCARD, "not better")
 
 
-@dataclass(frozen=True)
-class _Measures:
+class _Measures(NamedTuple):
     """The numbers one judgement rests on, for a given charge and bar."""
 
     gain: float  # raw improvement of the candidate's mean over the reference mean
