@@ -49,6 +49,25 @@ def toplevel(path: Path) -> Path:
     return Path(result.stdout.strip())
 
 
+def locate(path: Path) -> tuple[Path, str | None]:
+    """The repository's top folder and the checked-out branch (None when HEAD is detached).
+
+    One git call where ``toplevel`` and ``current_branch`` take two: every command starts here.
+    """
+    result = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+    )
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or len(lines) != 2:  # HEAD unborn, or not a repository
+        repo = toplevel(path)
+        return repo, current_branch(repo)
+    repo, ref = lines
+    return Path(repo), ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+
+
 def head(repo: Path) -> str | None:
     """The commit HEAD points to, or None while the branch is unborn."""
     out = git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()

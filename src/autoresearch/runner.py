@@ -87,13 +87,16 @@ def run_command(
 
 def group_alive(group: int) -> bool:
     """Whether any live (non-zombie) process is still in the process group."""
+    try:
+        os.killpg(group, 0)
+        may_signal = True
+    except ProcessLookupError:
+        return False  # the usual case after a run: nothing left, no need to scan /proc
+    except PermissionError:
+        may_signal = False
     proc = Path("/proc")
     if not proc.is_dir():
-        try:
-            os.killpg(group, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
+        return may_signal
     for entry in os.scandir(proc):
         if not entry.name.isdigit():
             continue

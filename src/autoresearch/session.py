@@ -97,9 +97,8 @@ class Session:
     @classmethod
     def open(cls, path: Path, tag: str | None = None) -> Session:
         """The session of the checked-out ``autoresearch/TAG`` branch (or the one named)."""
-        repo = git.toplevel(path)
+        repo, branch = git.locate(path)
         if tag is None:
-            branch = git.current_branch(repo)
             if branch and branch.startswith(BRANCH_PREFIX):
                 tag = branch[len(BRANCH_PREFIX) :]
             elif branch is None and active_tag(repo):
@@ -168,8 +167,9 @@ class Session:
     ) -> Experiment:
         """Commit what differs from the keep ref and measure it. Call with the lock held."""
         description = ledger.sanitize(description) or "(no description)"
-        keep = self.keep_ref()
-        head = git.head(self.repo) or keep
+        found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD"])
+        keep = found.get(self.keep_ref_name) or self.keep_ref()  # the latter says what is wrong
+        head = found.get("HEAD") or keep
         candidate = collect(self.repo, keep, head, self.scope)
         book = self.read_ledger()
         best = self.best_value(book, keep)
