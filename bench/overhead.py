@@ -67,8 +67,14 @@ def engine(repo: Path, experiments: int) -> list[float]:
     return times
 
 
+def installed_command() -> list[str]:
+    """The ``autoresearch`` script pip installed beside this Python, as a user types it."""
+    script = Path(sys.executable).parent / "autoresearch"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "autoresearch"]
+
+
 def cli(repo: Path, experiments: int) -> list[float]:
-    command = [sys.executable, "-m", "autoresearch"]
+    command = installed_command()
     # As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(
@@ -116,6 +122,7 @@ def main() -> None:
         in_process = statistics.median(engine(repo, args.experiments))
         shell = statistics.median(cli(repo, args.experiments))
     print(f"repository: 1,000 files; run: {RUN!r}; {args.experiments} experiments each; medians")
+    print(f"command: {' '.join(installed_command())}")
     print(f"git floor (edit, add, commit, update-ref, reset --hard): {floor * 1000:7.1f} ms")
     print(
         f"engine overhead per experiment, in-process:             {in_process * 1000:7.1f} ms"
