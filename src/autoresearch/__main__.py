@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from autoresearch.cli import main
+from autoresearch.cli import run
 
-raise SystemExit(main())
+run()
