@@ -199,9 +199,11 @@ class Measurer:
             return tampered, {}
 
         def started(group: int) -> None:
+            # Not fsynced: the process group only matters while this machine stays up.
             write_json(
                 files.inflight_json,
                 {**self.inflight, "group": group, "run": index, "log": str(log_path)},
+                durable=False,
             )
             if self.on_start is not None:
                 self.on_start(group)

@@ -99,8 +99,8 @@ def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
     return runs
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2))
+def write_json(path: Path, data: dict[str, Any], durable: bool = True) -> None:
+    write_text(path, json.dumps(data, indent=2), durable)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -191,14 +191,19 @@ def activate(files: SessionFiles) -> None:
     write_text(files.root / "active", files.tag + "\n")
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write atomically (temp file, fsync, rename) so a kill never leaves half a file."""
+def write_text(path: Path, text: str, durable: bool = True) -> None:
+    """Write atomically (temp file, rename) so a kill never leaves half a file.
+
+    ``durable`` also fsyncs it, so that it survives the machine going down; without it the
+    file still survives any kill of the tool.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(temporary, path)
 
 
