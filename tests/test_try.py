@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -178,3 +179,36 @@ def test_python_dash_m_and_version(repo: Path, cli: Cli) -> None:
     result = cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("autoresearch ")
     assert sys.executable
+
+
+def test_try_starts_without_the_heavy_modules(repo: Path, session: Cli) -> None:
+    """Agents call `try` hundreds of times a night: its start-up loads only what it uses."""
+    write_train(repo, 0.9)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "autoresearch", "try", "-m", "lean"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("keep ")
+    loaded = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"autoresearch.session", "autoresearch.measure"} <= loaded
+    heavy = {
+        "dataclasses",  # with inspect, ast and dis: the largest single cost it had
+        "inspect",
+        "shutil",
+        "tomllib",
+        "hashlib",
+        "statistics",
+        "asyncio",
+        "numpy",
+        "optuna",
+        "matplotlib",
+    }
+    assert not loaded & heavy
