@@ -199,7 +199,8 @@ class Measurer:
             return tampered, {}
 
         def started(group: int) -> None:
-            # Not fsynced: the process group only matters while this machine stays up.
+            # Not fsynced, as when first written: a process group only matters while the
+            # machine stays up.
             write_json(
                 files.inflight_json,
                 {**self.inflight, "group": group, "run": index, "log": str(log_path)},

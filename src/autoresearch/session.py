@@ -219,7 +219,10 @@ class Session:
             "budget": self.settings.budget,
             "group": None,
         }
-        write_json(self.files.inflight_json, inflight)
+        # Not fsynced: the record is for a kill of the tool, which the rename survives. Only a
+        # power cut in the run's first seconds could lose it (the kernel writes it back within
+        # half a minute), and then no result is lost: the commit is simply measured again.
+        write_json(self.files.inflight_json, inflight, durable=False)
         baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         lines = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
         measurer = Measurer(self, number, commit, inflight, on_start, on_tick)
