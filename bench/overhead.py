@@ -5,7 +5,11 @@ In a repository of 1,000 files with a run command that does next to nothing, thi
 - the git floor: edit a file, add, commit, update a ref, reset hard (the least any tool
   that keeps experiments in git must do);
 - the engine's overhead per experiment, called in-process (wall time minus the run itself);
-- one ``autoresearch try`` from the shell, minus the run itself.
+- one ``autoresearch try`` from the shell, minus the run itself;
+- for scale, the start of a bare Python (``python -c pass``).
+
+Each round does one of each, in three copies of the repository, so that all of them see the same
+moments of a shared, noisy machine; medians are printed with the 10th-90th percentile range.
 
 Usage: python bench/overhead.py [--experiments N]
 """
@@ -13,6 +17,7 @@ Usage: python bench/overhead.py [--experiments N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -34,37 +39,38 @@ def edit(repo: Path, step: int) -> None:
     (repo / "pkg0" / "module0.py").write_text(f"VALUE_0 = {step}\n")
 
 
-def git_floor(repo: Path, experiments: int) -> list[float]:
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    times = []
-    for step in range(experiments):
+class GitFloor:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.base = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    def step(self, step: int) -> float:
         started = time.perf_counter()
-        edit(repo, step)
-        git(repo, "add", "pkg0/module0.py")
-        git(repo, "commit", "-qm", f"floor {step}")
-        git(repo, "update-ref", f"refs/floor/{step}", "HEAD")
-        git(repo, "reset", "-q", "--hard", base)
-        times.append(time.perf_counter() - started)
-    return times
+        edit(self.repo, step)
+        git(self.repo, "add", "pkg0/module0.py")
+        git(self.repo, "commit", "-qm", f"floor {step}")
+        git(self.repo, "update-ref", f"refs/floor/{step}", "HEAD")
+        git(self.repo, "reset", "-q", "--hard", self.base)
+        return time.perf_counter() - started
 
 
-def engine(repo: Path, experiments: int) -> list[float]:
-    settings = validate(
-        {"tag": "engine", "run": RUN, "metric": "score", "scope": ["pkg0/module0.py"]}
-    )
-    session = Session.start(repo, settings, None)
-    times = []
-    with session.lock():
-        session.try_candidate("baseline")
-        for step in range(experiments):
-            edit(repo, step)
-            started = time.perf_counter()
-            experiment = session.try_candidate(f"engine {step}")
-            times.append(time.perf_counter() - started - experiment.seconds)
-    git(repo, "checkout", "-q", "main")
-    return times
+class Engine:
+    def __init__(self, repo: Path, stack: contextlib.ExitStack) -> None:
+        settings = validate(
+            {"tag": "engine", "run": RUN, "metric": "score", "scope": ["pkg0/module0.py"]}
+        )
+        self.repo = repo
+        self.session = Session.start(repo, settings, None)
+        stack.enter_context(self.session.lock())
+        self.session.try_candidate("baseline")
+
+    def step(self, step: int) -> float:
+        edit(self.repo, step)
+        started = time.perf_counter()
+        experiment = self.session.try_candidate(f"engine {step}")
+        return time.perf_counter() - started - experiment.seconds
 
 
 def installed_command() -> list[str]:
@@ -73,65 +79,81 @@ def installed_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "autoresearch"]
 
 
-def cli(repo: Path, experiments: int) -> list[float]:
-    command = installed_command()
-    # As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run(
-        [
-            *command,
-            "init",
-            "--tag",
-            "cli",
-            "--run",
-            RUN,
-            "--metric",
-            "score",
-            "--scope",
-            "pkg0/module0.py",
-        ],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    times = []
-    for step in range(experiments):
-        edit(repo, step)
-        started = time.perf_counter()
-        out = subprocess.run(
-            [*command, "try", "-m", f"cli {step}", "--json"],
+# As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
+USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+class Cli:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.command = installed_command()
+        init = ["init", "--tag", "cli", "--run", RUN, "--metric", "score"]
+        subprocess.run(
+            [*self.command, *init, "--scope", "pkg0/module0.py"],
             cwd=repo,
             check=True,
             capture_output=True,
+            env=USER_ENV,
+        )
+
+    def step(self, step: int) -> float:
+        edit(self.repo, step)
+        started = time.perf_counter()
+        out = subprocess.run(
+            [*self.command, "try", "-m", f"cli {step}", "--json"],
+            cwd=self.repo,
+            check=True,
+            capture_output=True,
             text=True,
-            env=env,
+            env=USER_ENV,
         ).stdout
-        wall = time.perf_counter() - started
-        times.append(wall - json.loads(out)["seconds"])
-    return times
+        return time.perf_counter() - started - json.loads(out)["seconds"]
+
+
+def python_start() -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True, env=USER_ENV)
+    return time.perf_counter() - started
+
+
+def summary(times: list[float]) -> tuple[float, str]:
+    deciles = statistics.quantiles(times, n=10)
+    median = statistics.median(times)
+    return median, f"{median * 1000:7.1f} ms ({deciles[0] * 1000:.0f}-{deciles[-1] * 1000:.0f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as root:
-        repo = make_repo(Path(root), 999)
-        floor = statistics.median(git_floor(repo, args.experiments))
-        in_process = statistics.median(engine(repo, args.experiments))
-        shell = statistics.median(cli(repo, args.experiments))
-    print(f"repository: 1,000 files; run: {RUN!r}; {args.experiments} experiments each; medians")
+    times: dict[str, list[float]] = {"floor": [], "engine": [], "cli": [], "python": []}
+    with tempfile.TemporaryDirectory() as root, contextlib.ExitStack() as stack:
+        repos = [make_repo(Path(root, name), 999) for name in ("floor", "engine", "cli")]
+        floor, engine, cli = GitFloor(repos[0]), Engine(repos[1], stack), Cli(repos[2])
+        for step in range(args.experiments):
+            times["floor"].append(floor.step(step))
+            times["engine"].append(engine.step(step))
+            times["cli"].append(cli.step(step))
+            times["python"].append(python_start())
+    floor_median, floor_text = summary(times["floor"])
+    engine_median, engine_text = summary(times["engine"])
+    cli_median, cli_text = summary(times["cli"])
+    python_text = summary(times["python"])[1]
+    print(
+        f"repository: 1,000 files; run: {RUN!r}; {args.experiments} rounds; "
+        "medians (10th-90th percentile)"
+    )
     print(f"command: {' '.join(installed_command())}")
-    print(f"git floor (edit, add, commit, update-ref, reset --hard): {floor * 1000:7.1f} ms")
+    print(f"git floor (edit, add, commit, update-ref, reset --hard): {floor_text}")
     print(
-        f"engine overhead per experiment, in-process:             {in_process * 1000:7.1f} ms"
-        f"   {in_process / floor:4.2f}x the floor (target <= 3x)"
+        f"engine overhead per experiment, in-process:             {engine_text}"
+        f"   {engine_median / floor_median:4.2f}x the floor (target <= 3x)"
     )
     print(
-        f"`autoresearch try` from the shell, minus the run:       {shell * 1000:7.1f} ms"
-        f"   {shell / floor:4.2f}x the floor (target <= 150 ms)"
+        f"`autoresearch try` from the shell, minus the run:       {cli_text}"
+        f"   {cli_median / floor_median:4.2f}x the floor (target <= 150 ms)"
     )
+    print(f"for scale, a bare Python start (python -c pass):         {python_text}")
 
 
 if __name__ == "__main__":
