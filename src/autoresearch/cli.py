@@ -241,8 +241,8 @@ def run() -> None:
     """The console entry point: ``main``, then, for the engine commands, a prompt exit.
 
     Agents call `try` and `status` hundreds of times a night, and tearing the interpreter down
-    module by module costs each call about 10 ms for nothing: everything these commands write is
-    closed and fsynced before ``main`` returns, so only the standard streams are left to flush.
+    module by module costs each call about 10 ms for nothing: every file these commands write is
+    closed before ``main`` returns, so only the standard streams are left to flush.
     """
     code = main()
     if _command_word(sys.argv[1:]) not in ENGINE_COMMANDS:
