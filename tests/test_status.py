@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from support import Cli, write_train
@@ -61,3 +64,36 @@ def test_status_outside_a_session_is_a_clear_error(repo: Path, cli: Cli) -> None
     assert result.returncode == 2 and "no session here" in result.stderr
     missing = cli("status", "--results", "nope.tsv")
     assert missing.returncode == 2 and "no ledger at nope.tsv" in missing.stderr
+
+
+def test_session_commands_refuse_outside_git_and_on_an_unborn_branch(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for command in (("status",), ("try", "-m", "x"), ("reset",)):
+        result = Cli(plain)(*command)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [
+            f"autoresearch: not in a git repository: {Path('.')}"
+        ]
+    subprocess.run(["git", "init", "-q", str(plain)], check=True)
+    for command in (("status",), ("try", "-m", "x")):
+        result = Cli(plain)(*command)
+        assert result.returncode == 2 and "no session here" in result.stderr
+    assert not (plain / ".autoresearch").exists()
+
+
+def test_help_wraps_to_the_terminal_width_it_is_given(tmp_path: Path) -> None:
+    def budget_line(columns: int) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "autoresearch", "init", "--help"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": str(columns)},
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0
+        lines = result.stdout.splitlines()
+        return next(line for line in lines if line.startswith("  --budget BUDGET"))
+
+    assert budget_line(200).endswith("seconds a run is meant to take; killed at 2x")
+    assert len(budget_line(60)) <= 60 and "killed at 2x" not in budget_line(60)
