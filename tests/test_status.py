@@ -97,3 +97,17 @@ def test_help_wraps_to_the_terminal_width_it_is_given(tmp_path: Path) -> None:
 
     assert budget_line(200).endswith("seconds a run is meant to take; killed at 2x")
     assert len(budget_line(60)) <= 60 and "killed at 2x" not in budget_line(60)
+
+
+def test_status_with_its_output_closed_still_exits_cleanly(tmp_path: Path) -> None:
+    ledger = tmp_path / "results.tsv"
+    ledger.write_text(KARPATHY_STYLE)
+    for closed in (1, 2):
+        result = subprocess.run(
+            [sys.executable, "-m", "autoresearch", "status", "--results", str(ledger)],
+            stdout=subprocess.PIPE if closed == 2 else None,
+            stderr=subprocess.PIPE if closed == 1 else None,
+            preexec_fn=lambda fd=closed: os.close(fd),
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr

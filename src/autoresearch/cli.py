@@ -248,8 +248,9 @@ def run() -> None:
     if _command_word(sys.argv[1:]) not in ENGINE_COMMANDS:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: no reader is left
-            stream.flush()
+        if stream is not None:  # None when started with the descriptor closed
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: no reader is left
+                stream.flush()
     os._exit(code)
 
 
