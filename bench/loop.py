@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scratch_repo import git, make_repo
+from scratch_repo import RUN, git, make_repo
 
 from autoresearch.agents import build_agent
 from autoresearch.agents.base import (
@@ -32,7 +32,6 @@ from autoresearch.loop import Loop, LoopReport, StopRules
 from autoresearch.session import Session
 from autoresearch.settings import validate
 
-RUN = "echo 'score: 1'"
 EDIT = 'echo "VALUE = $(date +%s%N)" > module.py && echo "new value" > "$AUTORESEARCH_DESCRIPTION"'
 
 

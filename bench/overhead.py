@@ -18,25 +18,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from scratch_repo import git, make_repo
+from scratch_repo import (
+    EDITED,
+    RUN,
+    USER_ENV,
+    edit,
+    git,
+    make_repo,
+    median_and_spread,
+    start_cli_session,
+    time_cli_try,
+)
 
 from autoresearch.session import Session
 from autoresearch.settings import validate
-
-RUN = "echo 'score: 1'"
-
-
-def edit(repo: Path, step: int) -> None:
-    (repo / "pkg0" / "module0.py").write_text(f"VALUE_0 = {step}\n")
 
 
 class GitFloor:
@@ -49,7 +50,7 @@ class GitFloor:
     def step(self, step: int) -> float:
         started = time.perf_counter()
         edit(self.repo, step)
-        git(self.repo, "add", "pkg0/module0.py")
+        git(self.repo, "add", EDITED)
         git(self.repo, "commit", "-qm", f"floor {step}")
         git(self.repo, "update-ref", f"refs/floor/{step}", "HEAD")
         git(self.repo, "reset", "-q", "--hard", self.base)
@@ -58,9 +59,7 @@ class GitFloor:
 
 class Engine:
     def __init__(self, repo: Path, stack: contextlib.ExitStack) -> None:
-        settings = validate(
-            {"tag": "engine", "run": RUN, "metric": "score", "scope": ["pkg0/module0.py"]}
-        )
+        settings = validate({"tag": "engine", "run": RUN, "metric": "score", "scope": [EDITED]})
         self.repo = repo
         self.session = Session.start(repo, settings, None)
         stack.enter_context(self.session.lock())
@@ -79,47 +78,20 @@ def installed_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "autoresearch"]
 
 
-# As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
-USER_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 class Cli:
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self.command = installed_command()
-        init = ["init", "--tag", "cli", "--run", RUN, "--metric", "score"]
-        subprocess.run(
-            [*self.command, *init, "--scope", "pkg0/module0.py"],
-            cwd=repo,
-            check=True,
-            capture_output=True,
-            env=USER_ENV,
-        )
+        start_cli_session(self.command, repo, "cli")
 
     def step(self, step: int) -> float:
-        edit(self.repo, step)
-        started = time.perf_counter()
-        out = subprocess.run(
-            [*self.command, "try", "-m", f"cli {step}", "--json"],
-            cwd=self.repo,
-            check=True,
-            capture_output=True,
-            text=True,
-            env=USER_ENV,
-        ).stdout
-        return time.perf_counter() - started - json.loads(out)["seconds"]
+        return time_cli_try(self.command, self.repo, step)
 
 
 def python_start() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True, env=USER_ENV)
     return time.perf_counter() - started
-
-
-def summary(times: list[float]) -> tuple[float, str]:
-    deciles = statistics.quantiles(times, n=10)
-    median = statistics.median(times)
-    return median, f"{median * 1000:7.1f} ms ({deciles[0] * 1000:.0f}-{deciles[-1] * 1000:.0f})"
 
 
 def main() -> None:
@@ -135,10 +107,10 @@ def main() -> None:
             times["engine"].append(engine.step(step))
             times["cli"].append(cli.step(step))
             times["python"].append(python_start())
-    floor_median, floor_text = summary(times["floor"])
-    engine_median, engine_text = summary(times["engine"])
-    cli_median, cli_text = summary(times["cli"])
-    python_text = summary(times["python"])[1]
+    floor_median, floor_text = median_and_spread(times["floor"])
+    engine_median, engine_text = median_and_spread(times["engine"])
+    cli_median, cli_text = median_and_spread(times["cli"])
+    python_text = median_and_spread(times["python"])[1]
     print(
         f"repository: 1,000 files; run: {RUN!r}; {args.experiments} rounds; "
         "medians (10th-90th percentile)"

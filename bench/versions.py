@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from scratch_repo import git, make_repo
+from scratch_repo import (
+    USER_ENV,
+    git,
+    make_repo,
+    median_and_spread,
+    start_cli_session,
+    time_cli_try,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
-RUN = "echo 'score: 1'"
 
 
 def checkout(revision: str, root: Path, stack: contextlib.ExitStack) -> Path:
@@ -35,21 +36,8 @@ def checkout(revision: str, root: Path, stack: contextlib.ExitStack) -> Path:
     return folder / "src"
 
 
-def try_once(repo: Path, source: Path, step: int) -> float:
-    (repo / "pkg0" / "module0.py").write_text(f"VALUE_0 = {step}\n")
-    # As installed by pip, with compiled bytecode: a user's shell does not forbid writing it.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(source)
-    started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "autoresearch", "try", "-m", f"step {step}", "--json"],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout
-    return time.perf_counter() - started - json.loads(out)["seconds"]
+def with_source(source: Path) -> dict[str, str]:
+    return {**USER_ENV, "PYTHONPATH": str(source)}
 
 
 def main() -> None:
@@ -62,27 +50,17 @@ def main() -> None:
         checkouts.mkdir()
         sources = [checkout(revision, checkouts, stack) for revision in args.revisions]
         repo = make_repo(Path(temp), 999)
-        init = ["init", "--tag", "versions", "--run", RUN, "--metric", "score"]
-        subprocess.run(
-            [sys.executable, "-m", "autoresearch", *init, "--scope", "pkg0/module0.py"],
-            cwd=repo,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "PYTHONPATH": str(sources[-1])},
-        )
+        command = [sys.executable, "-m", "autoresearch"]
+        start_cli_session(command, repo, "versions", with_source(sources[-1]))
         times: list[list[float]] = [[] for _ in sources]
         step = 0
         for _ in range(args.experiments):
             for index, source in enumerate(sources):
                 step += 1
-                times[index].append(try_once(repo, source, step))
+                times[index].append(time_cli_try(command, repo, step, with_source(source)))
     print(f"`autoresearch try` minus the run, {args.experiments} each, medians (10th-90th pct)")
     for revision, samples in zip(args.revisions, times, strict=True):
-        deciles = statistics.quantiles(samples, n=10)
-        print(
-            f"{revision:>24}: {statistics.median(samples) * 1000:6.1f} ms"
-            f" ({deciles[0] * 1000:.0f}-{deciles[-1] * 1000:.0f})"
-        )
+        print(f"{revision:>24}: {median_and_spread(samples)[1]}")
 
 
 if __name__ == "__main__":
