@@ -253,11 +253,8 @@ def parse_noise(value: object) -> str:
     text = str(value).strip().lower()
     if text in ("auto", "off"):
         return text
-    try:
-        sigma = float(text)
-    except ValueError:
-        sigma = -1.0
-    if not math.isfinite(sigma) or sigma < 0:
+    sigma = _non_negative(text)
+    if sigma is None:
         raise UserError(f"noise {value!r}: use auto, off, or a sigma (a number >= 0)")
     return repr(sigma)
 
@@ -267,14 +264,18 @@ def _min_delta(value: object, name: str = "min delta") -> str | None:
     if value is None:
         return None
     text = str(value).strip()
-    number = text[:-1] if text.endswith("%") else text
-    try:
-        amount = float(number)
-    except ValueError:
-        amount = -1.0
-    if not math.isfinite(amount) or amount < 0:
+    if _non_negative(text[:-1] if text.endswith("%") else text) is None:
         raise UserError(f"{name} {value!r}: use a number >= 0, or a percentage like 0.5%")
     return text
+
+
+def _non_negative(text: str) -> float | None:
+    """The finite number of 0 or more that ``text`` spells, or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def parse_direction(word: object) -> str:
