@@ -55,14 +55,19 @@ class Candidate(NamedTuple):
         return not self.uncommitted and not self.committed
 
 
-def collect(repo: Path, keep: str, head: str, scope: Scope) -> Candidate:
-    """Everything that differs from the keep ref; refuses changes that may not be measured."""
+def collect(
+    repo: Path, keep: str, head: str, scope: Scope, status: git.Pending | None = None
+) -> Candidate:
+    """Everything that differs from the keep ref; refuses changes that may not be measured.
+
+    ``status`` is the tree's status begun earlier with ``git.start_status``.
+    """
     if head != keep and not git.is_ancestor(repo, keep, head):
         raise UserError(
             f"HEAD ({head[:7]}) is not on top of the keep ref ({keep[:7]}); "
             "`autoresearch reset` returns to it"
         )
-    tree = git.status(repo)
+    tree = git.status(repo, status)
     committed = tuple(git.changed_files(repo, keep, head)) if head != keep else ()
     untracked_in_scope = tuple(p for p in tree.untracked if scope.allows(p))
     refuse_forbidden([*tree.changed, *committed], scope)

@@ -25,19 +25,49 @@ class GitError(OSError):
     """A git command failed; its own message says why."""
 
 
+class Pending:
+    """A git command already running, so that the caller can do other work meanwhile.
+
+    ``output()`` waits for it and checks how it ended; leaving a ``with`` block waits too, so no
+    git process outlives the code that started it.
+    """
+
+    __slots__ = ("_args", "_process", "_stdin")
+
+    def __init__(self, repo: Path, args: tuple[str, ...], stdin: str | None = None) -> None:
+        self._args = args
+        self._stdin = stdin
+        self._process = subprocess.Popen(
+            ["git", *args],
+            cwd=repo,
+            stdin=None if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="surrogateescape",
+        )
+
+    def output(self, check: bool = True) -> str:
+        stdout, stderr = self._process.communicate(self._stdin)
+        if check and self._process.returncode != 0:
+            raise GitError(f"git {' '.join(self._args[:3])} failed: {stderr.strip()}")
+        return stdout
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._process.__exit__(*exc_info)
+
+
+def start(repo: Path, *args: str) -> Pending:
+    """Start a git command and return at once; its output is read later."""
+    return Pending(repo, args)
+
+
 def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    result = subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
-    if check and result.returncode != 0:
-        raise GitError(f"git {' '.join(args[:3])} failed: {result.stderr.strip()}")
-    return result.stdout
+    return Pending(repo, args, stdin).output(check)
 
 
 def toplevel(path: Path) -> Path:
@@ -97,8 +127,12 @@ def checkout(repo: Path, branch: str) -> None:
     git(repo, "checkout", "-q", branch)
 
 
+def start_update_ref(repo: Path, ref: str, commit: str) -> Pending:
+    return start(repo, "update-ref", ref, commit)
+
+
 def update_ref(repo: Path, ref: str, commit: str) -> None:
-    git(repo, "update-ref", ref, commit)
+    start_update_ref(repo, ref, commit).output()
 
 
 def list_refs(repo: Path, prefix: str) -> dict[str, str]:
@@ -117,8 +151,13 @@ class TreeStatus(NamedTuple):
         return not self.changed
 
 
-def status(repo: Path) -> TreeStatus:
-    out = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+def start_status(repo: Path) -> Pending:
+    return start(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+
+
+def status(repo: Path, started: Pending | None = None) -> TreeStatus:
+    """The tree's status; ``started`` is the same command begun earlier by ``start_status``."""
+    out = (started or start_status(repo)).output()
     changed: list[str] = []
     untracked: list[str] = []
     for entry in out.split("\0"):
@@ -169,12 +208,15 @@ def has_identity(repo: Path) -> bool:
 _COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";")
 
 
-def line_counts(repo: Path, base: str, tip: str) -> tuple[int, int]:
-    """Lines of code added and removed from base to tip: blank and comment lines do not count,
-    nor do binary files."""
+def start_line_counts(repo: Path, base: str, tip: str) -> Pending:
+    return start(repo, "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip)
+
+
+def line_counts(started: Pending) -> tuple[int, int]:
+    """Lines of code added and removed from base to tip, from ``start_line_counts``: blank
+    and comment lines do not count, nor do binary files."""
     added = removed = 0
-    out = git(repo, "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip)
-    for line in out.splitlines():
+    for line in started.output().splitlines():
         if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
             continue
         code = line[1:].strip()
@@ -195,12 +237,17 @@ def reset_hard(repo: Path, commit: str) -> None:
     git(repo, "reset", "-q", "--hard", commit)
 
 
-def snapshot_uncommitted(repo: Path) -> str | None:
+def start_snapshot(repo: Path) -> Pending:
+    return start(repo, "stash", "create", "autoresearch: abandoned edits")
+
+
+def snapshot_uncommitted(repo: Path, started: Pending | None = None) -> str | None:
     """A commit holding the tracked files' uncommitted changes, leaving the tree as it is.
 
     None when there is nothing uncommitted. Used to keep stray edits reachable before a reset.
+    ``started`` is the same command begun earlier by ``start_snapshot``.
     """
-    return git(repo, "stash", "create", "autoresearch: abandoned edits").strip() or None
+    return (started or start_snapshot(repo)).output().strip() or None
 
 
 def exclude(repo: Path, patterns: list[str]) -> None:

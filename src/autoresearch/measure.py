@@ -129,8 +129,14 @@ class Measurer:
         self.on_tick = on_tick
 
     def measure(
-        self, keep: str, best: float | None, baseline: float | None, lines: tuple[int, int]
+        self,
+        keep: str,
+        best: float | None,
+        baseline: float | None,
+        lines: Callable[[], tuple[int, int]],
     ) -> Measurement:
+        """Run until the verdict is reached. ``lines`` gives the lines added and removed; it is
+        asked once the first run is over, so that working them out overlaps the run."""
         runs = read_runs(self.session.files)
         sigma = noise_sigma(self.settings, runs)
         first_measurement = best is None
@@ -141,9 +147,8 @@ class Measurer:
             min_delta=resolve_amount(self.settings.min_delta, baseline),
             max_runs=max(1, self.settings.repeats),
             complexity_cost=resolve_amount(self.settings.complexity_cost, baseline),
-            lines_added=lines[0],
-            lines_removed=lines[1],
         )
+        counted: tuple[int, int] | None = None
         # A noise-aware session learns its noise from the baseline, measured twice.
         baseline_runs = 2 if first_measurement and self.settings.noise == "auto" else 1
         outcome = Measurement(verdict.Verdict(verdict.CRASH, "not run"))
@@ -174,7 +179,15 @@ class Measurer:
                     runs=len(outcome.values),
                 )
                 break
-            decided = verdict.judge(verdict.Evidence(candidate=tuple(outcome.values), **evidence))
+            counted = counted or lines()
+            decided = verdict.judge(
+                verdict.Evidence(
+                    candidate=tuple(outcome.values),
+                    lines_added=counted[0],
+                    lines_removed=counted[1],
+                    **evidence,
+                )
+            )
             if decided is not None:
                 outcome.verdict = decided
                 break

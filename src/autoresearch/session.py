@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 from autoresearch import git, guard, ledger, runner, verdict
@@ -167,10 +168,13 @@ class Session:
     ) -> Experiment:
         """Commit what differs from the keep ref and measure it. Call with the lock held."""
         description = ledger.sanitize(description) or "(no description)"
-        found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD"])
-        keep = found.get(self.keep_ref_name) or self.keep_ref()  # the latter says what is wrong
-        head = found.get("HEAD") or keep
-        candidate = collect(self.repo, keep, head, self.scope)
+        # git runs side by side where one step does not need another's answer: each call
+        # costs a process start, and a try is mostly such starts.
+        with git.start_status(self.repo) as status:
+            found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD"])
+            keep = found.get(self.keep_ref_name) or self.keep_ref()  # that one says what is wrong
+            head = found.get("HEAD") or keep
+            candidate = collect(self.repo, keep, head, self.scope, status)
         book = self.read_ledger()
         best = self.best_value(book, keep)
         if candidate.uncommitted:
@@ -190,7 +194,6 @@ class Session:
                 )
             raise UserError("nothing to try: no change from the keep ref")
         number = book.data_lines
-        git.update_ref(self.repo, f"refs/autoresearch/{self.tag}/exp/{number}", commit)
         return self._measure(
             number, commit, keep, book, best, description, on_start, on_tick, tokens, cost_usd
         )
@@ -210,38 +213,49 @@ class Session:
     ) -> Experiment:
         from autoresearch.measure import Measurer
 
-        inflight = {
-            "experiment": number,
-            "commit": commit,
-            "keep": keep,
-            "description": description,
-            "started": now(),
-            "budget": self.settings.budget,
-            "group": None,
-        }
-        # Not fsynced: the record is for a kill of the tool, which the rename survives. Only a
-        # power cut in the run's first seconds could lose it (the kernel writes it back within
-        # half a minute), and then no result is lost: the commit is simply measured again.
-        write_json(self.files.inflight_json, inflight, durable=False)
-        baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
-        lines = git.line_counts(self.repo, keep, commit) if commit != keep else (0, 0)
-        measurer = Measurer(self, number, commit, inflight, on_start, on_tick)
-        outcome = measurer.measure(keep, best, baseline, lines)
+        exp_ref = f"refs/autoresearch/{self.tag}/exp/{number}"
+        with (
+            git.start_update_ref(self.repo, exp_ref, commit) as pinning,
+            git.start_line_counts(self.repo, keep, commit) as counting,
+        ):
+            inflight = {
+                "experiment": number,
+                "commit": commit,
+                "keep": keep,
+                "description": description,
+                "started": now(),
+                "budget": self.settings.budget,
+                "group": None,
+            }
+            # Not fsynced: the record is for a kill of the tool, which the rename survives.
+            # Only a power cut in the run's first seconds could lose it (the kernel writes it
+            # back within half a minute), and then no result is lost: the commit is simply
+            # measured again.
+            write_json(self.files.inflight_json, inflight, durable=False)
+            baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
+            pinning.output()  # pinned before it runs
+            measurer = Measurer(self, number, commit, inflight, on_start, on_tick)
+            outcome = measurer.measure(keep, best, baseline, lambda: git.line_counts(counting))
         decision = outcome.verdict
         crashed = decision.status == verdict.CRASH
-        self.record_row(
-            commit,
-            outcome.metrics,
-            outcome.seconds,
-            decision.status,
-            description,
-            tokens,
-            cost_usd,
-            runs=len(outcome.values),
-            spread=outcome.spread,
-            holdout=outcome.holdout,
-        )
-        keep_after = self.settle(decision.status, commit, keep, interrupted=outcome.interrupted)
+        resetting = decision.status == verdict.DISCARD or outcome.interrupted
+        # Stray edits are pinned while the row is written: both are done before the reset.
+        with git.start_snapshot(self.repo) if resetting else nullcontext() as snapshot:
+            self.record_row(
+                commit,
+                outcome.metrics,
+                outcome.seconds,
+                decision.status,
+                description,
+                tokens,
+                cost_usd,
+                runs=len(outcome.values),
+                spread=outcome.spread,
+                holdout=outcome.holdout,
+            )
+            keep_after = self.settle(
+                decision.status, commit, keep, interrupted=outcome.interrupted, snapshot=snapshot
+            )
         self.files.inflight_json.unlink()
         log = outcome.log or self.files.archived_log(number, commit)
         experiment = Experiment(
@@ -314,24 +328,31 @@ class Session:
         keep: str,
         interrupted: bool = False,
         recovering: bool = False,
+        snapshot: git.Pending | None = None,
     ) -> str:
-        """After the row is on disk: move the keep ref, or reset the tree to it."""
+        """After the row is on disk: move the keep ref, or reset the tree to it.
+
+        ``snapshot``: ``git.start_snapshot`` begun since the run ended, for the reset.
+        """
         if status == verdict.KEEP:
             git.update_ref(self.repo, self.keep_ref_name, commit)
             if recovering and git.head(self.repo) != commit:
                 git.reset_hard(self.repo, commit)
             return commit
         if status == verdict.DISCARD or interrupted:
-            self.restore(keep, tried=commit)
+            self.restore(keep, tried=commit, snapshot=snapshot)
         return keep
 
-    def restore(self, keep: str, tried: str | None = None) -> str | None:
+    def restore(
+        self, keep: str, tried: str | None = None, snapshot: git.Pending | None = None
+    ) -> str | None:
         """Reset hard to the keep ref, first pinning any uncommitted edits under a ref.
 
-        ``tried`` names a commit known to be HEAD and pinned already, which spares the lookups.
+        ``tried`` names a commit known to be HEAD and pinned already, which spares the lookups;
+        ``snapshot`` is ``git.start_snapshot`` begun already.
         """
         head = tried or git.head(self.repo)
-        pinned = git.snapshot_uncommitted(self.repo)
+        pinned = git.snapshot_uncommitted(self.repo, snapshot)
         ref = None
         if pinned:
             ref = self._abandoned_ref(pinned)
