@@ -47,6 +47,24 @@ def test_discard_resets_the_tree_and_keeps_the_commit_reachable(repo: Path, sess
     assert (repo / ".autoresearch/t/logs").joinpath(f"0001-{tried[:7]}.log").is_file()
 
 
+def test_edits_the_run_makes_to_tracked_files_are_pinned_before_a_discard(
+    repo: Path, session: Cli
+) -> None:
+    write_train(repo, 1.5)
+    train = (repo / "train.py").read_text()
+    scribble = "open('README.md', 'a').write('written by the run')\n"
+    (repo / "train.py").write_text(
+        train.replace('print("training...")', scribble + 'print("training...")')
+    )
+    result = session("try", "-m", "worse, and scribbles on README.md")
+    assert result.returncode == 0 and result.stdout.startswith("discard"), result.stdout
+    assert (repo / "README.md").read_text() == "project\n"
+    assert git(repo, "status", "--porcelain") == ""
+    pinned = git(repo, "show", "refs/autoresearch/t/abandoned/1:README.md")
+    assert pinned == "project\nwritten by the run"
+    assert ledger_lines(repo)[-1][-2:] == ["discard", "worse, and scribbles on README.md"]
+
+
 def test_row_is_complete_and_json_output_matches(repo: Path, session: Cli) -> None:
     write_train(repo, 0.8)
     result = session("try", "-m", "tabs\tin\ndescription", "--json")
