@@ -65,6 +65,18 @@ def test_edits_the_run_makes_to_tracked_files_are_pinned_before_a_discard(
     assert ledger_lines(repo)[-1][-2:] == ["discard", "worse, and scribbles on README.md"]
 
 
+def test_a_candidate_with_a_diff_larger_than_a_pipe_is_decided(repo: Path, session: Cli) -> None:
+    # Its lines are counted while it runs; a crash never reads them at all.
+    filler = "".join(f"X{i} = {i}  # a line of a large change\n" for i in range(20000))
+    write_train(repo, 1.5)
+    (repo / "train.py").write_text((repo / "train.py").read_text() + filler)
+    assert session("try", "-m", "worse and large").stdout.startswith("discard")
+    write_train(repo, 0.5, EXIT=1)
+    (repo / "train.py").write_text((repo / "train.py").read_text() + filler)
+    assert session("try", "-m", "crashing and large").stdout.startswith("crash")
+    assert [row[-2] for row in ledger_lines(repo)[-2:]] == ["discard", "crash"]
+
+
 def test_row_is_complete_and_json_output_matches(repo: Path, session: Cli) -> None:
     write_train(repo, 0.8)
     result = session("try", "-m", "tabs\tin\ndescription", "--json")
