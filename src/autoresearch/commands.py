@@ -15,7 +15,6 @@ from autoresearch.experiment import Experiment, Interrupted
 from autoresearch.ledger import Ledger, read_ledger
 from autoresearch.session import Session
 from autoresearch.settings import build_settings, flag_values, parse_direction, read_settings_file
-from autoresearch.status import guess_direction, session_status, summarize
 from autoresearch.verdict import CRASH
 
 
@@ -118,6 +117,8 @@ def read_ledger_file(path: Path) -> Ledger:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from autoresearch.status import guess_direction, session_status, summarize
+
     if args.results is not None:
         book = read_ledger_file(args.results)
         direction = parse_direction(args.direction) if args.direction else guess_direction(book)

@@ -32,8 +32,9 @@ _DIRECTION_WORDS = {
     "max": "maximize",
     "higher": "maximize",
 }
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Patterns kept as text: `re` compiles and caches them on first use, and `try` never uses them.
+_NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
+_TAG = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 class Settings(NamedTuple):
@@ -166,10 +167,10 @@ def validate(
     if not isinstance(metric, str) or not metric.strip():
         raise UserError("no metric: give --metric NAME or `metric` in the settings file")
     for name in [metric, *_string_list(values.get("also"), "also")]:
-        if not _NAME.match(name):
+        if not re.match(_NAME, name):
             raise UserError(f"metric name {name!r} must be a word (letters, digits, _ . -)")
     tag = values.get("tag") or default_tag()
-    if not isinstance(tag, str) or not _TAG.match(tag) or ".." in tag or tag.endswith(".lock"):
+    if not isinstance(tag, str) or not re.match(_TAG, tag) or ".." in tag or tag.endswith(".lock"):
         raise UserError(f"tag {tag!r} is not usable in a branch name (letters, digits, . _ -)")
     pattern = values.get("pattern")
     if pattern is not None:
@@ -187,7 +188,7 @@ def validate(
     if holdout is not None and (not isinstance(holdout, str) or not holdout.strip()):
         raise UserError("holdout must be a command")
     holdout_metric = values.get("holdout_metric")
-    if holdout_metric is not None and not _NAME.match(str(holdout_metric)):
+    if holdout_metric is not None and not re.match(_NAME, str(holdout_metric)):
         raise UserError(f"holdout metric name {holdout_metric!r} must be a word")
     return Settings(
         tag=tag,
@@ -232,11 +233,11 @@ class Constraint(NamedTuple):
         return f"{self.name}{self.operator}{self.limit:g}"
 
 
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(<=|>=|==|<|>)\s*(\S+)\s*$")
+_CONSTRAINT = r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(<=|>=|==|<|>)\s*(\S+)\s*$"
 
 
 def parse_constraint(text: str) -> Constraint:
-    match = _CONSTRAINT.match(text)
+    match = re.match(_CONSTRAINT, text)
     limit = None
     if match:
         try:
