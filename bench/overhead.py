@@ -6,9 +6,11 @@ In a repository of 1,000 files with a run command that does next to nothing, thi
   that keeps experiments in git must do);
 - the engine's overhead per experiment, called in-process (wall time minus the run itself);
 - one ``autoresearch try`` from the shell, minus the run itself;
+- the same git calls, run and fsyncs from the barest Python script (``bare_try.py``), minus the
+  run: what any Python tool doing this would pay, so that the rest of ``try`` is the tool's own;
 - for scale, the start of a bare Python (``python -c pass``).
 
-Each round does one of each, in three copies of the repository, so that all of them see the same
+Each round does one of each, in four copies of the repository, so that all of them see the same
 moments of a shared, noisy machine; medians are printed with the 10th-90th percentile range.
 
 Usage: python bench/overhead.py [--experiments N]
@@ -88,6 +90,16 @@ class Cli:
         return time_cli_try(self.command, self.repo, step)
 
 
+class BareTry:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.command = [sys.executable, str(Path(__file__).with_name("bare_try.py")), RUN]
+        git(repo, "update-ref", "refs/bare/keep", "HEAD")
+
+    def step(self, step: int) -> float:
+        return time_cli_try(self.command, self.repo, step)
+
+
 def python_start() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True, env=USER_ENV)
@@ -98,18 +110,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {"floor": [], "engine": [], "cli": [], "python": []}
+    names = ("floor", "engine", "cli", "bare", "python")
+    times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as root, contextlib.ExitStack() as stack:
-        repos = [make_repo(Path(root, name), 999) for name in ("floor", "engine", "cli")]
+        repos = [make_repo(Path(root, name), 999) for name in ("floor", "engine", "cli", "bare")]
         floor, engine, cli = GitFloor(repos[0]), Engine(repos[1], stack), Cli(repos[2])
+        bare = BareTry(repos[3])
         for step in range(args.experiments):
             times["floor"].append(floor.step(step))
             times["engine"].append(engine.step(step))
             times["cli"].append(cli.step(step))
+            times["bare"].append(bare.step(step))
             times["python"].append(python_start())
     floor_median, floor_text = median_and_spread(times["floor"])
     engine_median, engine_text = median_and_spread(times["engine"])
     cli_median, cli_text = median_and_spread(times["cli"])
+    bare_median, bare_text = median_and_spread(times["bare"])
     python_text = median_and_spread(times["python"])[1]
     print(
         f"repository: 1,000 files; run: {RUN!r}; {args.experiments} rounds; "
@@ -124,6 +140,10 @@ def main() -> None:
     print(
         f"`autoresearch try` from the shell, minus the run:       {cli_text}"
         f"   {cli_median / floor_median:4.2f}x the floor (target <= 150 ms)"
+    )
+    print(
+        f"the same git calls, run and fsyncs from a bare script:  {bare_text}"
+        f"   so the tool's own share is {(cli_median - bare_median) * 1000:.1f} ms"
     )
     print(f"for scale, a bare Python start (python -c pass):         {python_text}")
 
