@@ -54,9 +54,21 @@ def test_status_reads_a_karpathy_ledger_without_a_session(tmp_path: Path) -> Non
     text = cli("status", "--results", str(path))
     assert text.returncode == 0
     assert "5 experiments: 3 keep, 1 discard, 1 crash" in text.stdout
+    assert "running" not in text.stdout  # a ledger alone cannot know
     data = json.loads(cli("status", "--results", str(path), "--json").stdout)
     assert (data["baseline"], data["best"], data["best_commit"]) == (0.9979, 0.982603, "187e419")
     assert data["direction"] == "minimize"
+
+
+def test_status_json_has_one_shape_for_a_session_and_a_ledger(repo: Path, cli: Cli) -> None:
+    cli.init()
+    of_session = json.loads(cli("status", "--json").stdout)
+    of_ledger = json.loads(cli("status", "--results", "results.tsv", "--json").stdout)
+    assert sorted(of_ledger) == sorted(of_session)
+    assert (of_ledger["tag"], of_ledger["keep_ref"], of_ledger["running"]) == (None, None, None)
+    assert of_ledger["rewinds"] == [] and of_ledger["best"] == of_session["best"] == 1.0
+    text = cli("status", "--results", "results.tsv").stdout
+    assert text.startswith("ledger · val_bpb (minimize)") and "keep ref" not in text
 
 
 def test_status_outside_a_session_is_a_clear_error(repo: Path, cli: Cli) -> None:

@@ -117,12 +117,12 @@ def read_ledger_file(path: Path) -> Ledger:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from autoresearch.status import guess_direction, session_status, summarize
+    from autoresearch.status import guess_direction, ledger_status, session_status
 
     if args.results is not None:
         book = read_ledger_file(args.results)
         direction = parse_direction(args.direction) if args.direction else guess_direction(book)
-        summary = summarize(book, direction)
+        summary = ledger_status(book, direction)
     else:
         summary = session_status(open_session(args))
     if args.json:

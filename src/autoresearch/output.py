@@ -76,7 +76,8 @@ def noise_line(noise: dict[str, Any]) -> str:
 
 def status_lines(s: dict[str, Any]) -> list[str]:
     lines = []
-    if "tag" in s:
+    session = s.get("tag") is not None
+    if session:
         lines.append(f"session {s['tag']} on {s['branch']} · {s['metric']} ({s['direction']})")
     else:
         lines.append(f"ledger · {s['metric']} ({s['direction']})")
@@ -86,7 +87,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         where = f" ({s['best_commit']}, {percent(s['change_percent'])})"
     baseline = format_number(s["baseline"]) if s["baseline"] is not None else "none yet"
     line = f"baseline {baseline} · best {best}{where}"
-    if "keep_ref" in s:
+    if s.get("keep_ref"):
         line += f" · keep ref {s['keep_ref']}"
     lines.append(line)
     rate = f"{s['keep_rate'] * 100:.0f}%" if s["keep_rate"] is not None else "n/a"
@@ -121,7 +122,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             f"interrupted: experiment {running['experiment']} ({running['commit']}) will be "
             "recorded as a crash by the next command"
         )
-    else:
+    elif session:  # a ledger read alone cannot know
         lines.append("running: nothing")
     if s.get("crashed_candidate"):
         lines.append(

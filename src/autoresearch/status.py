@@ -64,6 +64,26 @@ def summarize(book: Ledger, direction: str, keep_commit: str | None = None) -> d
     }
 
 
+# What only a session knows. A ledger read alone still carries these keys, as null (rewinds as an
+# empty list), so that a script reads one shape of `status --json` whichever it was given.
+SESSION_KEYS = (
+    "tag",
+    "branch",
+    "keep_ref",
+    "experiments_per_hour",
+    "running",
+    "crashed_candidate",
+    "budget",
+    "noise",
+    "holdout",
+)
+
+
+def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
+    """The status of a ledger file on its own, with no session behind it."""
+    return {**dict.fromkeys(SESSION_KEYS), "rewinds": [], **summarize(book, direction)}
+
+
 def session_status(session: Session) -> dict[str, Any]:
     book = session.read_ledger()
     keep = session.keep_ref()
