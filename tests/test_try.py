@@ -156,8 +156,16 @@ def test_untracked_files_outside_scope_are_never_committed_or_touched(
 
 def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
     result = session("try", "-m", "nothing")
-    assert result.returncode == 2 and "nothing" in result.stderr
-    assert len(ledger_lines(repo)) == 2
+    keep = keep_ref(repo)[:7]
+    assert result.returncode == 2
+    assert result.stderr == f"autoresearch: nothing to try: no change from the keep ref {keep}\n"
+    write_train(repo, 1.5)
+    git(repo, "commit", "-qam", "the agent's own commit")
+    assert session("try", "-m", "worse").stdout.startswith("discard")
+    git(repo, "reset", "-q", "--hard", "refs/autoresearch/t/exp/1")  # back onto the tried one
+    again = session("try", "-m", "again")
+    assert again.returncode == 2 and "was already tried (discard)" in again.stderr
+    assert len(ledger_lines(repo)) == 3
 
 
 def test_the_run_sees_the_session_environment(repo: Path, cli: Cli) -> None:

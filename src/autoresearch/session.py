@@ -187,12 +187,12 @@ class Session:
             commit = head  # the starting point was never measured: this is the baseline
         else:
             tried = book.row_for(head[:7])
-            if tried is not None:
+            if tried is not None and head != keep:
                 raise UserError(
                     f"nothing new to try: {head[:7]} was already tried ({tried.status}); "
                     "edit files, or `autoresearch reset`"
                 )
-            raise UserError("nothing to try: no change from the keep ref")
+            raise UserError(f"nothing to try: no change from the keep ref {keep[:7]}")
         number = book.data_lines
         return self._measure(
             number, commit, keep, book, best, description, on_start, on_tick, tokens, cost_usd
