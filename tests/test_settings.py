@@ -48,6 +48,9 @@ def test_direction_synonyms(word: str, direction: str) -> None:
     [
         ({"metric": "m"}, "no run command"),
         ({"run": "x"}, "no metric"),
+        ({"run": 5, "metric": "m"}, "run must be text in quotes, not 5"),
+        ({"run": "x", "metric": ["loss"]}, "metric must be text in quotes"),
+        ({"run": "  ", "metric": "m"}, "no run command"),
         ({"run": "x", "metric": "m", "budget": "0"}, "budget must be a positive number"),
         ({"run": "x", "metric": "m", "budget": "soon"}, "budget must be a positive number"),
         ({"run": "x", "metric": "m", "pattern": "val: ("}, "bad --pattern"),

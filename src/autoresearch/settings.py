@@ -155,17 +155,26 @@ def build_settings(file_values: Mapping[str, Any], flags: Mapping[str, Any]) -> 
     return validate(merged, knobs=tuple(knobs), loop=loop)
 
 
+def _required_text(values: Mapping[str, Any], key: str, missing: str) -> str:
+    value = values.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise UserError(missing)
+    if not isinstance(value, str):
+        raise UserError(f"{key} must be text in quotes, not {value!r}")
+    return value
+
+
 def validate(
     values: Mapping[str, Any],
     knobs: tuple[dict[str, Any], ...] = (),
     loop: Mapping[str, Any] | None = None,
 ) -> Settings:
-    run = values.get("run")
-    if not isinstance(run, str) or not run.strip():
-        raise UserError("no run command: give --run CMD or `run` in the settings file")
-    metric = values.get("metric")
-    if not isinstance(metric, str) or not metric.strip():
-        raise UserError("no metric: give --metric NAME or `metric` in the settings file")
+    run = _required_text(
+        values, "run", "no run command: give --run CMD or `run` in the settings file"
+    )
+    metric = _required_text(
+        values, "metric", "no metric: give --metric NAME or `metric` in the settings file"
+    )
     for name in [metric, *_string_list(values.get("also"), "also")]:
         if not re.match(_NAME, name):
             raise UserError(f"metric name {name!r} must be a word (letters, digits, _ . -)")
