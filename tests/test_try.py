@@ -154,6 +154,19 @@ def test_untracked_files_outside_scope_are_never_committed_or_touched(
     assert git(repo, "status", "--porcelain") == "?? notes.txt"
 
 
+def test_file_names_with_pattern_characters_are_taken_literally(repo: Path, cli: Cli) -> None:
+    (repo / "cfg*.py").write_text("A = 1\n")
+    git(repo, "add", "cfg*.py")
+    git(repo, "commit", "-qm", "a settings file whose name has a star")
+    assert cli.init("--scope", "cfg[*].py").returncode == 0
+    (repo / "cfg*.py").write_text("A = 2\n")
+    (repo / "cfg2.py").write_text("mine, outside scope\n")
+    assert cli("try", "-m", "edit the starred file").stdout.startswith("discard")
+    tried = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    assert git(repo, "diff", "--name-only", f"{tried}~1", tried) == "cfg*.py"
+    assert (repo / "cfg2.py").read_text() == "mine, outside scope\n"
+
+
 def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
     result = session("try", "-m", "nothing")
     keep = keep_ref(repo)[:7]

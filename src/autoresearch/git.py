@@ -18,6 +18,9 @@ _COMMIT_CONFIG = (
     "-c",
     "maintenance.auto=false",
 )
+# Paths handed to git are file names, never patterns: `cfg*.py` must not also stage an untracked
+# `cfg2.py` that is outside scope (and that a discard's reset would then delete).
+_LITERAL = ("--literal-pathspecs",)
 _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 
 
@@ -190,7 +193,15 @@ def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> 
     """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
     if not paths:
         raise GitError("commit_paths needs at least one path")
-    git(repo, "add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(paths))
+    git(
+        repo,
+        *_LITERAL,
+        "add",
+        "-A",
+        "--pathspec-from-file=-",
+        "--pathspec-file-nul",
+        stdin="\0".join(paths),
+    )
     return commit_staged(repo, message, identity)
 
 
@@ -281,7 +292,7 @@ def create_branch_at(repo: Path, branch: str, commit: str) -> None:
 
 
 def is_tracked(repo: Path, path: str) -> bool:
-    return bool(git(repo, "ls-files", "-z", "--", path).strip("\0"))
+    return bool(git(repo, *_LITERAL, "ls-files", "-z", "--", path).strip("\0"))
 
 
 def resolve_commits(repo: Path, names: list[str]) -> dict[str, str]:
