@@ -124,6 +124,8 @@ def test_baseline_crash_is_recorded_and_the_next_success_becomes_baseline(
     assert result.returncode == 1
     assert "crash" in result.stdout and "exit 3" in result.stdout
     assert "training..." in result.stdout  # the log's tail is shown
+    assert "the baseline crashed" in result.stderr
+    assert "stays checked out" not in result.stdout  # nothing to return to but itself
     write_train(repo, 1.2)
     fixed = cli("try", "-m", "fix exit code")
     assert fixed.returncode == 0 and "first measurement" in fixed.stdout
@@ -138,4 +140,4 @@ def test_no_baseline_then_first_try_measures_the_start(repo: Path, cli: Cli) -> 
     result = cli("try", "-m", "baseline")
     assert result.returncode == 0 and "first measurement" in result.stdout
     again = cli("try", "-m", "again")
-    assert again.returncode == 2 and "already tried" in again.stderr
+    assert again.returncode == 2 and "no change from the keep ref" in again.stderr

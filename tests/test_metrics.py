@@ -28,7 +28,13 @@ def test_the_last_print_wins() -> None:
 
 def test_a_name_inside_a_longer_word_does_not_match() -> None:
     reading = read("train_val_bpb: 0.5\n")
-    assert reading.value is None and "no val_bpb" in (reading.problem or "")
+    assert reading.value is None and reading.problem == "no 'val_bpb: <number>' line in the run log"
+
+
+def test_a_missing_metric_says_what_was_looked_for() -> None:
+    assert read("val_bpb=0.5\n").problem == "no 'val_bpb: <number>' line in the run log"
+    custom = read("loss 0.5\n", pattern=r"^val_bpb=(\S+)")
+    assert custom.problem == "no line of the run log matches the val_bpb pattern"
 
 
 @pytest.mark.parametrize("cell", ["nan", "inf", "-inf", "NaN"])

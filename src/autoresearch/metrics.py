@@ -63,6 +63,13 @@ def read_metrics(
                     del wanted[name]
             if not wanted:
                 return found
-    for name in wanted:
-        found[name] = Reading(None, f"no {name} in the run log")
+    for name, pattern in wanted.items():
+        found[name] = Reading(None, _not_found(name, pattern))
     return found
+
+
+def _not_found(name: str, pattern: re.Pattern[str]) -> str:
+    """Says what was looked for: a run printing ``val_loss=0.5`` learns the expected form."""
+    if pattern.pattern == default_pattern(name).pattern:
+        return f"no '{name}: <number>' line in the run log"
+    return f"no line of the run log matches the {name} pattern"

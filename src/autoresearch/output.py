@@ -30,7 +30,7 @@ def verdict_lines(experiment: Experiment) -> list[str]:
         ]
         if e.reason == "interrupted":
             lines.append(f"interrupted: tree restored to the keep ref {e.keep_ref[:7]}")
-        else:
+        elif e.commit != e.keep_ref:  # the baseline's own crash has nothing to return to
             lines.append(
                 f"the crashed candidate stays checked out: fix it and `autoresearch try -m ...`,"
                 f" or `autoresearch reset` to return to {e.keep_ref[:7]}"
@@ -56,7 +56,8 @@ def verdict_lines(experiment: Experiment) -> list[str]:
 
 def print_tail(tail: list[str], stream: TextIO = sys.stdout) -> None:
     if tail:
-        print(f"--- last {len(tail)} lines of the run log ---", file=stream)
+        what = "line" if len(tail) == 1 else f"{len(tail)} lines"
+        print(f"--- last {what} of the run log ---", file=stream)
         for line in tail:
             print("  " + line, file=stream)
 
