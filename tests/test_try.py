@@ -167,6 +167,20 @@ def test_file_names_with_pattern_characters_are_taken_literally(repo: Path, cli:
     assert (repo / "cfg2.py").read_text() == "mine, outside scope\n"
 
 
+def test_a_row_deleted_by_hand_never_moves_an_earlier_pin(repo: Path, session: Cli) -> None:
+    write_train(repo, 1.5)
+    session("try", "-m", "first discard")
+    first = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    ledger = repo / "results.tsv"
+    ledger.write_text("".join(ledger.read_text().splitlines(keepends=True)[:-1]))  # its row
+    write_train(repo, 1.6)
+    assert session("try", "-m", "second discard").stdout.startswith("discard")
+    assert git(repo, "rev-parse", "refs/autoresearch/t/exp/1") == first
+    second = git(repo, "rev-parse", "HEAD@{1}")
+    assert git(repo, "rev-parse", f"refs/autoresearch/t/exp/1-{second[:7]}") == second
+    assert git(repo, "log", "-1", "--format=%s", second) == "second discard"
+
+
 def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
     result = session("try", "-m", "nothing")
     keep = keep_ref(repo)[:7]

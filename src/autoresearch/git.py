@@ -134,6 +134,15 @@ def start_update_ref(repo: Path, ref: str, commit: str) -> Pending:
     return start(repo, "update-ref", ref, commit)
 
 
+def start_create_ref(repo: Path, ref: str, commit: str) -> Pending:
+    """A new ref; git refuses if it exists, so a pin is never moved off its commit."""
+    return start(repo, "update-ref", ref, commit, "")
+
+
+def create_ref(repo: Path, ref: str, commit: str) -> None:
+    start_create_ref(repo, ref, commit).output()
+
+
 def update_ref(repo: Path, ref: str, commit: str) -> None:
     start_update_ref(repo, ref, commit).output()
 

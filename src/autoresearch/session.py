@@ -170,12 +170,14 @@ class Session:
         description = ledger.sanitize(description) or "(no description)"
         # git runs side by side where one step does not need another's answer: each call
         # costs a process start, and a try is mostly such starts.
+        book = self.read_ledger()
+        number = book.data_lines
+        exp_ref = f"refs/autoresearch/{self.tag}/exp/{number}"
         with git.start_status(self.repo) as status:
-            found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD"])
+            found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD", exp_ref])
             keep = found.get(self.keep_ref_name) or self.keep_ref()  # that one says what is wrong
             head = found.get("HEAD") or keep
             candidate = collect(self.repo, keep, head, self.scope, status)
-        book = self.read_ledger()
         best = self.best_value(book, keep)
         if candidate.uncommitted:
             commit = git.commit_paths(
@@ -193,14 +195,26 @@ class Session:
                     "edit files, or `autoresearch reset`"
                 )
             raise UserError(f"nothing to try: no change from the keep ref {keep[:7]}")
-        number = book.data_lines
+        if exp_ref in found:  # rows were taken out of the ledger by hand: that pin stays put
+            exp_ref += f"-{commit[:7]}"
         return self._measure(
-            number, commit, keep, book, best, description, on_start, on_tick, tokens, cost_usd
+            number,
+            exp_ref,
+            commit,
+            keep,
+            book,
+            best,
+            description,
+            on_start,
+            on_tick,
+            tokens,
+            cost_usd,
         )
 
     def _measure(
         self,
         number: int,
+        exp_ref: str,
         commit: str,
         keep: str,
         book: ledger.Ledger,
@@ -213,9 +227,8 @@ class Session:
     ) -> Experiment:
         from autoresearch.measure import Measurer
 
-        exp_ref = f"refs/autoresearch/{self.tag}/exp/{number}"
         with (
-            git.start_update_ref(self.repo, exp_ref, commit) as pinning,
+            git.start_create_ref(self.repo, exp_ref, commit) as pinning,
             git.start_line_counts(self.repo, keep, commit) as counting,
         ):
             inflight = {
@@ -369,7 +382,9 @@ class Session:
         return ref
 
     def _abandoned_ref(self, commit: str) -> str:
-        existing = git.list_refs(self.repo, f"refs/autoresearch/{self.tag}/abandoned/")
-        ref = f"refs/autoresearch/{self.tag}/abandoned/{len(existing) + 1}"
-        git.update_ref(self.repo, ref, commit)
+        prefix = f"refs/autoresearch/{self.tag}/abandoned/"
+        taken = [name.removeprefix(prefix) for name in git.list_refs(self.repo, prefix)]
+        last = max((int(n) for n in taken if n.isdigit()), default=0)
+        ref = f"{prefix}{last + 1}"
+        git.create_ref(self.repo, ref, commit)
         return ref
