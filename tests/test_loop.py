@@ -236,6 +236,21 @@ def test_second_ctrl_c_kills_the_run_and_restores_the_keep_ref(
     assert git(repo, "rev-parse", "HEAD") == keep
 
 
+def test_sigterm_stops_the_loop_at_once_and_restores_the_keep_ref(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    plan(agent_dir, [{"value": 0.5, "sleep": 60}])
+    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
+    wait_for_run(repo)
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=60)
+    assert "stopped now" in out
+    assert statuses(repo) == ["keep", "crash"]
+    assert git(repo, "rev-parse", "HEAD") == keep
+
+
 def test_loop_resumes_after_being_killed(repo: Path, session: Cli, agent_dir: Path) -> None:
     plan(agent_dir, [{"value": 0.5, "sleep": 60}, {"value": 0.6}])
     command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"

@@ -82,6 +82,34 @@ def test_ctrl_c_kills_the_run_tree_records_and_restores(repo: Path, session: Cli
     assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
 
 
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_the_tool_stops_the_run_as_ctrl_c_does(
+    repo: Path, session: Cli, sent: signal.Signals
+) -> None:
+    tool, child, keep = start_stuck_run(repo, session)
+    tool.send_signal(sent)
+    out, _ = tool.communicate(timeout=30)
+    assert tool.returncode == 130 and "interrupted" in out
+    assert not pid_alive(child)  # no orphaned run left holding the machine
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
+
+
+def test_under_nohup_a_hangup_is_still_ignored(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5, SLEEP=1)
+    tool = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "try", "-m", "survives the hangup"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    wait_for(lambda: (repo / ".autoresearch/t/inflight.json").exists())
+    tool.send_signal(signal.SIGHUP)
+    out, _ = tool.communicate(timeout=30)
+    assert tool.returncode == 0 and out.startswith("keep")
+
+
 def test_timeout_kills_children_that_ignore_sigterm(repo: Path, cli: Cli) -> None:
     assert cli.init("--timeout", "1").returncode == 0
     (repo / "train.py").write_text(CHILD_IGNORING_TERM)

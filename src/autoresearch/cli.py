@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -237,6 +238,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _stop_as_on_ctrl_c(*signals: signal.Signals) -> None:
+    """Take these signals as Ctrl-C: the run's process tree is killed, the experiment recorded as
+    interrupted and the tree restored. By default SIGTERM (a scheduler's preemption, `kill`,
+    `timeout`) and SIGHUP (a closed terminal) end the tool at once and orphan a run that goes on
+    holding its GPU. A signal already ignored, as under nohup, stays ignored."""
+    for signum in signals:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _interrupt)
+
+
 def run() -> None:
     """The console entry point: ``main``, then, for the engine commands, a prompt exit.
 
@@ -244,6 +259,7 @@ def run() -> None:
     module by module costs each call about 10 ms for nothing: every file these commands write is
     closed before ``main`` returns, so only the standard streams are left to flush.
     """
+    _stop_as_on_ctrl_c(signal.SIGTERM, signal.SIGHUP)
     code = main()
     if _command_word(sys.argv[1:]) not in ENGINE_COMMANDS:
         sys.exit(code)
