@@ -224,6 +224,15 @@ def test_missing_metric_is_a_crash_with_the_reason(repo: Path, session: Cli) -> 
     assert result.stdout.startswith("crash") and "value is nan" in result.stdout
 
 
+def test_a_crash_in_json_carries_the_log_tail(repo: Path, session: Cli) -> None:
+    (repo / "train.py").write_text("print('loading')\nraise SystemExit('CUDA out of memory')\n")
+    data = json.loads(session("try", "-m", "too big", "--json").stdout)
+    assert (data["status"], data["reason"]) == ("crash", "exit 1")
+    assert data["tail"] == ["loading", "CUDA out of memory"]
+    write_train(repo, 0.5)
+    assert json.loads(session("try", "-m", "fixed", "--json").stdout)["tail"] == []
+
+
 def test_lock_refuses_a_second_command_and_names_the_pid(repo: Path, session: Cli) -> None:
     write_train(repo, 0.5, SLEEP=3)
     first = session.popen("try", "-m", "slow one")

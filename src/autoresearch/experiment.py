@@ -47,6 +47,7 @@ class Experiment(NamedTuple):
             "seconds": round(self.seconds, 3),
             "description": self.description,
             "log": self.log,
+            "tail": list(self.tail),  # a crash's last log lines: what an agent needs to fix it
             "runs": self.runs,
             "spread": self.spread,
             "notes": list(self.notes),
