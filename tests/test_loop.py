@@ -218,36 +218,24 @@ def test_first_ctrl_c_finishes_the_experiment_then_stops(
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_second_ctrl_c_kills_the_run_and_restores_the_keep_ref(
-    repo: Path, session: Cli, agent_dir: Path
+@pytest.mark.parametrize(
+    "signals", [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)], ids=["ctrl-c twice", "sigterm"]
+)
+def test_a_second_ctrl_c_or_a_sigterm_kills_the_run_and_restores_the_keep_ref(
+    repo: Path, session: Cli, agent_dir: Path, signals: tuple[signal.Signals, ...]
 ) -> None:
     keep = git(repo, "rev-parse", "HEAD")
     plan(agent_dir, [{"value": 0.5, "sleep": 60}])
     command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
     process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
     wait_for_run(repo)
-    process.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    process.send_signal(signal.SIGINT)
+    for sent in signals:
+        process.send_signal(sent)
+        time.sleep(0.3)
     out, _ = process.communicate(timeout=60)
     assert "stopped now at your request" in out
     assert statuses(repo) == ["keep", "crash"]
     assert ledger_lines(repo)[-1][-1] == "set VALUE to 0.5"
-    assert git(repo, "rev-parse", "HEAD") == keep
-
-
-def test_sigterm_stops_the_loop_at_once_and_restores_the_keep_ref(
-    repo: Path, session: Cli, agent_dir: Path
-) -> None:
-    keep = git(repo, "rev-parse", "HEAD")
-    plan(agent_dir, [{"value": 0.5, "sleep": 60}])
-    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
-    process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
-    wait_for_run(repo)
-    process.send_signal(signal.SIGTERM)
-    out, _ = process.communicate(timeout=60)
-    assert "stopped now" in out
-    assert statuses(repo) == ["keep", "crash"]
     assert git(repo, "rev-parse", "HEAD") == keep
 
 
