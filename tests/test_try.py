@@ -181,6 +181,28 @@ def test_a_row_deleted_by_hand_never_moves_an_earlier_pin(repo: Path, session: C
     assert git(repo, "log", "-1", "--format=%s", second) == "second discard"
 
 
+def test_another_git_holding_the_index_for_a_moment_is_waited_out(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5)
+    lock = repo / ".git" / "index.lock"
+    lock.write_text("")
+    tool = session.popen("try", "-m", "while an editor runs git status")
+    time.sleep(1.0)
+    lock.unlink()
+    out, err = tool.communicate(timeout=60)
+    assert tool.returncode == 0 and out.startswith("keep"), err
+
+
+def test_a_stale_index_lock_is_reported_and_nothing_is_committed(repo: Path, session: Cli) -> None:
+    keep = keep_ref(repo)
+    write_train(repo, 0.5)
+    (repo / ".git" / "index.lock").write_text("")
+    result = session("try", "-m", "blocked")
+    assert result.returncode == 1 and "index.lock" in result.stderr
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert "VALUE = 0.5" in (repo / "train.py").read_text()
+    assert len(ledger_lines(repo)) == 2
+
+
 def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
     result = session("try", "-m", "nothing")
     keep = keep_ref(repo)[:7]

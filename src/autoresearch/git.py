@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,8 +25,18 @@ _LITERAL = ("--literal-pathspecs",)
 _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autoresearch@localhost")
 
 
+# Another git process (an editor's or a shell prompt's status, the user's own command) holding the
+# index for a moment makes ours fail before it changes anything; a night-long loop should not stop
+# on that. A lock still there after these pauses (about 3 s) is reported as git words it.
+_INDEX_LOCK_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5)
+
+
 class GitError(OSError):
     """A git command failed; its own message says why."""
+
+
+def _index_was_locked(stderr: str) -> bool:
+    return "index.lock" in stderr and "File exists" in stderr
 
 
 class Pending:
@@ -35,15 +46,19 @@ class Pending:
     git process outlives the code that started it.
     """
 
-    __slots__ = ("_args", "_process", "_stdin")
+    __slots__ = ("_args", "_process", "_repo", "_stdin")
 
     def __init__(self, repo: Path, args: tuple[str, ...], stdin: str | None = None) -> None:
+        self._repo = repo
         self._args = args
         self._stdin = stdin
-        self._process = subprocess.Popen(
-            ["git", *args],
-            cwd=repo,
-            stdin=None if stdin is None else subprocess.PIPE,
+        self._process = self._start()
+
+    def _start(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            ["git", *self._args],
+            cwd=self._repo,
+            stdin=None if self._stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -53,6 +68,12 @@ class Pending:
 
     def output(self, check: bool = True) -> str:
         stdout, stderr = self._process.communicate(self._stdin)
+        for pause in _INDEX_LOCK_PAUSES:
+            if self._process.returncode == 0 or not _index_was_locked(stderr):
+                break
+            time.sleep(pause)
+            self._process = self._start()
+            stdout, stderr = self._process.communicate(self._stdin)
         if check and self._process.returncode != 0:
             raise GitError(f"git {' '.join(self._args[:3])} failed: {stderr.strip()}")
         return stdout
