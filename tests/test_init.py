@@ -141,3 +141,23 @@ def test_no_baseline_then_first_try_measures_the_start(repo: Path, cli: Cli) -> 
     assert result.returncode == 0 and "first measurement" in result.stdout
     again = cli("try", "-m", "again")
     assert again.returncode == 2 and "no change from the keep ref" in again.stderr
+
+
+def test_a_machine_without_a_git_identity_still_records_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    repo = tmp_path / "fresh"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write_train(repo, 1.0)
+    git(repo, "add", ".")
+    git(repo, "-c", "user.name=a", "-c", "user.email=a@example.com", "commit", "-qm", "start")
+    cli = Cli(repo)
+    assert cli.init().returncode == 0
+    write_train(repo, 0.5)
+    assert cli("try", "-m", "better").stdout.startswith("keep")
+    assert git(repo, "log", "-1", "--format=%an <%ae>") == "autoresearch <autoresearch@localhost>"
+    unset = subprocess.run(["git", "config", "--get", "user.email"], cwd=repo, capture_output=True)
+    assert unset.returncode == 1  # the user's configuration was left as it was
