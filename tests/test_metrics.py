@@ -81,3 +81,8 @@ def test_stops_reading_once_everything_is_found() -> None:
 
     read_metrics(lines(), {"val_bpb": default_pattern("val_bpb")})
     assert consumed == ["val_bpb: 0.5"]
+
+
+def test_terminal_colour_codes_do_not_hide_the_metric() -> None:
+    assert read("\x1b[32mval_bpb: 0.99\x1b[0m\n").value == 0.99
+    assert read("val_bpb: \x1b[1;33m0.98\x1b[0m\n").value == 0.98

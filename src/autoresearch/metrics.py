@@ -7,6 +7,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+# A terminal colour or style code (CSI sequence). Libraries that force colour into a log file would
+# otherwise hide `val_loss: 0.5` behind `\x1b[32m`. Text, compiled on first use by `re`'s cache.
+_TERMINAL_CODE = r"\x1b\[[0-?]*[ -/]*[@-~]"
+
 
 class Reading(NamedTuple):
     """A metric as found in the log: a finite value, or the reason there is none."""
@@ -49,13 +53,15 @@ def read_metrics(
     """For each metric, the last line matching its pattern decides (the last print wins).
 
     A run that prints progress with carriage returns writes several screens on one line; each
-    segment is a line of its own here. Stops reading as soon as every metric is found, so a huge
-    log is read only from its end.
+    segment is a line of its own here, read without its terminal colour codes. Stops reading as
+    soon as every metric is found, so a huge log is read only from its end.
     """
     found: dict[str, Reading] = {}
     wanted = dict(patterns)
     for line in lines_newest_first:
         for segment in reversed(line.rstrip("\r\n").split("\r")):
+            if "\x1b" in segment:
+                segment = re.sub(_TERMINAL_CODE, "", segment)
             for name, pattern in list(wanted.items()):
                 match = pattern.search(segment)
                 if match:
