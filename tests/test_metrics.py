@@ -86,3 +86,8 @@ def test_stops_reading_once_everything_is_found() -> None:
 def test_terminal_colour_codes_do_not_hide_the_metric() -> None:
     assert read("\x1b[32mval_bpb: 0.99\x1b[0m\n").value == 0.99
     assert read("val_bpb: \x1b[1;33m0.98\x1b[0m\n").value == 0.98
+
+
+def test_a_percentage_is_read_as_its_number() -> None:
+    assert read("accuracy: 93.5%\n", name="accuracy").value == 93.5
+    assert read("accuracy: 93.5%,\n", name="accuracy").value == 93.5

@@ -35,7 +35,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def parse_value(text: str) -> Reading:
     try:
-        value = float(text.strip().rstrip(",;"))
+        value = float(text.strip().rstrip(",;%"))  # "accuracy: 93.5%" is 93.5
     except ValueError:
         return Reading(None, f"unparsable value {text.strip()[:40]!r}")
     if not math.isfinite(value):
