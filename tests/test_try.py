@@ -58,6 +58,7 @@ def test_edits_the_run_makes_to_tracked_files_are_pinned_before_a_discard(
     )
     result = session("try", "-m", "worse, and scribbles on README.md")
     assert result.returncode == 0 and result.stdout.startswith("discard"), result.stdout
+    assert "during the run: kept at refs/autoresearch/t/abandoned/1" in result.stdout
     assert (repo / "README.md").read_text() == "project\n"
     assert git(repo, "status", "--porcelain") == ""
     pinned = git(repo, "show", "refs/autoresearch/t/abandoned/1:README.md")

@@ -39,10 +39,11 @@ def recover(session: Session) -> list[str]:
         and book.data_lines > inflight["experiment"]
     )
     if recorded:
-        session.settle(last.status, commit, keep, recovering=True)
+        _, pinned = session.settle(last.status, commit, keep, recovering=True)
+        kept = f"; uncommitted edits kept at {pinned}" if pinned else ""
         messages.append(
             f"experiment {inflight['experiment']} ({commit[:7]}) was {last.status}; "
-            "finished what the interrupted command left undone"
+            f"finished what the interrupted command left undone{kept}"
         )
     else:
         seconds = now() - float(inflight.get("started") or now())

@@ -266,7 +266,7 @@ class Session:
                 spread=outcome.spread,
                 holdout=outcome.holdout,
             )
-            keep_after = self.settle(
+            keep_after, pinned = self.settle(
                 decision.status, commit, keep, interrupted=outcome.interrupted, snapshot=snapshot
             )
         self.files.inflight_json.unlink()
@@ -288,7 +288,14 @@ class Session:
             runs=len(outcome.values),
             spread=outcome.spread,
             holdout=outcome.holdout,
-            notes=[n for n in (outcome.holdout_note,) if n],
+            notes=[
+                note
+                for note in (
+                    outcome.holdout_note,
+                    pinned and f"edits made to tracked files during the run: kept at {pinned}",
+                )
+                if note
+            ],
         )
         if outcome.interrupted:
             raise Interrupted(experiment)
@@ -342,19 +349,21 @@ class Session:
         interrupted: bool = False,
         recovering: bool = False,
         snapshot: git.Pending | None = None,
-    ) -> str:
+    ) -> tuple[str, str | None]:
         """After the row is on disk: move the keep ref, or reset the tree to it.
 
-        ``snapshot``: ``git.start_snapshot`` begun since the run ended, for the reset.
+        Returns the keep ref after, and the ref holding uncommitted edits that a reset had to
+        clear (None when there were none). ``snapshot``: ``git.start_snapshot`` begun since the
+        run ended, for the reset.
         """
         if status == verdict.KEEP:
             git.update_ref(self.repo, self.keep_ref_name, commit)
             if recovering and git.head(self.repo) != commit:
                 git.reset_hard(self.repo, commit)
-            return commit
+            return commit, None
         if status == verdict.DISCARD or interrupted:
-            self.restore(keep, tried=commit, snapshot=snapshot)
-        return keep
+            return keep, self.restore(keep, tried=commit, snapshot=snapshot)
+        return keep, None
 
     def restore(
         self, keep: str, tried: str | None = None, snapshot: git.Pending | None = None
