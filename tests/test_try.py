@@ -204,6 +204,15 @@ def test_a_stale_index_lock_is_reported_and_nothing_is_committed(repo: Path, ses
     assert len(ledger_lines(repo)) == 2
 
 
+def test_a_description_that_is_not_utf8_is_recorded_not_fatal(repo: Path, session: Cli) -> None:
+    write_train(repo, 0.5)
+    typed_in_latin1 = [sys.executable, "-m", "autoresearch", "try", "-m", b"caf\xe9 trick"]
+    result = subprocess.run(typed_in_latin1, cwd=repo, capture_output=True)
+    assert result.returncode == 0 and result.stdout.startswith(b"keep"), result.stderr
+    assert ledger_lines(repo)[-1][-2:] == ["keep", "caf\ufffd trick"]
+    assert session("status").returncode == 0
+
+
 def test_nothing_to_try_is_refused(repo: Path, session: Cli) -> None:
     result = session("try", "-m", "nothing")
     keep = keep_ref(repo)[:7]

@@ -94,8 +94,17 @@ def format_number(value: float | int | None) -> str:
 
 
 def sanitize(text: str) -> str:
-    """One cell of text: no tabs or line breaks, which would break the TSV."""
-    return " ".join(str(text).replace("\t", " ").splitlines()).strip()
+    """One cell of text: no tabs or line breaks, which would break the TSV, and nothing that is
+    not UTF-8 (a description typed in a Latin-1 terminal), which could not be written at all."""
+    return " ".join(_valid_utf8(str(text)).replace("\t", " ").splitlines()).strip()
+
+
+def _valid_utf8(text: str) -> str:
+    """Bytes that were not UTF-8 (carried as surrogates since argv was read) become U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte at all
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
