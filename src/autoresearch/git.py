@@ -151,10 +151,6 @@ def checkout(repo: Path, branch: str) -> None:
     git(repo, "checkout", "-q", branch)
 
 
-def start_update_ref(repo: Path, ref: str, commit: str) -> Pending:
-    return start(repo, "update-ref", ref, commit)
-
-
 def start_create_ref(repo: Path, ref: str, commit: str) -> Pending:
     """A new ref; git refuses if it exists, so a pin is never moved off its commit."""
     return start(repo, "update-ref", ref, commit, "")
@@ -165,7 +161,7 @@ def create_ref(repo: Path, ref: str, commit: str) -> None:
 
 
 def update_ref(repo: Path, ref: str, commit: str) -> None:
-    start_update_ref(repo, ref, commit).output()
+    git(repo, "update-ref", ref, commit)
 
 
 def list_refs(repo: Path, prefix: str) -> dict[str, str]:
