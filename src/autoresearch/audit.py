@@ -124,7 +124,7 @@ class Audit:
 
     def measure(self, commit: str, into: list[float], result: AuditResult) -> None:
         s = self.session
-        git.git(s.repo, "checkout", "-q", "--detach", commit)
+        git.checkout_detached(s.repo, commit)
         self.counter += 1
         log_path = s.files.dir / "audit" / f"{self.counter:03d}-{commit[:7]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,13 +162,13 @@ class Audit:
                 sign = 1 if result.direction == "maximize" else -1
                 entry.contribution = sign * interval.estimate
                 entry.low, entry.high = sorted((sign * interval.low, sign * interval.high))
-        git.git(s.repo, "checkout", "-q", "--detach", best)
+        git.checkout_detached(s.repo, best)
 
     def without(self, before: str, kept: str, best: str) -> str | None:
         """The best version with one kept change taken out, pinned under a ref; None if the
         change cannot be taken out cleanly."""
         s = self.session
-        git.git(s.repo, "checkout", "-q", "--detach", best)
+        git.checkout_detached(s.repo, best)
         patch = git.diff(s.repo, before, kept)
         applied = subprocess.run(
             ["git", "apply", "-R", "--index"],
@@ -199,7 +199,7 @@ def recover_audit(session: Session) -> list[str]:
     if isinstance(group, int) and runner.group_alive(group):
         runner.kill_group(group)
     with contextlib.suppress(git.GitError):
-        git.git(session.repo, "reset", "-q", "--hard")
+        git.reset_hard(session.repo, "HEAD")
     git.checkout(session.repo, str(state.get("branch") or f"autoresearch/{session.tag}"))
     marker.unlink(missing_ok=True)
     return ["an audit was interrupted; the session branch is checked out again"]

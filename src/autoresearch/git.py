@@ -151,6 +151,10 @@ def checkout(repo: Path, branch: str) -> None:
     git(repo, "checkout", "-q", branch)
 
 
+def checkout_detached(repo: Path, commit: str) -> None:
+    git(repo, "checkout", "-q", "--detach", commit)
+
+
 def start_create_ref(repo: Path, ref: str, commit: str) -> Pending:
     """A new ref; git refuses if it exists, so a pin is never moved off its commit."""
     return start(repo, "update-ref", ref, commit, "")
