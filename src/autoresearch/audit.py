@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -170,14 +169,7 @@ class Audit:
         s = self.session
         git.checkout_detached(s.repo, best)
         patch = git.diff(s.repo, before, kept)
-        applied = subprocess.run(
-            ["git", "apply", "-R", "--index"],
-            cwd=s.repo,
-            input=patch,
-            text=True,
-            capture_output=True,
-        )
-        if applied.returncode != 0:
+        if not git.apply_reversed(s.repo, patch):
             git.reset_hard(s.repo, best)
             return None
         commit = git.commit_staged(

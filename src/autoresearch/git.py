@@ -219,6 +219,15 @@ def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
     return result.returncode == 0
 
 
+def apply_reversed(repo: Path, patch: str) -> bool:
+    """Take ``patch`` back out of the index and the tree; False (nothing changed) if it does not
+    apply."""
+    result = subprocess.run(
+        ["git", "apply", "-R", "--index"], cwd=repo, input=patch, text=True, capture_output=True
+    )
+    return result.returncode == 0
+
+
 def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> str:
     """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
     if not paths:
