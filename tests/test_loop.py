@@ -197,8 +197,16 @@ def test_no_agent_available_lists_the_choices(repo: Path, session: Cli) -> None:
 
 
 def wait_for_run(repo: Path) -> None:
+    """Until the run's process is started (its group is in the in-flight record), not merely
+    until the experiment is committed: a signal sent in between finds no run to stop."""
+    inflight = repo / ".autoresearch/t/inflight.json"
     deadline = time.monotonic() + 30
-    while not (repo / ".autoresearch/t/inflight.json").exists():
+    while True:
+        try:
+            if json.loads(inflight.read_text()).get("group"):
+                return
+        except FileNotFoundError:
+            pass
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
