@@ -10,10 +10,10 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from autoresearch import git
 from autoresearch.errors import UserError
+from autoresearch.records import Record
 from autoresearch.state import LEDGER_FILE, RUN_LOG, STATE_DIR
 
 _NEVER_IN_SCOPE = (LEDGER_FILE, RUN_LOG, f"{STATE_DIR}/*")
@@ -28,7 +28,7 @@ def matches(path: str, patterns: Iterable[str]) -> bool:
     return False
 
 
-class Scope(NamedTuple):
+class Scope(Record):
     """The files an experiment may change: explicit globs, or a frozen list of tracked files."""
 
     include: tuple[str, ...]
@@ -44,7 +44,7 @@ class Scope(NamedTuple):
         return "protected" if matches(path, self.protect) else "outside scope"
 
 
-class Candidate(NamedTuple):
+class Candidate(Record):
     """The paths to commit (uncommitted, in scope) and whether HEAD already carries commits."""
 
     uncommitted: tuple[str, ...]

@@ -10,10 +10,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from autoresearch import __version__
 from autoresearch.errors import UserError
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_INTERRUPTED = 130
 

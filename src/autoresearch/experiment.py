@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from autoresearch import verdict
+from autoresearch.records import Record
 
 
-class Experiment(NamedTuple):
+class Experiment(Record):
     """One recorded experiment, as the verdict line and ``--json`` report it."""
 
     number: int

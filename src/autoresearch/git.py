@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.records import Record
 
 # Commits are made by the tool even where the user has no identity configured, and never run
 # the user's hooks or signing prompts: a hook that edits files would change the candidate.
@@ -173,7 +173,7 @@ def list_refs(repo: Path, prefix: str) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
 
-class TreeStatus(NamedTuple):
+class TreeStatus(Record):
     """Paths that differ from HEAD: tracked changes (staged or not) and untracked files."""
 
     changed: tuple[str, ...]

@@ -10,16 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NamedTuple
 
 from autoresearch.candidate import matches
+from autoresearch.records import Record
 from autoresearch.state import STATE_DIR
 
 RESTORABLE_BYTES = 64 * 1024 * 1024
 _SKIPPED_DIRS = {".git", STATE_DIR}
 
 
-class Fingerprint(NamedTuple):
+class Fingerprint(Record):
     size: int
     sha256: str
     mtime_ns: int

@@ -12,12 +12,13 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import NamedTuple
+
+from autoresearch.records import Record
 
 STATUSES = ("keep", "discard", "crash")
 
 
-class Row(NamedTuple):
+class Row(Record):
     """One experiment as recorded. ``values`` holds every cell by column name, as written."""
 
     line: int
@@ -32,7 +33,7 @@ class Row(NamedTuple):
         return parse_number(self.values.get(column, ""))
 
 
-class Ledger(NamedTuple):
+class Ledger(Record):
     columns: list[str]
     rows: list[Row]
     problems: list[str]

@@ -8,14 +8,16 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from autoresearch import guard, runner, stats, verdict
 from autoresearch.metrics import Reading, default_pattern, read_metrics
 from autoresearch.settings import Settings, parse_constraint
 from autoresearch.state import append_run, link_run_log, read_runs, write_json
 
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
+    from typing import Any
+
     from autoresearch.session import Session
 
 SEED_STRIDE = 1000

@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+
+from autoresearch.records import Record
 
 # A terminal colour or style code (CSI sequence). Libraries that force colour into a log file would
 # otherwise hide `val_loss: 0.5` behind `\x1b[32m`. Text, compiled on first use by `re`'s cache.
 _TERMINAL_CODE = r"\x1b\[[0-?]*[ -/]*[@-~]"
 
 
-class Reading(NamedTuple):
+class Reading(Record):
     """A metric as found in the log: a finite value, or the reason there is none."""
 
     value: float | None

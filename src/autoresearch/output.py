@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
 
 from autoresearch.experiment import Experiment
 from autoresearch.ledger import format_number
 from autoresearch.verdict import CRASH, KEEP, change_percent
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 def duration(seconds: float) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from autoresearch import git, runner, verdict
 from autoresearch.errors import UserError
+from autoresearch.records import Record
 from autoresearch.session import Session
 from autoresearch.state import now, read_json, write_json
 
@@ -60,7 +59,7 @@ def recover(session: Session) -> list[str]:
     return messages
 
 
-class ResetResult(NamedTuple):
+class ResetResult(Record):
     keep: str
     abandoned_ref: str | None
     untracked_left: tuple[str, ...]

@@ -12,14 +12,15 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import NamedTuple
+
+from autoresearch.records import Record
 
 TERM_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.5
 _MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
-class RunResult(NamedTuple):
+class RunResult(Record):
     exit_code: int | None
     seconds: float
     timed_out: bool = False

@@ -11,13 +11,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.metrics import compile_pattern
+from autoresearch.records import Record
 
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
     import datetime
+    from typing import Any
 
 
 SETTINGS_FILE = "autoresearch.toml"
@@ -37,7 +39,7 @@ _NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
 _TAG = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     """One session's settings, frozen at init."""
 
     tag: str
@@ -222,7 +224,7 @@ def validate(
     )
 
 
-class Constraint(NamedTuple):
+class Constraint(Record):
     """A guardrail on a metric, such as ``peak_vram_mb<=80000``."""
 
     name: str

@@ -11,9 +11,13 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_DIR = ".autoresearch"
 LEDGER_FILE = "results.tsv"
@@ -21,7 +25,7 @@ RUN_LOG = "run.log"
 EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
 
 
-class SessionFiles(NamedTuple):
+class SessionFiles(Record):
     repo: Path
     tag: str
 

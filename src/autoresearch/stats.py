@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
+
+from autoresearch.records import Record
 
 
 def mean(values: Sequence[float]) -> float:
@@ -49,7 +50,7 @@ def t_quantile(probability: float, df: float) -> float:
     )
 
 
-class Difference(NamedTuple):
+class Difference(Record):
     """Mean of ``after`` minus mean of ``before``, with a two-sided confidence interval."""
 
     estimate: float

@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from autoresearch import stats
+from autoresearch.records import Record
 from autoresearch.stats import normal_cdf, normal_quantile, t_quantile
 
 KEEP, DISCARD, CRASH = "keep", "discard", "crash"
@@ -57,7 +57,7 @@ def _z_alpha() -> float:
     return normal_quantile(1.0 - ALPHA)
 
 
-class Verdict(NamedTuple):
+class Verdict(Record):
     status: str
     reason: str
     mean: float | None = None
@@ -66,7 +66,7 @@ class Verdict(NamedTuple):
     complexity_decided: bool = False
 
 
-class Evidence(NamedTuple):
+class Evidence(Record):
     """Everything ``judge`` looks at: the runs so far and the session's settings."""
 
     candidate: tuple[float, ...]
@@ -119,7 +119,7 @@ def decide(
     return Verdict(DISCARD, "not better")
 
 
-class _Measures(NamedTuple):
+class _Measures(Record):
     """The numbers one judgement rests on, for a given charge and bar."""
 
     gain: float  # raw improvement of the candidate's mean over the reference mean
