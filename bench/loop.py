@@ -70,8 +70,8 @@ def loop_overhead(repo: Path, experiments: int) -> float:
     setup = AgentSetup(
         options=AgentOptions(command=EDIT),
         repo=repo,
-        state_dir=session.files.dir,
-        ledger_path=session.files.ledger,
+        state_dir=Path(session.files.dir),
+        ledger_path=Path(session.files.ledger),
         metric="score",
         direction="minimize",
     )

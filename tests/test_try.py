@@ -308,6 +308,7 @@ def test_try_starts_without_the_heavy_modules(repo: Path, session: Cli) -> None:
     heavy = {
         "dataclasses",  # with inspect, ast and dis: the largest single cost it had
         "typing",  # about 10 ms on Python 3.11: records are built without it
+        "pathlib",  # with urllib.parse and ipaddress, as much again: paths are text
         "inspect",
         "shutil",
         "tomllib",

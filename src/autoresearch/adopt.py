@@ -77,7 +77,7 @@ def _append_all(path: Path, lines: list[str]) -> None:
 
 def _move_aside(source: Path, files: SessionFiles) -> Path | None:
     """The repository's own results.tsv must leave its place before the session can start."""
-    if source.resolve() != files.ledger.resolve():
+    if source.resolve() != Path(files.ledger).resolve():
         return None
     owner = active_tag(files.repo)
     if owner is not None:
@@ -86,7 +86,7 @@ def _move_aside(source: Path, files: SessionFiles) -> Path | None:
         raise UserError(
             f"{LEDGER_FILE} is tracked by git; import a copy of it from outside the repository"
         )
-    aside = files.dir / f"imported-{LEDGER_FILE}"
+    aside = Path(files.dir, f"imported-{LEDGER_FILE}")
     aside.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, aside)
     return aside
@@ -100,7 +100,7 @@ def _put_back(aside: Path, source: Path) -> None:
 
 
 def adopt(
-    repo: Path,
+    repo: str,
     source: Path,
     book: Ledger,
     flags: Mapping[str, Any],
@@ -120,7 +120,7 @@ def adopt(
         if aside is not None:
             _put_back(aside, source)
         raise
-    copy = aside or files.dir / f"imported-{source.name}"
+    copy = aside or Path(files.dir, f"imported-{source.name}")
     if aside is None:
         shutil.copyfile(source, copy)
     adoption = Adoption(session, source, copy, 0, guessed)

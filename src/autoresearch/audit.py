@@ -74,7 +74,7 @@ class Audit:
         self.session = session
         self.runs = runs
         self.say = say
-        self.marker = session.files.dir / "audit.json"
+        self.marker = Path(session.files.dir, "audit.json")
         self.branch = f"autoresearch/{session.tag}"
         self.counter = 0
 
@@ -125,7 +125,7 @@ class Audit:
         s = self.session
         git.checkout_detached(s.repo, commit)
         self.counter += 1
-        log_path = s.files.dir / "audit" / f"{self.counter:03d}-{commit[:7]}.log"
+        log_path = Path(s.files.dir, "audit", f"{self.counter:03d}-{commit[:7]}.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = run_environment(s, commit, "audit", AUDIT_SEED_BASE + self.counter)
         _, readings, crash = run_and_read(
@@ -183,7 +183,7 @@ class Audit:
 
 def recover_audit(session: Session) -> list[str]:
     """After a kill mid-audit: stop its run and put the session branch back."""
-    marker = session.files.dir / "audit.json"
+    marker = Path(session.files.dir, "audit.json")
     state = read_json(marker)
     if state is None:
         return []
@@ -200,11 +200,11 @@ def recover_audit(session: Session) -> list[str]:
 def write_report(session: Session, result: AuditResult) -> tuple[Path, Path]:
     """The audit as JSON and as Markdown, next to the ledger (excluded from git)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = session.files.dir / "audits"
+    folder = Path(session.files.dir, "audits")
     folder.mkdir(parents=True, exist_ok=True)
     json_path = folder / f"audit-{stamp}.json"
     json_path.write_text(json.dumps(asdict(result), indent=2), encoding="utf-8")
-    markdown = session.repo / "audit.md"
+    markdown = Path(session.repo, "audit.md")
     git.exclude(session.repo, ["/audit.md"])
     markdown.write_text("\n".join(report_lines(result)) + "\n", encoding="utf-8")
     return markdown, json_path

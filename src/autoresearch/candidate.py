@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from autoresearch import git
 from autoresearch.errors import UserError
 from autoresearch.records import Record
 from autoresearch.state import LEDGER_FILE, RUN_LOG, STATE_DIR
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 _NEVER_IN_SCOPE = (LEDGER_FILE, RUN_LOG, f"{STATE_DIR}/*")
 
@@ -56,7 +59,7 @@ class Candidate(Record):
 
 
 def collect(
-    repo: Path, keep: str, head: str, scope: Scope, status: git.Pending | None = None
+    repo: StrPath, keep: str, head: str, scope: Scope, status: git.Pending | None = None
 ) -> Candidate:
     """Everything that differs from the keep ref; refuses changes that may not be measured.
 

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from autoresearch import __version__
 from autoresearch.errors import UserError
@@ -145,7 +144,7 @@ def _add_try(commands: argparse._SubParsersAction) -> None:
 def _add_status(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="where the session stands")
     status.add_argument("--json", action="store_true", help="one JSON object")
-    status.add_argument("--results", type=Path, help="read this ledger instead of a session's")
+    status.add_argument("--results", help="read this ledger instead of a session's")
     status.add_argument("--direction", help="for --results: minimize or maximize")
     status.set_defaults(handler="status")
 

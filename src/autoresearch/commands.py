@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from autoresearch import git, output, recovery
 from autoresearch.cli import EXIT_INTERRUPTED, print_json
@@ -17,9 +17,13 @@ from autoresearch.session import Session
 from autoresearch.settings import build_settings, flag_values, parse_direction, read_settings_file
 from autoresearch.verdict import CRASH
 
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
 
 def open_session(args: argparse.Namespace) -> Session:
-    return Session.open(Path(args.directory))
+    return Session.open(args.directory)
 
 
 def progress_printer(session: Session) -> Callable[[float], None] | None:
@@ -70,7 +74,7 @@ def run_one(session: Session, description: str, as_json: bool) -> Experiment | N
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    repo = git.toplevel(Path(args.directory))
+    repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
     settings = build_settings(file_values, flag_values(args))
     session = Session.start(repo, settings, settings_file)
@@ -106,9 +110,9 @@ def cmd_try(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if experiment is None else 0
 
 
-def read_ledger_file(path: Path) -> Ledger:
+def read_ledger_file(path: StrPath) -> Ledger:
     """Any ledger file, ours or Karpathy's; what is not one is refused in one line."""
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise UserError(f"no ledger at {path}")
     try:
         return read_ledger(path)

@@ -24,7 +24,7 @@ from autoresearch.status import session_status
 from autoresearch.verdict import CRASH
 
 
-def find_or_start(args: argparse.Namespace, repo: Path) -> Session | None:
+def find_or_start(args: argparse.Namespace, repo: str) -> Session | None:
     """The session to continue, or a new one set up like `init` (None if its baseline crashed)."""
     branch = git.current_branch(repo) or ""
     if args.tag and SessionFiles(repo, args.tag).exists():
@@ -120,9 +120,9 @@ def run_loop(
             timeout=timeout,
             extra_args=tuple(options.get("agent_arg") or ()),
         ),
-        repo=session.repo,
-        state_dir=session.files.dir,
-        ledger_path=session.files.ledger,
+        repo=Path(session.repo),
+        state_dir=Path(session.files.dir),
+        ledger_path=Path(session.files.ledger),
         metric=session.settings.metric,
         direction=session.settings.direction,
         knobs=knobs,
@@ -154,7 +154,7 @@ def cmd_loop(args: argparse.Namespace) -> int:
     if knobs and (args.agent or options.get("agent")) in (None, "tune"):
         from autoresearch.knobs import parse_knobs
 
-        parse_knobs(knobs, repo)  # a knob that cannot be tuned is an error before any run
+        parse_knobs(knobs, Path(repo))  # a knob that cannot be tuned is an error before any run
     session = find_or_start(args, repo)
     if session is None:
         print(

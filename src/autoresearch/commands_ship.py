@@ -114,7 +114,7 @@ def _output(args: argparse.Namespace, default: str, session: Session | None) -> 
     path = _in_directory(args, args.output or default)
     if args.output is None and session is not None:
         try:
-            inside = path.resolve().relative_to(session.repo.resolve())
+            inside = path.resolve().relative_to(Path(session.repo).resolve())
         except ValueError:
             return path
         git.exclude(session.repo, [f"/{inside.as_posix()}"])
@@ -215,7 +215,7 @@ def cmd_skill(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        root: Path | None = git.toplevel(Path(args.directory))
+        root: Path | None = Path(git.toplevel(args.directory))
     except UserError:
         root = None
     path, done = install(args.install, root or Path(args.directory), text)

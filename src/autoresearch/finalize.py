@@ -136,7 +136,7 @@ def finalize(session: Session, squash: bool) -> FinalResult:
             commits.append(parent)
     git.create_branch_at(repo, plan.branch, commits[-1])
     summary = summary_markdown(session, plan, book, commits, squash)
-    path = session.files.dir / SUMMARY_FILE
+    path = Path(session.files.dir, SUMMARY_FILE)
     write_text(path, summary)
     return FinalResult(plan, commits, squash, path, summary)
 

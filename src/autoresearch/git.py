@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
-from pathlib import Path
 
 from autoresearch.errors import UserError
 from autoresearch.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 # Commits are made by the tool even where the user has no identity configured, and never run
 # the user's hooks or signing prompts: a hook that edits files would change the candidate.
@@ -48,7 +52,7 @@ class Pending:
 
     __slots__ = ("_args", "_process", "_repo", "_stdin")
 
-    def __init__(self, repo: Path, args: tuple[str, ...], stdin: str | None = None) -> None:
+    def __init__(self, repo: StrPath, args: tuple[str, ...], stdin: str | None = None) -> None:
         self._repo = repo
         self._args = args
         self._stdin = stdin
@@ -85,90 +89,96 @@ class Pending:
         self._process.__exit__(*exc_info)
 
 
-def start(repo: Path, *args: str) -> Pending:
+def start(repo: StrPath, *args: str) -> Pending:
     """Start a git command and return at once; its output is read later."""
     return Pending(repo, args)
 
 
-def git(repo: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
+def git(repo: StrPath, *args: str, stdin: str | None = None, check: bool = True) -> str:
     return Pending(repo, args, stdin).output(check)
 
 
-def toplevel(path: Path) -> Path:
-    result = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True
+def _rev_parse(path: StrPath, *args: str) -> subprocess.CompletedProcess[str]:
+    """Unchecked, for the calls that find the repository: failing there is the user's news."""
+    return subprocess.run(
+        ["git", "rev-parse", *args],
+        cwd=path,
+        capture_output=True,
+        encoding="utf-8",
+        errors="surrogateescape",
     )
+
+
+def toplevel(path: StrPath) -> str:
+    """The repository's top folder. Paths are text, not ``pathlib.Path``: importing pathlib
+    costs every command several milliseconds of its start (see ``records``)."""
+    result = _rev_parse(path, "--show-toplevel")
     if result.returncode != 0:
         raise UserError(f"not in a git repository: {path}")
-    return Path(result.stdout.strip())
+    return result.stdout.strip()
 
 
-def locate(path: Path) -> tuple[Path, str | None]:
+def locate(path: StrPath) -> tuple[str, str | None]:
     """The repository's top folder and the checked-out branch (None when HEAD is detached).
 
     One git call where ``toplevel`` and ``current_branch`` take two: every command starts here.
     """
-    result = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel", "--symbolic-full-name", "HEAD"],
-        cwd=path,
-        capture_output=True,
-        text=True,
-    )
+    result = _rev_parse(path, "--show-toplevel", "--symbolic-full-name", "HEAD")
     lines = result.stdout.splitlines()
     if result.returncode != 0 or len(lines) != 2:  # HEAD unborn, or not a repository
         repo = toplevel(path)
         return repo, current_branch(repo)
     repo, ref = lines
-    return Path(repo), ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    return repo, ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
-def head(repo: Path) -> str | None:
+def head(repo: StrPath) -> str | None:
     """The commit HEAD points to, or None while the branch is unborn."""
     out = git(repo, "rev-parse", "--verify", "-q", "HEAD^{commit}", check=False).strip()
     return out or None
 
 
-def current_branch(repo: Path) -> str | None:
+def current_branch(repo: StrPath) -> str | None:
     out = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip()
     return out or None
 
 
-def resolve(repo: Path, revision: str) -> str | None:
+def resolve(repo: StrPath, revision: str) -> str | None:
     out = git(repo, "rev-parse", "--verify", "-q", f"{revision}^{{commit}}", check=False)
     return out.strip() or None
 
 
-def branch_exists(repo: Path, branch: str) -> bool:
+def branch_exists(repo: StrPath, branch: str) -> bool:
     return resolve(repo, f"refs/heads/{branch}") is not None
 
 
-def create_branch(repo: Path, branch: str) -> None:
+def create_branch(repo: StrPath, branch: str) -> None:
     """Create the branch at HEAD and check it out; the working tree is not touched."""
     git(repo, "checkout", "-q", "-b", branch)
 
 
-def checkout(repo: Path, branch: str) -> None:
+def checkout(repo: StrPath, branch: str) -> None:
     git(repo, "checkout", "-q", branch)
 
 
-def checkout_detached(repo: Path, commit: str) -> None:
+def checkout_detached(repo: StrPath, commit: str) -> None:
     git(repo, "checkout", "-q", "--detach", commit)
 
 
-def start_create_ref(repo: Path, ref: str, commit: str) -> Pending:
+def start_create_ref(repo: StrPath, ref: str, commit: str) -> Pending:
     """A new ref; git refuses if it exists, so a pin is never moved off its commit."""
     return start(repo, "update-ref", ref, commit, "")
 
 
-def create_ref(repo: Path, ref: str, commit: str) -> None:
+def create_ref(repo: StrPath, ref: str, commit: str) -> None:
     start_create_ref(repo, ref, commit).output()
 
 
-def update_ref(repo: Path, ref: str, commit: str) -> None:
+def update_ref(repo: StrPath, ref: str, commit: str) -> None:
     git(repo, "update-ref", ref, commit)
 
 
-def list_refs(repo: Path, prefix: str) -> dict[str, str]:
+def list_refs(repo: StrPath, prefix: str) -> dict[str, str]:
     out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
     return dict(line.split(" ", 1) for line in out.splitlines() if line)
 
@@ -184,11 +194,11 @@ class TreeStatus(Record):
         return not self.changed
 
 
-def start_status(repo: Path) -> Pending:
+def start_status(repo: StrPath) -> Pending:
     return start(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
 
 
-def status(repo: Path, started: Pending | None = None) -> TreeStatus:
+def status(repo: StrPath, started: Pending | None = None) -> TreeStatus:
     """The tree's status; ``started`` is the same command begun earlier by ``start_status``."""
     out = (started or start_status(repo)).output()
     changed: list[str] = []
@@ -201,16 +211,16 @@ def status(repo: Path, started: Pending | None = None) -> TreeStatus:
     return TreeStatus(tuple(changed), tuple(untracked))
 
 
-def tracked_files(repo: Path) -> list[str]:
+def tracked_files(repo: StrPath) -> list[str]:
     return [p for p in git(repo, "ls-files", "-z").split("\0") if p]
 
 
-def changed_files(repo: Path, base: str, tip: str) -> list[str]:
+def changed_files(repo: StrPath, base: str, tip: str) -> list[str]:
     out = git(repo, "diff", "--name-only", "-z", "--no-renames", base, tip)
     return [p for p in out.split("\0") if p]
 
 
-def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
         ["git", "merge-base", "--is-ancestor", ancestor, descendant],
         cwd=repo,
@@ -219,7 +229,7 @@ def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
     return result.returncode == 0
 
 
-def apply_reversed(repo: Path, patch: str) -> bool:
+def apply_reversed(repo: StrPath, patch: str) -> bool:
     """Take ``patch`` back out of the index and the tree; False (nothing changed) if it does not
     apply."""
     result = subprocess.run(
@@ -228,7 +238,7 @@ def apply_reversed(repo: Path, patch: str) -> bool:
     return result.returncode == 0
 
 
-def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> str:
+def commit_paths(repo: StrPath, paths: list[str], message: str, identity: bool) -> str:
     """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
     if not paths:
         raise GitError("commit_paths needs at least one path")
@@ -244,21 +254,21 @@ def commit_paths(repo: Path, paths: list[str], message: str, identity: bool) -> 
     return commit_staged(repo, message, identity)
 
 
-def commit_staged(repo: Path, message: str, identity: bool) -> str:
+def commit_staged(repo: StrPath, message: str, identity: bool) -> str:
     """Commit what is staged, without the user's hooks or signing; return the commit."""
     config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
     git(repo, *config, "commit", "-q", "--no-verify", "-m", message)
     return git(repo, "rev-parse", "HEAD").strip()
 
 
-def has_identity(repo: Path) -> bool:
+def has_identity(repo: StrPath) -> bool:
     return bool(git(repo, "config", "user.email", check=False).strip())
 
 
 _COMMENT_STARTS = ("#", "//", "/*", "*", "--", ";")
 
 
-def start_line_counts(repo: Path, base: str, tip: str) -> Pending:
+def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
     return start(repo, "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip)
 
 
@@ -279,19 +289,19 @@ def line_counts(started: Pending) -> tuple[int, int]:
     return added, removed
 
 
-def diff(repo: Path, base: str, tip: str) -> str:
+def diff(repo: StrPath, base: str, tip: str) -> str:
     return git(repo, "diff", "--no-color", base, tip)
 
 
-def reset_hard(repo: Path, commit: str) -> None:
+def reset_hard(repo: StrPath, commit: str) -> None:
     git(repo, "reset", "-q", "--hard", commit)
 
 
-def start_snapshot(repo: Path) -> Pending:
+def start_snapshot(repo: StrPath) -> Pending:
     return start(repo, "stash", "create", "autoresearch: abandoned edits")
 
 
-def snapshot_uncommitted(repo: Path, started: Pending | None = None) -> str | None:
+def snapshot_uncommitted(repo: StrPath, started: Pending | None = None) -> str | None:
     """A commit holding the tracked files' uncommitted changes, leaving the tree as it is.
 
     None when there is nothing uncommitted. Used to keep stray edits reachable before a reset.
@@ -300,41 +310,43 @@ def snapshot_uncommitted(repo: Path, started: Pending | None = None) -> str | No
     return (started or start_snapshot(repo)).output().strip() or None
 
 
-def exclude(repo: Path, patterns: list[str]) -> None:
+def exclude(repo: StrPath, patterns: list[str]) -> None:
     """Add patterns to .git/info/exclude (once each), so they are never committed."""
-    path = Path(git(repo, "rev-parse", "--git-path", "info/exclude").strip())
-    if not path.is_absolute():
-        path = repo / path
-    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    path = os.path.join(repo, git(repo, "rev-parse", "--git-path", "info/exclude").strip())
+    try:
+        with open(path, encoding="utf-8") as handle:
+            existing = handle.read().splitlines()
+    except FileNotFoundError:
+        existing = []
     missing = [p for p in patterns if p not in existing]
     if missing:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             if existing and existing[-1] != "":
                 handle.write("\n")
             handle.write("\n".join(missing) + "\n")
 
 
-def tree_of(repo: Path, commit: str) -> str:
+def tree_of(repo: StrPath, commit: str) -> str:
     return git(repo, "rev-parse", "--verify", f"{commit}^{{tree}}").strip()
 
 
-def commit_tree(repo: Path, tree: str, parent: str, message: str, identity: bool) -> str:
+def commit_tree(repo: StrPath, tree: str, parent: str, message: str, identity: bool) -> str:
     """A new commit holding ``tree`` on top of ``parent``, made without any checkout."""
     config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
     return git(repo, *config, "commit-tree", tree, "-p", parent, "-F", "-", stdin=message).strip()
 
 
-def create_branch_at(repo: Path, branch: str, commit: str) -> None:
+def create_branch_at(repo: StrPath, branch: str, commit: str) -> None:
     """Create the branch at ``commit`` without checking it out; fails if it exists."""
     git(repo, "branch", "--no-track", branch, commit)
 
 
-def is_tracked(repo: Path, path: str) -> bool:
+def is_tracked(repo: StrPath, path: str) -> bool:
     return bool(git(repo, *_LITERAL, "ls-files", "-z", "--", path).strip("\0"))
 
 
-def resolve_commits(repo: Path, names: list[str]) -> dict[str, str]:
+def resolve_commits(repo: StrPath, names: list[str]) -> dict[str, str]:
     """The commits the names stand for, in one git call; missing or ambiguous names left out."""
     if not names:
         return {}

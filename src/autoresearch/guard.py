@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from autoresearch.candidate import matches
 from autoresearch.records import Record
 from autoresearch.state import STATE_DIR
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 RESTORABLE_BYTES = 64 * 1024 * 1024
 _SKIPPED_DIRS = {".git", STATE_DIR}
@@ -28,18 +31,18 @@ class Fingerprint(Record):
         return {"size": self.size, "sha256": self.sha256, "mtime_ns": self.mtime_ns}
 
 
-def fingerprint(path: Path) -> Fingerprint:
+def fingerprint(path: StrPath) -> Fingerprint:
     import hashlib  # imported where used: every command loads this module, few hash
 
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    stat = path.stat()
+    stat = os.stat(path)
     return Fingerprint(stat.st_size, digest.hexdigest(), stat.st_mtime_ns)
 
 
-def protected_paths(repo: Path, patterns: Iterable[str]) -> list[str]:
+def protected_paths(repo: StrPath, patterns: Iterable[str]) -> list[str]:
     """Every file under the repository matching a protect glob, whether git tracks it or not."""
     patterns = list(patterns)
     found: list[str] = []
@@ -48,37 +51,39 @@ def protected_paths(repo: Path, patterns: Iterable[str]) -> list[str]:
     for folder, dirs, files in os.walk(repo):
         dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS]
         for name in files:
-            relative = Path(folder, name).relative_to(repo).as_posix()
+            relative = os.path.relpath(os.path.join(folder, name), repo)
             if matches(relative, patterns):
                 found.append(relative)
     return sorted(found)
 
 
-def snapshot(repo: Path, patterns: Iterable[str], backup_dir: Path) -> dict[str, dict[str, object]]:
+def snapshot(
+    repo: StrPath, patterns: Iterable[str], backup_dir: StrPath
+) -> dict[str, dict[str, object]]:
     """Fingerprint the protected files now, keeping a copy of the ones small enough."""
     import shutil
 
     prints: dict[str, dict[str, object]] = {}
     for relative in protected_paths(repo, patterns):
-        source = repo / relative
+        source = os.path.join(repo, relative)
         print_ = fingerprint(source)
         entry = print_.to_json()
         if print_.size <= RESTORABLE_BYTES:
-            target = backup_dir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target = os.path.join(backup_dir, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(source, target)
             entry["backup"] = True
         prints[relative] = entry
     return prints
 
 
-def changed(repo: Path, prints: dict[str, dict[str, object]]) -> list[str]:
+def changed(repo: StrPath, prints: dict[str, dict[str, object]]) -> list[str]:
     """Protected files that differ from their fingerprint (missing ones included)."""
     differing = []
     for relative, expected in prints.items():
-        path = repo / relative
+        path = os.path.join(repo, relative)
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except FileNotFoundError:
             differing.append(relative)
             continue
@@ -92,17 +97,17 @@ def changed(repo: Path, prints: dict[str, dict[str, object]]) -> list[str]:
 
 
 def restore(
-    repo: Path, paths: Iterable[str], prints: dict[str, dict[str, object]], backup_dir: Path
+    repo: StrPath, paths: Iterable[str], prints: dict[str, dict[str, object]], backup_dir: StrPath
 ) -> list[str]:
     """Put protected files back from their copies; returns those that could not be restored."""
     import shutil
 
     lost = []
     for relative in paths:
-        backup = backup_dir / relative
-        if prints.get(relative, {}).get("backup") and backup.is_file():
-            target = repo / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
+        backup = os.path.join(backup_dir, relative)
+        if prints.get(relative, {}).get("backup") and os.path.isfile(backup):
+            target = os.path.join(repo, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copy2(backup, target)
         else:
             lost.append(relative)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from autoresearch.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 STATUSES = ("keep", "discard", "crash")
 
@@ -38,7 +41,7 @@ class Ledger(Record):
     rows: list[Row]
     problems: list[str]
     data_lines: int
-    path: Path | None = None
+    path: StrPath | None = None
 
     @property
     def metric(self) -> str:
@@ -108,7 +111,7 @@ def _valid_utf8(text: str) -> str:
         return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
+def parse_lines(lines: Iterable[str], path: StrPath | None = None) -> Ledger:
     iterator = iter(lines)
     header_line = next(iterator, "")
     columns = header_line.rstrip("\r\n").split("\t")
@@ -154,21 +157,21 @@ def parse_lines(lines: Iterable[str], path: Path | None = None) -> Ledger:
     return Ledger(columns, rows, problems, data_lines, path)
 
 
-def read_ledger(path: Path) -> Ledger:
+def read_ledger(path: StrPath) -> Ledger:
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         return parse_lines(handle, path)
 
 
-def read_header(path: Path) -> list[str]:
+def read_header(path: StrPath) -> list[str]:
     with open(path, encoding="utf-8", errors="replace") as handle:
         return handle.readline().rstrip("\r\n").split("\t")
 
 
-def create_ledger(path: Path, columns: list[str]) -> None:
+def create_ledger(path: StrPath, columns: list[str]) -> None:
     _write_durably(path, "\t".join(columns) + "\n", mode="w")
 
 
-def append_row(path: Path, cells: Mapping[str, object]) -> str:
+def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
     """Append one row in the file's own column order; returns the line written.
 
     The file's header decides the order, so a ledger keeps its shape whatever the caller knows.
@@ -186,7 +189,7 @@ def append_row(path: Path, cells: Mapping[str, object]) -> str:
     return line
 
 
-def _ends_with_newline(path: Path) -> bool:
+def _ends_with_newline(path: StrPath) -> bool:
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         if handle.tell() == 0:
@@ -195,7 +198,7 @@ def _ends_with_newline(path: Path) -> bool:
         return handle.read(1) == b"\n"
 
 
-def _write_durably(path: Path, text: str, mode: str) -> None:
+def _write_durably(path: StrPath, text: str, mode: str) -> None:
     with open(path, mode, encoding="utf-8", newline="") as handle:
         handle.write(text)
         handle.flush()

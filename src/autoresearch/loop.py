@@ -170,7 +170,7 @@ class Loop:
 
     def request(self, crash: Experiment | None, book: Ledger) -> AgentRequest:
         s = self.session
-        description_path = s.files.dir / "description.txt"
+        description_path = Path(s.files.dir, "description.txt")
         crash_row = book.row_for(crash.commit[:7]) if crash else None
         text = build_prompt(
             PromptInputs(
@@ -188,13 +188,13 @@ class Loop:
                 crash_tail=tuple(crash.tail) if crash else (),
             )
         )
-        prompt_path = s.files.prompts / f"{book.data_lines:04d}-{self.attempt}.md"
+        prompt_path = Path(s.files.prompts, f"{book.data_lines:04d}-{self.attempt}.md")
         write_text(prompt_path, text)
-        write_text(s.files.dir / "prompt.md", text)
+        write_text(Path(s.files.dir, "prompt.md"), text)
         return AgentRequest(
             prompt=text,
             prompt_path=prompt_path,
-            workdir=s.repo,
+            workdir=Path(s.repo),
             scope_files=tuple(self.scope_files()),
             protected=tuple(s.settings.protect),
             description_path=description_path,
@@ -202,7 +202,7 @@ class Loop:
         )
 
     def program_text(self) -> str | None:
-        path = self.program or self.session.repo / PROGRAM_FILE
+        path = self.program or Path(self.session.repo, PROGRAM_FILE)
         return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
     def scope_files(self) -> list[str]:

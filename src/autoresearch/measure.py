@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from autoresearch import guard, runner, stats, verdict
 from autoresearch.metrics import Reading, default_pattern, read_metrics
@@ -43,7 +42,7 @@ class Measurement:
         self.metrics: dict[str, float | None] = {}
         self.seconds = 0.0
         self.interrupted = False
-        self.log: Path | None = None
+        self.log: str | None = None
         self.holdout: float | None = None
         self.holdout_note: str | None = None
 
@@ -92,7 +91,7 @@ def run_environment(session: Session, commit: str, experiment: str, seed: int) -
 def run_and_read(
     session: Session,
     command: str,
-    log_path: Path,
+    log_path: str,
     env: Mapping[str, str],
     patterns: Mapping[str, re.Pattern[str]],
     on_start: Callable[[int], None] | None = None,
@@ -205,8 +204,8 @@ class Measurer:
         files = self.session.files
         suffix = f".run{index + 1}" if index else ""
         log_path = files.archived_log(self.number, self.commit, suffix)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        log_path.touch()
+        os.makedirs(files.logs, exist_ok=True)
+        open(log_path, "ab").close()  # run.log names it before the run writes a line
         link_run_log(files, log_path)
         outcome.log = outcome.log or log_path
         tampered = self.tampered("before the run")

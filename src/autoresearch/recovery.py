@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from autoresearch import git, runner, verdict
 from autoresearch.errors import UserError
 from autoresearch.records import Record
@@ -17,7 +19,7 @@ def recover(session: Session) -> list[str]:
     alive is killed first.
     """
     messages = []
-    if (session.files.dir / "audit.json").exists():
+    if os.path.exists(os.path.join(session.files.dir, "audit.json")):
         from autoresearch.audit import recover_audit
 
         messages = recover_audit(session)
@@ -55,7 +57,7 @@ def recover(session: Session) -> list[str]:
             f"experiment {inflight['experiment']} ({commit[:7]}) was interrupted: recorded as "
             f"crash, tree restored to the keep ref {keep[:7]}"
         )
-    session.files.inflight_json.unlink()
+    os.unlink(session.files.inflight_json)
     return messages
 
 

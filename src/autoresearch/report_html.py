@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 from collections.abc import Mapping, Sequence
 from html import escape
 
@@ -67,7 +68,7 @@ def build_html(
     ledger: Ledger, summary: Summary, diffs: Mapping[str, str], extras: Mapping[str, object]
 ) -> str:
     metric = escape(summary.metric)
-    source = escape(ledger.path.name) if ledger.path else "ledger"
+    source = escape(os.path.basename(ledger.path)) if ledger.path else "ledger"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -11,9 +11,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 from autoresearch.records import Record
+
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
 
 TERM_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.5
@@ -29,8 +32,8 @@ class RunResult(Record):
 
 def run_command(
     command: str,
-    cwd: Path,
-    log_path: Path,
+    cwd: StrPath,
+    log_path: StrPath,
     env: Mapping[str, str],
     kill_after: float | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -95,14 +98,14 @@ def group_alive(group: int) -> bool:
         return False  # the usual case after a run: nothing left, no need to scan /proc
     except PermissionError:
         may_signal = False
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not os.path.isdir("/proc"):
         return may_signal
-    for entry in os.scandir(proc):
+    for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            stat = Path(entry.path, "stat").read_text()
+            with open(os.path.join(entry.path, "stat"), encoding="utf-8", errors="replace") as file:
+                stat = file.read()
         except OSError:
             continue
         # Fields after the command name, which may itself contain spaces and parentheses.
@@ -134,7 +137,7 @@ def kill_group(group: int, grace: float = TERM_GRACE_SECONDS) -> None:
         time.sleep(0.02)
 
 
-def lines_from_end(path: Path, block_size: int = 65536) -> Iterator[str]:
+def lines_from_end(path: StrPath, block_size: int = 65536) -> Iterator[str]:
     """The file's lines, last first, read backwards in blocks; undecodable bytes replaced."""
     with open(path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
@@ -156,10 +159,10 @@ def lines_from_end(path: Path, block_size: int = 65536) -> Iterator[str]:
         yield remainder.decode("utf-8", errors="replace")
 
 
-def tail(path: Path, count: int = 50, max_chars: int = 400) -> list[str]:
+def tail(path: StrPath, count: int = 50, max_chars: int = 400) -> list[str]:
     """The last ``count`` non-empty lines of a file, each cut to ``max_chars``."""
     lines: list[str] = []
-    if not path.exists():
+    if not os.path.exists(path):
         return lines
     for line in lines_from_end(path):
         if line.strip():

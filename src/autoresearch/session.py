@@ -8,10 +8,10 @@ an experiment in flight, which the next command finishes or records as interrupt
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from contextlib import nullcontext
-from pathlib import Path
 
 from autoresearch import git, guard, ledger, runner, verdict
 from autoresearch.candidate import Scope, collect
@@ -31,6 +31,10 @@ from autoresearch.state import (
     write_json,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time: see records.py
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
 BRANCH_PREFIX = "autoresearch/"
 
 
@@ -48,7 +52,7 @@ class Session:
     # ----- starting and finding a session -------------------------------------------------
 
     @classmethod
-    def start(cls, path: Path, settings: Settings, settings_file: str | None) -> Session:
+    def start(cls, path: StrPath, settings: Settings, settings_file: str | None) -> Session:
         """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
         repo = git.toplevel(path)
         start = git.head(repo)
@@ -96,7 +100,7 @@ class Session:
         return cls(files, meta)
 
     @classmethod
-    def open(cls, path: Path, tag: str | None = None) -> Session:
+    def open(cls, path: StrPath, tag: str | None = None) -> Session:
         """The session of the checked-out ``autoresearch/TAG`` branch (or the one named)."""
         repo, branch = git.locate(path)
         if tag is None:
@@ -134,7 +138,7 @@ class Session:
         return commit
 
     def read_ledger(self) -> ledger.Ledger:
-        if not self.files.ledger.exists():
+        if not os.path.exists(self.files.ledger):
             raise UserError(f"{self.files.ledger} is missing: the session's ledger is gone")
         return ledger.read_ledger(self.files.ledger)
 
@@ -269,7 +273,7 @@ class Session:
             keep_after, pinned = self.settle(
                 decision.status, commit, keep, interrupted=outcome.interrupted, snapshot=snapshot
             )
-        self.files.inflight_json.unlink()
+        os.unlink(self.files.inflight_json)
         log = outcome.log or self.files.archived_log(number, commit)
         experiment = Experiment(
             number=number,
@@ -283,7 +287,7 @@ class Session:
             keep_ref=keep_after,
             seconds=outcome.seconds,
             description=description,
-            log=str(log.relative_to(self.repo)),
+            log=os.path.relpath(log, self.repo),
             tail=runner.tail(log) if crashed else [],
             runs=len(outcome.values),
             spread=outcome.spread,

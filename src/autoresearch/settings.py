@@ -6,10 +6,10 @@ Every problem is a one-line UserError raised before anything is changed.
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 from autoresearch.errors import UserError
@@ -20,6 +20,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
     import datetime
     from typing import Any
+
+    from _typeshed import StrPath
 
 
 SETTINGS_FILE = "autoresearch.toml"
@@ -116,29 +118,30 @@ def flag_values(args: object) -> dict[str, Any]:
     return {name: getattr(args, name, None) for name in SESSION_KEYS}
 
 
-def read_settings_file(repo: Path) -> tuple[dict[str, Any], str | None]:
+def read_settings_file(repo: StrPath) -> tuple[dict[str, Any], str | None]:
     """The settings declared in the repository and the file they came from (relative path)."""
-    toml_path = repo / SETTINGS_FILE
-    if toml_path.is_file():
+    toml_path = os.path.join(repo, SETTINGS_FILE)
+    if os.path.isfile(toml_path):
         return _parse_toml(toml_path), SETTINGS_FILE
-    pyproject = repo / "pyproject.toml"
-    if pyproject.is_file():
+    pyproject = os.path.join(repo, "pyproject.toml")
+    if os.path.isfile(pyproject):
         section = _parse_toml(pyproject).get("tool", {}).get("autoresearch")
         if isinstance(section, dict):
             return section, "pyproject.toml"
     return {}, None
 
 
-def _parse_toml(path: Path) -> dict[str, Any]:
+def _parse_toml(path: str) -> dict[str, Any]:
     # Imported here, not at the top: the parser costs CLI start-up time on every command.
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on 3.10 only
         import tomli as tomllib
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            return tomllib.loads(handle.read())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path.name}: not valid TOML ({error})") from None
+        raise UserError(f"{os.path.basename(path)}: not valid TOML ({error})") from None
 
 
 def build_settings(file_values: Mapping[str, Any], flags: Mapping[str, Any]) -> Settings:

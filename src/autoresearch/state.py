@@ -10,7 +10,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from autoresearch.errors import UserError
 from autoresearch.records import Record
@@ -19,6 +18,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
     from typing import Any
 
+    from _typeshed import StrPath
+
 STATE_DIR = ".autoresearch"
 LEDGER_FILE = "results.tsv"
 RUN_LOG = "run.log"
@@ -26,63 +27,65 @@ EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
 
 
 class SessionFiles(Record):
-    repo: Path
+    """Where a session keeps each of its files. Paths are text: see ``git.toplevel``."""
+
+    repo: str
     tag: str
 
     @property
-    def root(self) -> Path:
-        return self.repo / STATE_DIR
+    def root(self) -> str:
+        return os.path.join(self.repo, STATE_DIR)
 
     @property
-    def dir(self) -> Path:
-        return self.root / self.tag
+    def dir(self) -> str:
+        return os.path.join(self.root, self.tag)
 
     @property
-    def ledger(self) -> Path:
-        return self.repo / LEDGER_FILE
+    def ledger(self) -> str:
+        return os.path.join(self.repo, LEDGER_FILE)
 
     @property
-    def run_log(self) -> Path:
-        return self.repo / RUN_LOG
+    def run_log(self) -> str:
+        return os.path.join(self.repo, RUN_LOG)
 
     @property
-    def session_json(self) -> Path:
-        return self.dir / "session.json"
+    def session_json(self) -> str:
+        return os.path.join(self.dir, "session.json")
 
     @property
-    def inflight_json(self) -> Path:
-        return self.dir / "inflight.json"
+    def inflight_json(self) -> str:
+        return os.path.join(self.dir, "inflight.json")
 
     @property
-    def runs_jsonl(self) -> Path:
-        return self.dir / "runs.jsonl"
+    def runs_jsonl(self) -> str:
+        return os.path.join(self.dir, "runs.jsonl")
 
     @property
-    def protected_backup(self) -> Path:
-        return self.dir / "protected"
+    def protected_backup(self) -> str:
+        return os.path.join(self.dir, "protected")
 
     @property
-    def logs(self) -> Path:
-        return self.dir / "logs"
+    def logs(self) -> str:
+        return os.path.join(self.dir, "logs")
 
     @property
-    def prompts(self) -> Path:
-        return self.dir / "prompts"
+    def prompts(self) -> str:
+        return os.path.join(self.dir, "prompts")
 
     @property
-    def parked_ledger(self) -> Path:
-        return self.dir / LEDGER_FILE
+    def parked_ledger(self) -> str:
+        return os.path.join(self.dir, LEDGER_FILE)
 
-    def archived_log(self, experiment: int, commit: str, suffix: str = "") -> Path:
-        return self.logs / f"{experiment:04d}-{commit[:7]}{suffix}.log"
+    def archived_log(self, experiment: int, commit: str, suffix: str = "") -> str:
+        return os.path.join(self.logs, f"{experiment:04d}-{commit[:7]}{suffix}.log")
 
     def exists(self) -> bool:
-        return self.session_json.is_file()
+        return os.path.isfile(self.session_json)
 
 
 def append_run(files: SessionFiles, record: dict[str, Any]) -> None:
     """One run's measurement, one JSON line, flushed: the raw data behind the noise estimate."""
-    files.dir.mkdir(parents=True, exist_ok=True)
+    os.makedirs(files.dir, exist_ok=True)
     with open(files.runs_jsonl, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
@@ -92,7 +95,7 @@ def append_run(files: SessionFiles, record: dict[str, Any]) -> None:
 def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
     """Every recorded run; a line cut short by a kill is skipped."""
     runs = []
-    if not files.runs_jsonl.exists():
+    if not os.path.exists(files.runs_jsonl):
         return runs
     with open(files.runs_jsonl, encoding="utf-8", errors="replace") as handle:
         for line in handle:
@@ -103,13 +106,14 @@ def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
     return runs
 
 
-def write_json(path: Path, data: dict[str, Any], durable: bool = True) -> None:
+def write_json(path: StrPath, data: dict[str, Any], durable: bool = True) -> None:
     write_text(path, json.dumps(data, indent=2), durable)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: StrPath) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            return json.loads(handle.read())
     except FileNotFoundError:
         return None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -119,8 +123,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 @contextlib.contextmanager
 def session_lock(files: SessionFiles) -> Iterator[None]:
     """One command at a time per session. The OS drops the lock when its holder dies."""
-    files.dir.mkdir(parents=True, exist_ok=True)
-    path = files.dir / "lock"
+    os.makedirs(files.dir, exist_ok=True)
+    path = os.path.join(files.dir, "lock")
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
     try:
         try:
@@ -142,8 +146,8 @@ def session_lock(files: SessionFiles) -> Iterator[None]:
 
 def lock_holder(files: SessionFiles) -> int | None:
     """The pid holding the session's lock, or None when no command is running."""
-    path = files.dir / "lock"
-    if not path.exists():
+    path = os.path.join(files.dir, "lock")
+    if not os.path.exists(path):
         return None
     with open(path, "a+", encoding="utf-8") as handle:
         try:
@@ -156,16 +160,19 @@ def lock_holder(files: SessionFiles) -> int | None:
     return None
 
 
-def active_tag(repo: Path) -> str | None:
-    path = repo / STATE_DIR / "active"
-    return path.read_text(encoding="utf-8").strip() or None if path.exists() else None
+def active_tag(repo: StrPath) -> str | None:
+    try:
+        with open(os.path.join(repo, STATE_DIR, "active"), encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except FileNotFoundError:
+        return None
 
 
-def parking_place(files: SessionFiles) -> Path | None:
+def parking_place(files: SessionFiles) -> str | None:
     """Where ``results.tsv`` goes when this session becomes the active one (None: nowhere, it
     stays or there is none). Refuses, changing nothing, when it cannot be moved aside."""
     current = active_tag(files.repo)
-    if current == files.tag or not files.ledger.exists():
+    if current == files.tag or not os.path.exists(files.ledger):
         return None
     if current is None:
         raise UserError(
@@ -173,7 +180,7 @@ def parking_place(files: SessionFiles) -> Path | None:
             "(or adopt it with `autoresearch import`)"
         )
     parked = SessionFiles(files.repo, current).parked_ledger
-    if parked.exists():
+    if os.path.exists(parked):
         raise UserError(f"cannot park {LEDGER_FILE}: {parked} already exists")
     return parked
 
@@ -188,21 +195,21 @@ def activate(files: SessionFiles) -> None:
         return
     parked = parking_place(files)
     if parked is not None:
-        parked.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(parked), exist_ok=True)
         os.replace(files.ledger, parked)
-    if files.parked_ledger.exists():
+    if os.path.exists(files.parked_ledger):
         os.replace(files.parked_ledger, files.ledger)
-    write_text(files.root / "active", files.tag + "\n")
+    write_text(os.path.join(files.root, "active"), files.tag + "\n")
 
 
-def write_text(path: Path, text: str, durable: bool = True) -> None:
+def write_text(path: StrPath, text: str, durable: bool = True) -> None:
     """Write atomically (temp file, rename) so a kill never leaves half a file.
 
     ``durable`` also fsyncs it, so that it survives the machine going down; without it the
     file still survives any kill of the tool.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{os.fspath(path)}.tmp"
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(text)
         if durable:
@@ -211,15 +218,15 @@ def write_text(path: Path, text: str, durable: bool = True) -> None:
     os.replace(temporary, path)
 
 
-def link_run_log(files: SessionFiles, archived: Path) -> None:
+def link_run_log(files: SessionFiles, archived: StrPath) -> None:
     """Make ``run.log`` show the archived log of the current run (one file, two names)."""
-    temporary = files.run_log.with_name(RUN_LOG + ".tmp")
+    temporary = f"{files.run_log}.tmp"
     with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()
+        os.unlink(temporary)
     try:
         os.link(archived, temporary)
     except OSError:
-        temporary.symlink_to(archived)
+        os.symlink(archived, temporary)
     os.replace(temporary, files.run_log)
 
 

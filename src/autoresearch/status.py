@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -96,7 +97,7 @@ def session_status(session: Session) -> dict[str, Any]:
         if summary["best"] is None and imported.get("keep_ref") == keep and last:
             summary = summarize(book, session.settings.direction, keep_commit=last["commit"])
     created = float(session.meta.get("created") or time.time())  # type: ignore[arg-type]
-    last_activity = session.files.ledger.stat().st_mtime
+    last_activity = os.stat(session.files.ledger).st_mtime
     hours = max(last_activity - created, 1.0) / 3600
     head = git.head(session.repo)
     waiting_crash = None
