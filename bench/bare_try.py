@@ -5,7 +5,7 @@ side by side where `try` runs them so, the same run, the same two fsynced append
 else (no argument parsing, settings, lock, ledger reading, verdict or output). `overhead.py` runs
 it next to `autoresearch try`; the difference is the tool's own bookkeeping and imports.
 
-Usage, in a repository with the ref refs/bare/keep and an edited file:
+Usage, in a repository with the ref refs/bare/keep and an edited tracked file:
     python bench/bare_try.py RUN_COMMAND [ANYTHING...]
 It prints the run's own seconds as JSON, as `autoresearch try --json` does; what follows the run
 command is ignored, so that the benchmark can time it exactly as it times `try`.
@@ -49,11 +49,21 @@ def main() -> None:
     status = start("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
     keep = git("cat-file", "--batch-check", stdin=f"{KEEP}\nHEAD\n").split()[0]
     changed = [entry[3:] for entry in status.communicate()[0].split("\0") if len(entry) > 3]
-    git("add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul", stdin="\0".join(changed))
-    git(*COMMIT_CONFIG, "commit", "-q", "--no-verify", "-m", "bare try")
+    git(
+        *COMMIT_CONFIG,
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        "bare try",
+        "--only",
+        "--pathspec-from-file=-",
+        "--pathspec-file-nul",
+        stdin="\0".join(changed),
+    )
+    pinning = start("update-ref", f"refs/bare/exp/{time.time_ns()}", "HEAD", "")
+    counting = start("diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", keep, "HEAD")
     commit = git("rev-parse", "HEAD").strip()
-    pinning = start("update-ref", f"refs/bare/exp/{commit}", commit)
-    counting = start("diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", keep, commit)
     pinning.communicate()
     started = time.perf_counter()
     with open(".git/bare-run.log", "wb") as log:

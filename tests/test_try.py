@@ -168,6 +168,38 @@ def test_file_names_with_pattern_characters_are_taken_literally(repo: Path, cli:
     assert (repo / "cfg2.py").read_text() == "mine, outside scope\n"
 
 
+@pytest.mark.parametrize("untracked", [False, True])
+def test_the_candidate_is_the_working_tree_as_it_stands(
+    repo: Path, cli: Cli, untracked: bool
+) -> None:
+    """Edits, deletions and what the agent staged are committed as the files are now; so are
+    new files, which git must be told of first."""
+    for name in ("model.py", "old.py"):
+        (repo / name).write_text(f"# {name}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "two more modules")
+    assert cli.init("--scope", "*.py").returncode == 0
+    write_train(repo, 1.5)
+    (repo / "old.py").unlink()
+    (repo / "model.py").write_text("LAYERS = 2\n")
+    git(repo, "add", "model.py")
+    (repo / "model.py").write_text("LAYERS = 3\n")  # edited again after staging
+    (repo / "staged.py").write_text("NEW = 1\n")
+    git(repo, "add", "staged.py")
+    if untracked:
+        (repo / "fresh.py").write_text("FRESH = 1\n")
+    (repo / "notes.txt").write_text("mine, outside scope\n")
+    result = cli("try", "-m", "several kinds of change")
+    assert result.returncode == 0 and result.stdout.startswith("discard"), result.stderr
+    tried = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    changes = git(repo, "diff", "--name-status", f"{tried}~1", tried).splitlines()
+    expected = ["M\tmodel.py", "D\told.py", "A\tstaged.py", "M\ttrain.py"]
+    assert sorted(changes) == sorted(expected + (["A\tfresh.py"] if untracked else []))
+    assert git(repo, "show", f"{tried}:model.py") == "LAYERS = 3"
+    assert json.loads(cli("status", "--json").stdout)["experiments"] == 2
+    assert git(repo, "status", "--porcelain") == "?? notes.txt"
+
+
 def test_a_row_deleted_by_hand_never_moves_an_earlier_pin(repo: Path, session: Cli) -> None:
     write_train(repo, 1.5)
     session("try", "-m", "first discard")

@@ -48,10 +48,12 @@ class Scope(Record):
 
 
 class Candidate(Record):
-    """The paths to commit (uncommitted, in scope) and whether HEAD already carries commits."""
+    """The paths to commit (uncommitted, in scope; ``new`` are the untracked ones among them)
+    and the paths changed by commits HEAD already carries."""
 
     uncommitted: tuple[str, ...]
     committed: tuple[str, ...]
+    new: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -74,7 +76,7 @@ def collect(
     committed = tuple(git.changed_files(repo, keep, head)) if head != keep else ()
     untracked_in_scope = tuple(p for p in tree.untracked if scope.allows(p))
     refuse_forbidden([*tree.changed, *committed], scope)
-    return Candidate(uncommitted=tree.changed + untracked_in_scope, committed=committed)
+    return Candidate(tree.changed + untracked_in_scope, committed, new=untracked_in_scope)
 
 
 def refuse_forbidden(paths: Sequence[str], scope: Scope) -> None:

@@ -138,6 +138,11 @@ def head(repo: StrPath) -> str | None:
     return out or None
 
 
+def head_commit(repo: StrPath) -> str:
+    """The commit HEAD points to, where there must be one (just after a commit)."""
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
 def current_branch(repo: StrPath) -> str | None:
     out = git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).strip()
     return out or None
@@ -238,27 +243,44 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     return result.returncode == 0
 
 
+def commit_worktree(
+    repo: StrPath, paths: list[str], message: str, identity: bool, new_files: bool
+) -> None:
+    """Commit exactly these paths as the working tree has them (additions, edits, deletions),
+    and move HEAD there; the caller reads the commit when it needs it.
+
+    Paths git already knows are committed in one call (``commit --only``, which also leaves
+    anything else staged out of it). ``new_files``: some are untracked, and git commits those
+    only once they are added.
+    """
+    if not paths:
+        raise GitError("a commit needs at least one path")
+    pathspec = ("--pathspec-from-file=-", "--pathspec-file-nul")
+    listed = "\0".join(paths)
+    if new_files:
+        git(repo, *_LITERAL, "add", "-A", *pathspec, stdin=listed)
+        _commit(repo, message, identity)
+    else:
+        _commit(repo, message, identity, "--only", *pathspec, stdin=listed)
+
+
 def commit_paths(repo: StrPath, paths: list[str], message: str, identity: bool) -> str:
     """Stage exactly these paths (additions, edits, deletions), commit, return the commit."""
-    if not paths:
-        raise GitError("commit_paths needs at least one path")
-    git(
-        repo,
-        *_LITERAL,
-        "add",
-        "-A",
-        "--pathspec-from-file=-",
-        "--pathspec-file-nul",
-        stdin="\0".join(paths),
-    )
-    return commit_staged(repo, message, identity)
+    commit_worktree(repo, paths, message, identity, new_files=True)
+    return head_commit(repo)
 
 
 def commit_staged(repo: StrPath, message: str, identity: bool) -> str:
     """Commit what is staged, without the user's hooks or signing; return the commit."""
+    _commit(repo, message, identity)
+    return head_commit(repo)
+
+
+def _commit(
+    repo: StrPath, message: str, identity: bool, *args: str, stdin: str | None = None
+) -> None:
     config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
-    git(repo, *config, "commit", "-q", "--no-verify", "-m", message)
-    return git(repo, "rev-parse", "HEAD").strip()
+    git(repo, *config, *_LITERAL, "commit", "-q", "--no-verify", "-m", message, *args, stdin=stdin)
 
 
 def has_identity(repo: StrPath) -> bool:

@@ -183,10 +183,11 @@ class Session:
             head = found.get("HEAD") or keep
             candidate = collect(self.repo, keep, head, self.scope, status)
         best = self.best_value(book, keep)
+        commit: str | None  # None: the commit just made, read while it is pinned
         if candidate.uncommitted:
-            commit = git.commit_paths(
-                self.repo, list(candidate.uncommitted), description, self._identity
-            )
+            paths, new_files = list(candidate.uncommitted), bool(candidate.new)
+            git.commit_worktree(self.repo, paths, description, self._identity, new_files)
+            commit = None
         elif candidate.committed and book.row_for(head[:7]) is None:
             commit = head
         elif head == keep and best is None and book.row_for(head[:7]) is None:
@@ -200,6 +201,7 @@ class Session:
                 )
             raise UserError(f"nothing to try: no change from the keep ref {keep[:7]}")
         if exp_ref in found:  # rows were taken out of the ledger by hand: that pin stays put
+            commit = commit or git.head_commit(self.repo)
             exp_ref += f"-{commit[:7]}"
         return self._measure(
             number,
@@ -219,7 +221,7 @@ class Session:
         self,
         number: int,
         exp_ref: str,
-        commit: str,
+        commit: str | None,
         keep: str,
         book: ledger.Ledger,
         best: float | None,
@@ -231,10 +233,14 @@ class Session:
     ) -> Experiment:
         from autoresearch.measure import Measurer
 
+        # A commit just made is pinned and counted as HEAD while its name is read: the lock
+        # keeps every other command of the tool from moving HEAD meanwhile.
+        tip = commit or "HEAD"
         with (
-            git.start_create_ref(self.repo, exp_ref, commit) as pinning,
-            git.start_line_counts(self.repo, keep, commit) as counting,
+            git.start_create_ref(self.repo, exp_ref, tip) as pinning,
+            git.start_line_counts(self.repo, keep, tip) as counting,
         ):
+            commit = commit or git.head_commit(self.repo)
             inflight = {
                 "experiment": number,
                 "commit": commit,
