@@ -174,10 +174,10 @@ class Session:
         description = ledger.sanitize(description) or "(no description)"
         # git runs side by side where one step does not need another's answer: each call
         # costs a process start, and a try is mostly such starts.
-        book = self.read_ledger()
-        number = book.data_lines
-        exp_ref = f"refs/autoresearch/{self.tag}/exp/{number}"
         with git.start_status(self.repo) as status:
+            book = self.read_ledger()
+            number = book.data_lines
+            exp_ref = f"refs/autoresearch/{self.tag}/exp/{number}"
             found = git.resolve_commits(self.repo, [self.keep_ref_name, "HEAD", exp_ref])
             keep = found.get(self.keep_ref_name) or self.keep_ref()  # that one says what is wrong
             head = found.get("HEAD") or keep
