@@ -67,7 +67,7 @@ def _imported_line(row: Row, metric: str, columns: list[str]) -> str | None:
     return "\t".join(ledger.sanitize(cells.get(name, "")) for name in columns) + "\n"
 
 
-def _append_all(path: Path, lines: list[str]) -> None:
+def _append_all(path: str, lines: list[str]) -> None:
     """One write for the whole history: a row at a time would cost a disk flush per row."""
     with open(path, "a", encoding="utf-8", newline="") as handle:
         handle.write("".join(lines))

@@ -179,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from autoresearch.cli import build_parser
 
     demo_args = build_parser().parse_args(["-C", str(project), "loop", "--tag", "demo"])
-    session = find_or_start(demo_args, project)
+    session = find_or_start(demo_args, str(project))
     if session is None:
         return 1
     options = {"max_experiments": experiments}

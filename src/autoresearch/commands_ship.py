@@ -171,9 +171,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"dashboard of session {session.tag}: {url} (Ctrl-C stops it)", flush=True)
 
     serve_dashboard(
-        session.repo,
-        session.files.ledger,
-        session.files.dir,
+        Path(session.repo),
+        Path(session.files.ledger),
+        Path(session.files.dir),
         session.settings.direction,
         host=args.host,
         port=args.port,

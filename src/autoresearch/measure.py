@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
     from typing import Any
 
+    from _typeshed import StrPath
+
     from autoresearch.session import Session
 
 SEED_STRIDE = 1000
@@ -91,7 +93,7 @@ def run_environment(session: Session, commit: str, experiment: str, seed: int) -
 def run_and_read(
     session: Session,
     command: str,
-    log_path: str,
+    log_path: StrPath,
     env: Mapping[str, str],
     patterns: Mapping[str, re.Pattern[str]],
     on_start: Callable[[int], None] | None = None,
