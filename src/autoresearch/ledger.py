@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 
 from autoresearch.records import Record
+from autoresearch.state import append_line
 
 TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
@@ -168,7 +169,10 @@ def read_header(path: StrPath) -> list[str]:
 
 
 def create_ledger(path: StrPath, columns: list[str]) -> None:
-    _write_durably(path, "\t".join(columns) + "\n", mode="w")
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("\t".join(columns) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
@@ -183,23 +187,6 @@ def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
         if isinstance(cell, float | int) and not isinstance(cell, bool):
             cell = format_number(cell)
         rendered.append(sanitize(str(cell if cell is not None else "")))
-    line = "\t".join(rendered) + "\n"
-    prefix = "" if _ends_with_newline(path) else "\n"
-    _write_durably(path, prefix + line, mode="a")
-    return line
-
-
-def _ends_with_newline(path: StrPath) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        if handle.tell() == 0:
-            return True
-        handle.seek(-1, os.SEEK_END)
-        return handle.read(1) == b"\n"
-
-
-def _write_durably(path: StrPath, text: str, mode: str) -> None:
-    with open(path, mode, encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    line = "\t".join(rendered)
+    append_line(path, line)
+    return line + "\n"

