@@ -23,6 +23,19 @@ time.sleep(600)
 """
 
 
+# A helper started in a session of its own (`setsid`, a detached server) leaves the run's
+# process group; it still carries the run's id in its environment.
+DETACHED_HELPER = """\
+import subprocess, sys, time
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+    start_new_session=True)
+open("helper.pid", "w").write(str(helper.pid))
+print("val_bpb: 0.9")
+sys.stdout.flush()
+time.sleep({run_seconds})
+"""
+
+
 @pytest.fixture
 def session(repo: Path, cli: Cli) -> Cli:
     assert cli.init().returncode == 0
@@ -234,3 +247,30 @@ def test_rewind_moves_back_to_an_earlier_keep_only(repo: Path, session: Cli) -> 
     write_train(repo, 0.95)
     again = session("try", "-m", "compared against the rewound keep")
     assert again.stdout.startswith("keep") and "best was 1.000000" in again.stdout
+
+
+def test_a_helper_that_left_the_run_s_process_group_does_not_outlive_the_run(
+    repo: Path, session: Cli
+) -> None:
+    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=0))
+    result = session("try", "-m", "starts a detached helper")
+    assert result.returncode == 0 and result.stdout.startswith("keep"), result.stderr
+    assert not pid_alive(int((repo / "helper.pid").read_text()))  # gone when try returns
+
+
+def test_a_detached_helper_of_a_run_orphaned_by_a_kill_is_stopped_by_the_next_command(
+    repo: Path, session: Cli
+) -> None:
+    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=600))
+    tool = session.popen("try", "-m", "detaches, then hangs")
+    wait_for(lambda: (repo / "helper.pid").exists() and (repo / "helper.pid").read_text())
+    helper = int((repo / "helper.pid").read_text())
+    inflight = json.loads((repo / ".autoresearch/t/inflight.json").read_text())
+    tool.send_signal(signal.SIGKILL)
+    tool.wait()
+    os.killpg(inflight["group"], signal.SIGKILL)  # only the helper is left, outside the group
+    wait_for(lambda: not group_alive(inflight["group"]))
+    assert pid_alive(helper)
+    result = session("reset")
+    assert result.returncode == 0 and "interrupted: recorded as crash" in result.stderr
+    assert not pid_alive(helper)

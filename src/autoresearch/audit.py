@@ -18,7 +18,7 @@ from pathlib import Path
 from autoresearch import git, runner, stats, verdict
 from autoresearch.errors import UserError
 from autoresearch.ledger import Row
-from autoresearch.measure import run_and_read, run_environment
+from autoresearch.measure import new_run_id, run_and_read, run_environment
 from autoresearch.report import format_value
 from autoresearch.session import Session
 from autoresearch.state import read_json, write_json
@@ -128,13 +128,16 @@ class Audit:
         log_path = Path(s.files.dir, "audit", f"{self.counter:03d}-{commit[:7]}.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = run_environment(s, commit, "audit", AUDIT_SEED_BASE + self.counter)
+        run_id = new_run_id()
+        marker = {"branch": self.branch, "run_id": run_id}
         _, readings, crash = run_and_read(
             s,
             s.settings.run,
             log_path,
             env,
             s.patterns,
-            on_start=lambda group: write_json(self.marker, {"branch": self.branch, "group": group}),
+            on_start=lambda group: write_json(self.marker, {**marker, "group": group}),
+            run_id=run_id,
         )
         if crash is not None:
             result.crashes += 1
@@ -187,9 +190,10 @@ def recover_audit(session: Session) -> list[str]:
     state = read_json(marker)
     if state is None:
         return []
-    group = state.get("group")
-    if isinstance(group, int) and runner.group_alive(group):
-        runner.kill_group(group)
+    group, run_id = state.get("group"), state.get("run_id")
+    run_id = run_id if isinstance(run_id, str) else None
+    if isinstance(group, int) and runner.run_alive(group, run_id):
+        runner.kill_run(group, run_id)
     with contextlib.suppress(git.GitError):
         git.reset_hard(session.repo, "HEAD")
     git.checkout(session.repo, str(state.get("branch") or f"autoresearch/{session.tag}"))

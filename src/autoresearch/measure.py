@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 from autoresearch import guard, runner, stats, verdict
@@ -90,6 +91,11 @@ def run_environment(session: Session, commit: str, experiment: str, seed: int) -
     }
 
 
+def new_run_id() -> str:
+    """Unique to one run: this process and the moment (see ``runner.RUN_ID_VARIABLE``)."""
+    return f"{os.getpid()}-{time.time_ns()}"
+
+
 def run_and_read(
     session: Session,
     command: str,
@@ -98,6 +104,7 @@ def run_and_read(
     patterns: Mapping[str, re.Pattern[str]],
     on_start: Callable[[int], None] | None = None,
     on_tick: Callable[[float], None] | None = None,
+    run_id: str | None = None,
 ) -> tuple[runner.RunResult, dict[str, Reading], str | None]:
     """Run a command within the session's time limit, read its metrics, say why it crashed."""
     result = runner.run_command(
@@ -108,6 +115,7 @@ def run_and_read(
         kill_after=session.settings.kill_after,
         on_start=on_start,
         on_tick=on_tick,
+        run_id=run_id,
     )
     readings = read_metrics(runner.lines_from_end(log_path), patterns)
     return result, readings, session.crash_reason(result, readings)
@@ -214,14 +222,13 @@ class Measurer:
         if tampered:
             return tampered, {}
 
+        run_id = new_run_id()
+
         def started(group: int) -> None:
             # Not fsynced, as when first written: a process group only matters while the
             # machine stays up.
-            write_json(
-                files.inflight_json,
-                {**self.inflight, "group": group, "run": index, "log": str(log_path)},
-                durable=False,
-            )
+            where = {"group": group, "run_id": run_id, "run": index, "log": str(log_path)}
+            write_json(files.inflight_json, {**self.inflight, **where}, durable=False)
             if self.on_start is not None:
                 self.on_start(group)
 
@@ -233,6 +240,7 @@ class Measurer:
             self.session.patterns,
             on_start=started,
             on_tick=self.on_tick,
+            run_id=run_id,
         )
         outcome.seconds += result.seconds
         outcome.interrupted = result.interrupted
@@ -287,6 +295,7 @@ class Measurer:
             log_path,
             self.environment(0),
             {name: default_pattern(name)},
+            run_id=new_run_id(),
         )
         if crash is None:
             outcome.holdout = readings[name].value

@@ -6,6 +6,7 @@ and readers stream it from the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
 
 TERM_GRACE_SECONDS = 5.0
+# Set in a run's environment, and so inherited by every process it starts: the ones that leave
+# its process group for a session of their own (`setsid`, a detached server) still carry it.
+RUN_ID_VARIABLE = "AUTORESEARCH_RUN_ID"
 _POLL_SECONDS = 0.5
 _MAX_LINE_BYTES = 4 * 1024 * 1024
 
@@ -38,13 +42,17 @@ def run_command(
     kill_after: float | None = None,
     on_start: Callable[[int], None] | None = None,
     on_tick: Callable[[float], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run a shell command in a new process group with output to ``log_path``.
 
-    At ``kill_after`` seconds the whole group is terminated (SIGTERM, grace, SIGKILL). On
-    KeyboardInterrupt the group is killed and the result says ``interrupted``. Whatever happens,
-    no process of the group outlives this call.
+    At ``kill_after`` seconds the run is terminated (SIGTERM, grace, SIGKILL): its group, and
+    with a ``run_id`` also every process that carries it in its environment. On
+    KeyboardInterrupt the same and the result says ``interrupted``. Whatever happens, none of
+    them outlives this call.
     """
+    if run_id is not None:
+        env = {**env, RUN_ID_VARIABLE: run_id}
     started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -64,7 +72,7 @@ def run_command(
         while True:
             elapsed = time.monotonic() - started
             if kill_after is not None and elapsed >= kill_after:
-                kill_group(group)
+                kill_run(group, run_id)
                 process.wait()
                 return RunResult(None, time.monotonic() - started, timed_out=True)
             wait_for = (
@@ -79,14 +87,66 @@ def run_command(
                 if on_tick is not None:
                     on_tick(time.monotonic() - started)
     except KeyboardInterrupt:
-        kill_group(group)
+        kill_run(group, run_id)
         process.wait()
         return RunResult(None, time.monotonic() - started, interrupted=True)
     seconds = time.monotonic() - started
     # Background children left behind (data loaders, servers) must not outlive the run.
-    if group_alive(group):
-        kill_group(group)
+    if run_alive(group, run_id):
+        kill_run(group, run_id)
     return RunResult(code, seconds)
+
+
+def run_alive(group: int, run_id: str | None) -> bool:
+    """Whether any process of the run is alive: in its group, or carrying its id."""
+    return group_alive(group) or bool(run_id and carrying(run_id))
+
+
+def carrying(run_id: str) -> list[int]:
+    """The live processes whose environment holds this run id (those of other users aside)."""
+    needle = f"\0{RUN_ID_VARIABLE}={run_id}\0".encode()
+    found = []
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(os.path.join(entry.path, "environ"), "rb") as file:
+                environment = b"\0" + file.read()  # empty for a zombie
+        except OSError:
+            continue
+        if needle in environment or environment.endswith(needle[:-1]):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_run(group: int, run_id: str | None, grace: float = TERM_GRACE_SECONDS) -> None:
+    """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    if not _signal_run(group, run_id, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    try:
+        while time.monotonic() < deadline:
+            if not run_alive(group, run_id):
+                return
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C means: do not wait for the grace period
+    _signal_run(group, run_id, signal.SIGKILL)
+    while run_alive(group, run_id) and time.monotonic() < deadline + grace:
+        time.sleep(0.02)
+
+
+def _signal_run(group: int, run_id: str | None, signum: int) -> bool:
+    """Signal the run's group and the processes carrying its id; False if there were none."""
+    signalled = False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+        signalled = True
+    for pid in carrying(run_id) if run_id else ():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+            signalled = True
+    return signalled
 
 
 def group_alive(group: int) -> bool:
@@ -113,28 +173,6 @@ def group_alive(group: int) -> bool:
         if len(fields) > 2 and fields[2] == str(group) and fields[0] not in ("Z", "X"):
             return True
     return False
-
-
-def kill_group(group: int, grace: float = TERM_GRACE_SECONDS) -> None:
-    """SIGTERM the group, wait up to ``grace`` seconds, then SIGKILL whatever is left."""
-    try:
-        os.killpg(group, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    try:
-        while time.monotonic() < deadline:
-            if not group_alive(group):
-                return
-            time.sleep(0.05)
-    except KeyboardInterrupt:
-        pass  # a second Ctrl-C means: do not wait for the grace period
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while group_alive(group) and time.monotonic() < deadline + grace:
-        time.sleep(0.02)
 
 
 def lines_from_end(path: StrPath, block_size: int = 65536) -> Iterator[str]:

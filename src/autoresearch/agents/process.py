@@ -18,7 +18,7 @@ from pathlib import Path
 
 from autoresearch.agents.base import AgentError, AgentRequest, AgentSetup, Outcome, Proposal
 from autoresearch.errors import UserError
-from autoresearch.runner import group_alive, kill_group
+from autoresearch.runner import group_alive, kill_run
 
 PROMPT_ENV = "AUTORESEARCH_PROMPT"
 DESCRIPTION_ENV = "AUTORESEARCH_DESCRIPTION"
@@ -241,7 +241,7 @@ def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM the process's group, give it ``grace`` seconds, then SIGKILL what is left."""
     group = process.pid  # start_new_session made the process its group's leader
     if process.poll() is None or group_alive(group):
-        kill_group(group, grace)
+        kill_run(group, None, grace)
     process.wait()
 
 
