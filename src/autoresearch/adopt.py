@@ -21,7 +21,7 @@ from autoresearch.errors import UserError
 from autoresearch.ledger import Ledger, Row
 from autoresearch.session import Session
 from autoresearch.settings import build_settings
-from autoresearch.state import LEDGER_FILE, SessionFiles, active_tag, write_json
+from autoresearch.state import LEDGER_FILE, SessionFiles, active_tag, append_lines, write_json
 from autoresearch.status import guess_direction
 
 # The columns every ledger has and that are not measurements.
@@ -64,15 +64,7 @@ def _imported_line(row: Row, metric: str, columns: list[str]) -> str | None:
     if row.number(metric) is None:
         return None
     cells = {**row.values, "commit": row.commit, "description": row.description}
-    return "\t".join(ledger.sanitize(cells.get(name, "")) for name in columns) + "\n"
-
-
-def _append_all(path: str, lines: list[str]) -> None:
-    """One write for the whole history: a row at a time would cost a disk flush per row."""
-    with open(path, "a", encoding="utf-8", newline="") as handle:
-        handle.write("".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    return "\t".join(ledger.sanitize(cells.get(name, "")) for name in columns)
 
 
 def _move_aside(source: Path, files: SessionFiles) -> Path | None:
@@ -138,7 +130,7 @@ def adopt(
         lines.append(line)
         if row.status == verdict.KEEP:
             adoption.last_keep = row
-    _append_all(files.ledger, lines)
+    append_lines(files.ledger, lines)  # one flush for the whole history, not one per row
     adoption.rows = len(lines)
     record_import(session, adoption)
     return adoption

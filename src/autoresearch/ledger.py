@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 
 from autoresearch.records import Record
-from autoresearch.state import append_line
+from autoresearch.state import append_lines
 
 TYPE_CHECKING = False  # typing is not imported at run time: see records.py
 if TYPE_CHECKING:
@@ -188,5 +188,5 @@ def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
             cell = format_number(cell)
         rendered.append(sanitize(str(cell if cell is not None else "")))
     line = "\t".join(rendered)
-    append_line(path, line)
+    append_lines(path, [line])
     return line + "\n"

@@ -9,7 +9,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from autoresearch.errors import UserError
 from autoresearch.records import Record
@@ -86,19 +86,23 @@ class SessionFiles(Record):
 def append_run(files: SessionFiles, record: dict[str, Any]) -> None:
     """One run's measurement, one JSON line, flushed: the raw data behind the noise estimate."""
     os.makedirs(files.dir, exist_ok=True)
-    append_line(files.runs_jsonl, json.dumps(record))
+    append_lines(files.runs_jsonl, [json.dumps(record)])
 
 
-def append_line(path: StrPath, line: str) -> None:
-    """Append one line and flush it to disk. A last line left unfinished (a full disk, a power
-    cut, a hand edit) is ended first: the new line must not be glued to it and lost with it."""
+def append_lines(path: StrPath, lines: Iterable[str]) -> None:
+    """Append lines in one write and flush them to disk. A last line left unfinished (a full
+    disk, a power cut, a hand edit) is ended first: nothing new is glued to it and lost with it.
+    """
+    text = "".join(f"{line}\n" for line in lines)
+    if not text:
+        return
     with open(path, "a+b") as handle:  # every write goes to the end; reads go anywhere
         end = handle.seek(0, os.SEEK_END)
         if end:
             handle.seek(end - 1)
             if handle.read(1) != b"\n":
-                line = "\n" + line
-        handle.write(f"{line}\n".encode())
+                text = "\n" + text
+        handle.write(text.encode())
         handle.flush()
         os.fsync(handle.fileno())
 
