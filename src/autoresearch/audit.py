@@ -18,7 +18,7 @@ from pathlib import Path
 from autoresearch import git, runner, stats, verdict
 from autoresearch.errors import UserError
 from autoresearch.ledger import Row
-from autoresearch.measure import new_run_id, run_and_read, run_environment
+from autoresearch.measure import run_and_read, run_environment
 from autoresearch.report import format_value
 from autoresearch.session import Session
 from autoresearch.state import read_json, write_json
@@ -128,7 +128,7 @@ class Audit:
         log_path = Path(s.files.dir, "audit", f"{self.counter:03d}-{commit[:7]}.log")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = run_environment(s, commit, "audit", AUDIT_SEED_BASE + self.counter)
-        run_id = new_run_id()
+        run_id = runner.new_run_id()
         marker = {"branch": self.branch, "run_id": run_id}
         _, readings, crash = run_and_read(
             s,
@@ -190,10 +190,7 @@ def recover_audit(session: Session) -> list[str]:
     state = read_json(marker)
     if state is None:
         return []
-    group, run_id = state.get("group"), state.get("run_id")
-    run_id = run_id if isinstance(run_id, str) else None
-    if isinstance(group, int) and runner.run_alive(group, run_id):
-        runner.kill_run(group, run_id)
+    runner.kill_recorded(state)
     with contextlib.suppress(git.GitError):
         git.reset_hard(session.repo, "HEAD")
     git.checkout(session.repo, str(state.get("branch") or f"autoresearch/{session.tag}"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 from autoresearch import guard, runner, stats, verdict
@@ -89,11 +88,6 @@ def run_environment(session: Session, commit: str, experiment: str, seed: int) -
         "AUTORESEARCH_EXPERIMENT": experiment,
         "AUTORESEARCH_SEED": str(seed),
     }
-
-
-def new_run_id() -> str:
-    """Unique to one run: this process and the moment (see ``runner.RUN_ID_VARIABLE``)."""
-    return f"{os.getpid()}-{time.time_ns()}"
 
 
 def run_and_read(
@@ -222,7 +216,7 @@ class Measurer:
         if tampered:
             return tampered, {}
 
-        run_id = new_run_id()
+        run_id = runner.new_run_id()  # recorded, for a kill of the tool
 
         def started(group: int) -> None:
             # Not fsynced, as when first written: a process group only matters while the
@@ -295,7 +289,6 @@ class Measurer:
             log_path,
             self.environment(0),
             {name: default_pattern(name)},
-            run_id=new_run_id(),
         )
         if crash is None:
             outcome.holdout = readings[name].value

@@ -26,10 +26,7 @@ def recover(session: Session) -> list[str]:
     inflight = read_json(session.files.inflight_json)
     if inflight is None:
         return messages
-    group, run_id = inflight.get("group"), inflight.get("run_id")
-    run_id = run_id if isinstance(run_id, str) else None
-    if isinstance(group, int) and runner.run_alive(group, run_id):
-        runner.kill_run(group, run_id)
+    if runner.kill_recorded(inflight):
         messages.append(f"killed the run of experiment {inflight['experiment']} still alive")
     commit = str(inflight["commit"])
     keep = str(inflight.get("keep") or session.keep_ref())

@@ -47,12 +47,12 @@ def run_command(
     """Run a shell command in a new process group with output to ``log_path``.
 
     At ``kill_after`` seconds the run is terminated (SIGTERM, grace, SIGKILL): its group, and
-    with a ``run_id`` also every process that carries it in its environment. On
-    KeyboardInterrupt the same and the result says ``interrupted``. Whatever happens, none of
-    them outlives this call.
+    every process that carries its ``run_id`` (``new_run_id()`` unless the caller, which must
+    record it, gives one). On KeyboardInterrupt the same and the result says ``interrupted``.
+    Whatever happens, none of them outlives this call.
     """
-    if run_id is not None:
-        env = {**env, RUN_ID_VARIABLE: run_id}
+    run_id = run_id or new_run_id()
+    env = {**env, RUN_ID_VARIABLE: run_id}
     started = time.monotonic()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -95,6 +95,22 @@ def run_command(
     if run_alive(group, run_id):
         kill_run(group, run_id)
     return RunResult(code, seconds)
+
+
+def new_run_id() -> str:
+    """Unique to one run: this process and the moment."""
+    return f"{os.getpid()}-{time.time_ns()}"
+
+
+def kill_recorded(record: Mapping[str, object]) -> bool:
+    """Stop what is left of a run known from a record of its ``group`` and ``run_id`` (those of
+    a tool that was killed); True when something of it was still alive."""
+    group, run_id = record.get("group"), record.get("run_id")
+    run_id = run_id if isinstance(run_id, str) else None
+    if not isinstance(group, int) or not run_alive(group, run_id):
+        return False
+    kill_run(group, run_id)
+    return True
 
 
 def run_alive(group: int, run_id: str | None) -> bool:
