@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autoresearch.ledger import read_ledger
-from autoresearch.plot import render_plot
-from autoresearch.report import summarize
+from autoresearch.reports.plot import render_plot
+from autoresearch.reports.summary import summarize
+from autoresearch.store.ledger import read_ledger
 
 COLUMNS = ["commit", "val_bpb", "memory_gb", "seconds", "cost_usd", "status", "description"]
 TARGET_SECONDS = 2.0

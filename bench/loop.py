@@ -19,8 +19,9 @@ from pathlib import Path
 
 from scratch_repo import RUN, git, make_repo
 
-from autoresearch.agents import build_agent
-from autoresearch.agents.base import (
+from autoresearch.engine.session import Session
+from autoresearch.loop.agents import build_agent
+from autoresearch.loop.agents.base import (
     Agent,
     AgentOptions,
     AgentRequest,
@@ -28,9 +29,8 @@ from autoresearch.agents.base import (
     Outcome,
     Proposal,
 )
-from autoresearch.loop import Loop, LoopReport, StopRules
-from autoresearch.session import Session
-from autoresearch.settings import validate
+from autoresearch.loop.driver import Loop, LoopReport, StopRules
+from autoresearch.rules.settings import validate
 
 EDIT = 'echo "VALUE = $(date +%s%N)" > module.py && echo "new value" > "$AUTORESEARCH_DESCRIPTION"'
 

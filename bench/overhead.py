@@ -38,8 +38,8 @@ from scratch_repo import (
     time_cli_try,
 )
 
-from autoresearch.session import Session
-from autoresearch.settings import validate
+from autoresearch.engine.session import Session
+from autoresearch.rules.settings import validate
 
 
 class GitFloor:

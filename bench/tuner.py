@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from autoresearch.agents.base import AgentOptions, AgentRequest, AgentSetup, Outcome
-from autoresearch.demo import create_demo_project
-from autoresearch.knobs import Knob, Value, parse_knobs, read_values, rewrite
-from autoresearch.ledger import append_row, create_ledger
-from autoresearch.settings import build_settings, read_settings_file
+from autoresearch.loop.agents.base import AgentOptions, AgentRequest, AgentSetup, Outcome
+from autoresearch.loop.agents.knobs import Knob, Value, parse_knobs, read_values, rewrite
+from autoresearch.loop.demo import create_demo_project
+from autoresearch.rules.settings import build_settings
+from autoresearch.store.ledger import append_row, create_ledger
+from autoresearch.store.settings_file import read_settings_file
 
 TRAINING_SEED = 0
 
@@ -113,7 +114,7 @@ Observe = Callable[[str, str, "float | None"], None]
 
 def tuner(task: Task, seed: int) -> Callable[[], Observe]:
     # Imported here, as optuna brings numpy, whose thread count is fixed when it loads.
-    from autoresearch.agents.tune import TuneAgent
+    from autoresearch.loop.agents.tune import TuneAgent
 
     setup = AgentSetup(
         options=AgentOptions(),

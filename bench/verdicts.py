@@ -8,7 +8,7 @@ is: a kept candidate becomes the keep ref, and later candidates are compared wit
 got it kept, so the winner's curse (a lucky keep looks better than it is) is in the comparison.
 
 - greedy: one run per candidate, kept when strictly better than the best single observed value
-  (``verdict.decide``).
+  (``verdict.judge`` with no sigma: the plain rule, as with ``--noise off``).
 - noise-aware: ``verdict.judge`` with sigma known, run by run until it decides; the baseline is
   run twice and the keep ref's runs are the runs that got it kept.
 - noise-aware, sigma estimated: the same, with sigma pooled by ``verdict.cautious_sigma`` from
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autoresearch import verdict
+from autoresearch.rules import verdict
 
 SIGMA = 0.005
 BASELINE = 1.0
@@ -99,7 +99,8 @@ def greedy(session: Session, tally: Tally) -> float:
     for effect, size, noise in zip(session.effects, session.sizes, session.noise, strict=True):
         candidate_true = true_value - effect * SIGMA
         value = candidate_true + SIGMA * noise[0]
-        kept = verdict.decide(value, best, "minimize").status == verdict.KEEP
+        plain = verdict.Evidence((value,), (best,), None, "minimize")
+        kept = verdict.judge(plain).status == verdict.KEEP  # type: ignore[union-attr]
         if kept:
             true_value, best = candidate_true, value
         tally.count(int(size), kept, 1)
@@ -176,7 +177,7 @@ def main() -> int:
     sessions = [make_session(rng, args.candidates, max_runs) for _ in range(count)]
     started = time.perf_counter()
     rules: dict[str, Rule] = {
-        "greedy (`decide`)": greedy,
+        "greedy (plain rule, `--noise off`)": greedy,
         "noise-aware (`judge`), sigma known": noise_aware(estimate=False),
         "noise-aware (`judge`), sigma estimated": noise_aware(estimate=True),
     }

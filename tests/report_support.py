@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoresearch.ledger import Ledger, read_ledger
+from autoresearch.store.ledger import Ledger, read_ledger
 
 OURS_COLUMNS = ["commit", "val_bpb", "memory_gb", "seconds", "cost_usd", "status", "description"]
 # (commit, val_bpb, memory_gb, seconds, cost_usd, status, description)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from report_support import OURS_COLUMNS, OURS_ROWS, png_size, write_rows
 
-from autoresearch.dashboard import (
+from autoresearch.reports.dashboard import (
     LOG_TAIL_MAX_BYTES,
     create_dashboard_server,
     serve_dashboard,
     tail_lines,
 )
-from autoresearch.ledger import append_row
+from autoresearch.store.ledger import append_row
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.demo import create_demo_project
 from autoresearch.errors import UserError
-from autoresearch.knobs import parse_knobs, read_values
-from autoresearch.settings import build_settings, read_settings_file
+from autoresearch.loop.agents.knobs import parse_knobs, read_values
+from autoresearch.loop.demo import create_demo_project
+from autoresearch.rules.settings import build_settings
+from autoresearch.store.settings_file import read_settings_file
 
 VAL_LOSS = re.compile(r"^val_loss:\s*(\S+)$", re.MULTILINE)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from autoresearch.errors import UserError
-from autoresearch.knobs import (
+from autoresearch.loop.agents.knobs import (
     Knob,
     describe_change,
     parse_knobs,

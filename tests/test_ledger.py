@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autoresearch.ledger import append_row, create_ledger, format_number, read_ledger
+from autoresearch.store.ledger import append_row, create_ledger, format_number, read_ledger
 
 KARPATHY = (
     "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"

@@ -273,15 +273,16 @@ def test_a_knob_error_is_reported_before_anything_runs(repo: Path, cli: Cli) -> 
 
 
 def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
-    from autoresearch.agents.base import Agent
-    from autoresearch.loop import Loop, LoopReport, StopRules
-    from autoresearch.session import Session
+    from autoresearch.engine.session import Session
+    from autoresearch.engine.step import try_candidate
+    from autoresearch.loop.agents.base import Agent
+    from autoresearch.loop.driver import Loop, LoopReport, StopRules
 
     opened = Session.open(repo)
     with opened.lock():
         for value, cost in ((0.9, 0.6), (0.8, 0.5)):
             write_train(repo, value)
-            opened.try_candidate(f"paid idea {value}", tokens=1000, cost_usd=cost)
+            try_candidate(opened, f"paid idea {value}", tokens=1000, cost_usd=cost)
     assert [r[-3] for r in ledger_lines(repo)[2:]] == ["0.600000", "0.500000"]  # cost_usd
 
     def stop(rules: StopRules) -> str | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from autoresearch.metrics import compile_pattern, default_pattern, read_metrics
+from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
 
 
 def newest_first(text: str) -> list[str]:

@@ -8,8 +8,8 @@ import pytest
 from report_support import karpathy, long_ledger, ours, png_size
 
 from autoresearch.errors import UserError
-from autoresearch.ledger import parse_lines
-from autoresearch.plot import MAX_LABELS, _draw, render_plot, short_description
+from autoresearch.reports.plot import MAX_LABELS, _draw, render_plot, short_description
+from autoresearch.store.ledger import parse_lines
 
 
 def check_png(path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support import Cli, git, ledger_lines, write_train
 
-from autoresearch.runner import group_alive
+from autoresearch.store.runner import group_alive
 
 CHILD_IGNORING_TERM = """\
 import os, signal, subprocess, sys, time

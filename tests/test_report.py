@@ -9,8 +9,10 @@ import pytest
 from report_support import karpathy, ours, png_size
 
 from autoresearch.errors import UserError
-from autoresearch.ledger import parse_lines
-from autoresearch.report import render_html, render_markdown, summarize
+from autoresearch.reports.html import render_html
+from autoresearch.reports.markdown import render_markdown
+from autoresearch.reports.summary import summarize
+from autoresearch.store.ledger import parse_lines
 
 DIFF = "--- a/train.py\n+++ b/train.py\n@@ -1,2 +1,2 @@\n-LR = 0.02\n+LR = 0.04  # <b>&</b>\n"
 

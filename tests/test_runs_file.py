@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoresearch.state import SessionFiles, append_run, read_runs
+from autoresearch.store.files import SessionFiles, append_run, read_runs
 
 
 def run(commit: str, value: float) -> dict[str, object]:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from autoresearch.errors import UserError
-from autoresearch.settings import build_settings, default_tag, read_settings_file
+from autoresearch.rules.settings import build_settings, default_tag
+from autoresearch.store.settings_file import read_settings_file
 
 FLAGS_NONE: dict[str, object] = {"tag": None, "run": None, "metric": None, "direction": None}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from support import Cli, git
 
-from autoresearch.cli import build_parser
-from autoresearch.skill import END_MARKER, SKILL_DESCRIPTION, START_MARKER, subcommands
+from autoresearch.cli.main import build_parser
+from autoresearch.loop.skill import END_MARKER, SKILL_DESCRIPTION, START_MARKER, subcommands
 
 COMMAND = re.compile(r"\bautoresearch ([a-z][\w-]*)((?: [^`\n]*)?)")
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from autoresearch.verdict import (
+from autoresearch.rules.verdict import (
     DISCARD,
     KEEP,
     Evidence,
-    decide,
     estimate_sigma,
     judge,
     resolve_min_delta,
@@ -123,24 +122,36 @@ def test_evidence_that_cannot_be_judged_is_refused() -> None:
 
 
 @pytest.mark.parametrize("sigma", [None, 0.0])
-def test_without_noise_the_rule_is_the_plain_one(sigma: float | None) -> None:
-    cases = [
-        (0.99, 1.0, "minimize", 0, 0),
-        (0.91, 0.90, "maximize", 3, 1),
-        (1.01, 1.0, "minimize", 0, 0),
-        (1.0, 1.0, "minimize", 2, 10),
-        (1.0, 1.0, "minimize", 3, 3),
-        (1.0, 1.0, "maximize", 5, 1),
-    ]
-    for value, best, direction, added, removed in cases:
-        evidence = Evidence(
-            (value,), (best,), sigma, direction, lines_added=added, lines_removed=removed
-        )
-        decision = judge(evidence)
-        plain = decide(value, best, direction, added, removed)
-        assert decision is not None
-        assert (decision.status, decision.reason) == (plain.status, plain.reason)
-        assert (decision.runs, decision.mean) == (1, value)
+@pytest.mark.parametrize(
+    ("value", "best", "direction", "added", "removed", "status", "reason"),
+    [
+        (0.99, 1.0, "minimize", 0, 0, KEEP, "better"),
+        (0.91, 0.90, "maximize", 3, 1, KEEP, "better"),
+        (1.01, 1.0, "minimize", 0, 0, DISCARD, "not better"),
+        (0.89, 0.90, "maximize", 0, 0, DISCARD, "not better"),
+        (1.0, 1.0, "minimize", 2, 10, KEEP, "equal and simpler"),
+        (1.0, 1.0, "minimize", 3, 3, DISCARD, "equal, not simpler"),
+        (1.0, 1.0, "maximize", 5, 1, DISCARD, "equal, not simpler"),
+    ],
+)
+def test_without_noise_the_plain_rule_decides_on_one_run(
+    sigma: float | None,
+    value: float,
+    best: float,
+    direction: str,
+    added: int,
+    removed: int,
+    status: str,
+    reason: str,
+) -> None:
+    """Strictly better is kept, equal only when the change removes more lines than it adds."""
+    evidence = Evidence(
+        (value,), (best,), sigma, direction, lines_added=added, lines_removed=removed
+    )
+    decision = judge(evidence)
+    assert decision is not None
+    assert (decision.status, decision.reason) == (status, reason)
+    assert (decision.runs, decision.mean) == (1, value)
 
 
 def test_without_noise_min_delta_and_the_complexity_charge_still_apply() -> None:
@@ -161,10 +172,10 @@ def test_at_max_runs_there_is_always_a_verdict() -> None:
             assert judge(noisy(runs, max_runs=max_runs)) is not None
 
 
-def test_the_first_measurement_is_the_baseline() -> None:
-    decision = judge(noisy((1.3, 1.31), reference=()))
-    assert decision is not None
-    assert (decision.status, decision.reason, decision.runs) == (KEEP, "first measurement", 2)
+def test_a_candidate_needs_a_reference_to_be_judged() -> None:
+    # The first measurement is the baseline by the engine's own rule: judge is never asked.
+    with pytest.raises(ValueError, match="reference"):
+        judge(noisy((1.3, 1.31), reference=()))
 
 
 def test_estimate_sigma_pools_the_variance_of_repeated_runs() -> None:
@@ -211,7 +222,8 @@ def false_keep_rates(sessions: int, candidates: int) -> tuple[float, float]:
             wrong_proposed += effect <= 0
 
             value = greedy_true - effect + noise[0]
-            if decide(value, greedy_best, "minimize").status == KEEP:
+            greedy = judge(Evidence((value,), (greedy_best,), None, "minimize"))
+            if greedy is not None and greedy.status == KEEP:
                 greedy_true, greedy_best = greedy_true - effect, value
                 greedy_kept += effect <= 0
 

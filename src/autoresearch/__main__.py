@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from autoresearch.cli import run
+from autoresearch.cli.main import run
 
 run()

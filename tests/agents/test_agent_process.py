@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from cli_agent_support import process_gone, wait_until
 
-from autoresearch.agents.base import AgentError
-from autoresearch.agents.choose import default_agent_name
-from autoresearch.agents.process import ProcessResult, read_tail, run_agent_process
 from autoresearch.errors import UserError
+from autoresearch.loop.agents.base import AgentError
+from autoresearch.loop.agents.choose import default_agent_name
+from autoresearch.loop.agents.process import ProcessResult, read_tail, run_agent_process
 
 
 def run_script(

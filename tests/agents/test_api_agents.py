@@ -15,12 +15,18 @@ from typing import Any
 
 import pytest
 
-from autoresearch.agents import build_agent
-from autoresearch.agents.anthropic_api import AnthropicAgent
-from autoresearch.agents.base import AgentError, AgentOptions, AgentRequest, AgentSetup, Proposal
-from autoresearch.agents.model_api import ModelAPIAgent
-from autoresearch.agents.openai_api import OpenAIAgent
 from autoresearch.errors import UserError
+from autoresearch.loop.agents import build_agent
+from autoresearch.loop.agents.anthropic_api import AnthropicAgent
+from autoresearch.loop.agents.base import (
+    AgentError,
+    AgentOptions,
+    AgentRequest,
+    AgentSetup,
+    Proposal,
+)
+from autoresearch.loop.agents.model_api import ModelAPIAgent
+from autoresearch.loop.agents.openai_api import OpenAIAgent
 
 TRAIN = "lr = 0.01\nsteps = 100\nprint('val_loss:', 1.0 / (lr * steps))\n"
 GOOD_ANSWER = (

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from cli_agent_support import process_gone, wait_until
 
-from autoresearch.agents import build_agent
-from autoresearch.agents.aider import AiderAgent, first_reply_line, parse_usage
-from autoresearch.agents.base import AgentError, AgentOptions, AgentRequest, AgentSetup
-from autoresearch.agents.claude import ClaudeAgent, parse_result
-from autoresearch.agents.codex import CodexAgent, summarize_events
-from autoresearch.agents.command import CommandAgent
 from autoresearch.errors import UserError
+from autoresearch.loop.agents import build_agent
+from autoresearch.loop.agents.aider import AiderAgent, first_reply_line, parse_usage
+from autoresearch.loop.agents.base import AgentError, AgentOptions, AgentRequest, AgentSetup
+from autoresearch.loop.agents.claude import ClaudeAgent, parse_result
+from autoresearch.loop.agents.codex import CodexAgent, summarize_events
+from autoresearch.loop.agents.command import CommandAgent
 
 STAND_IN = Path(__file__).with_name("cli_stand_in.py")
 

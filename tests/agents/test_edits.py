@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.agents.base import AgentError
-from autoresearch.agents.edits import ANSWER_FORMAT, apply_answer, files_section, parse_answer
+from autoresearch.loop.agents.base import AgentError
+from autoresearch.loop.agents.edits import ANSWER_FORMAT, apply_answer, files_section, parse_answer
 
 TRAIN = "import math\n\nlr = 0.01\nsteps = 100\n\n\ndef train():\n    return lr * steps\n"
 

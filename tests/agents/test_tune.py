@@ -6,11 +6,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from autoresearch.agents.base import AgentOptions, AgentRequest, AgentSetup, Outcome
-from autoresearch.agents.tune import TuneAgent
 from autoresearch.errors import UserError
-from autoresearch.knobs import parse_knobs, read_values
-from autoresearch.ledger import append_row, create_ledger
+from autoresearch.loop.agents.base import AgentOptions, AgentRequest, AgentSetup, Outcome
+from autoresearch.loop.agents.knobs import parse_knobs, read_values
+from autoresearch.loop.agents.tune import TuneAgent
+from autoresearch.store.ledger import append_row, create_ledger
 
 PARAMS = 'RATE = 0.5\nWIDTH = 16\nMODE = "a"\nprint(RATE, WIDTH, MODE)\n'
 KNOBS = (

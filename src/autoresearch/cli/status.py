@@ -1,0 +1,35 @@
+"""`autoresearch status`: where the session (or any ledger) stands."""
+
+from __future__ import annotations
+
+import argparse
+
+from autoresearch.cli.flags import Commands
+from autoresearch.cli.ledger_args import read_ledger_file
+from autoresearch.engine.session import Session
+from autoresearch.errors import ExitStatus
+from autoresearch.reports.terminal import print_json, status_lines
+from autoresearch.rules.settings import parse_direction
+
+
+def add_parser(commands: Commands) -> None:
+    status = commands.add_parser("status", help="where the session stands")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    status.add_argument("--results", help="read this ledger instead of a session's")
+    status.add_argument("--direction", help="for --results: minimize or maximize")
+
+
+def run(args: argparse.Namespace) -> int:
+    from autoresearch.reports.status import guess_direction, ledger_status, session_status
+
+    if args.results is not None:
+        book = read_ledger_file(args.results)
+        direction = parse_direction(args.direction) if args.direction else guess_direction(book)
+        summary = ledger_status(book, direction)
+    else:
+        summary = session_status(Session.open(args.directory))
+    if args.json:
+        print_json(summary)
+    else:
+        print("\n".join(status_lines(summary)))
+    return ExitStatus.OK

@@ -1,0 +1,285 @@
+"""Measure one candidate: run it (again, while the verdict needs more evidence), check the
+protected files around every run, apply the constraints, and run the holdout after a keep.
+
+It is given what it needs in a ``Measuring`` record, never the session itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from autoresearch.rules import stats, verdict
+from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
+from autoresearch.rules.noise import noise_sigma, reference_runs, resolve_amount
+from autoresearch.rules.settings import Settings, parse_constraint
+from autoresearch.store import guard, runner
+from autoresearch.store.files import SessionFiles, append_run, link_run_log, read_runs, write_json
+
+SEED_STRIDE = 1000
+
+
+class Watch(NamedTuple):
+    """Who wants to know how a run goes: its process group once it starts, its elapsed time."""
+
+    on_start: Callable[[int], None] | None = None
+    on_tick: Callable[[float], None] | None = None
+
+
+UNWATCHED = Watch()
+
+
+class Measuring(NamedTuple):
+    """What measuring one candidate needs to know of its session and of the experiment."""
+
+    repo: str
+    files: SessionFiles
+    settings: Settings
+    patterns: Mapping[str, re.Pattern[str]]
+    protected: Mapping[str, Mapping[str, Any]]
+    number: int
+    commit: str
+    inflight: Mapping[str, Any]  # the in-flight record, completed with each run's process
+    watch: Watch = UNWATCHED
+
+
+class Measurement(NamedTuple):
+    """What the runs of one candidate showed, and the verdict they earned."""
+
+    verdict: verdict.Verdict
+    values: tuple[float, ...] = ()
+    metrics: Mapping[str, float | None] = {}
+    seconds: float = 0.0
+    interrupted: bool = False
+    log: str | None = None
+    holdout: float | None = None
+    holdout_note: str | None = None
+
+    @property
+    def spread(self) -> float | None:
+        return stats.stdev(self.values) if len(self.values) > 1 else None
+
+
+class RunOutcome(NamedTuple):
+    """One run: its metrics, or why it crashed."""
+
+    readings: Mapping[str, Reading]
+    crash: str | None
+    seconds: float = 0.0
+    interrupted: bool = False
+
+
+def measure(
+    job: Measuring,
+    keep: str,
+    best: float | None,
+    baseline: float | None,
+    lines: Callable[[], tuple[int, int]],
+) -> Measurement:
+    """Run until the verdict is reached. ``lines`` gives the lines added and removed; it is
+    asked once the first run is over, so that working them out overlaps the run."""
+    settings = job.settings
+    runs = read_runs(job.files)
+    first_measurement = best is None
+    evidence = dict(
+        reference=reference_runs(runs, keep, best),
+        sigma=noise_sigma(settings.noise, runs),
+        direction=settings.direction,
+        min_delta=resolve_amount(settings.min_delta, baseline),
+        max_runs=max(1, settings.repeats),
+        complexity_cost=resolve_amount(settings.complexity_cost, baseline),
+    )
+    # A noise-aware session learns its noise from the baseline, measured twice.
+    baseline_runs = 2 if first_measurement and settings.noise == "auto" else 1
+    values: list[float] = []
+    sums: dict[str, float] = {}
+    seconds = 0.0
+    counted: tuple[int, int] | None = None
+    log = job.files.archived_log(job.number, job.commit)
+    while True:
+        outcome = run_once(job, len(values))
+        seconds += outcome.seconds
+        if outcome.crash is not None:
+            return Measurement(
+                verdict.Verdict(verdict.CRASH, outcome.crash),
+                tuple(values),
+                dict.fromkeys(job.patterns),
+                seconds,
+                outcome.interrupted,
+                log,
+            )
+        value = outcome.readings[settings.metric].value
+        assert value is not None
+        append_run(
+            job.files,
+            {"experiment": job.number, "commit": job.commit, "run": len(values), "value": value},
+        )
+        values.append(value)
+        for name, reading in outcome.readings.items():
+            sums[name] = sums.get(name, 0.0) + float(reading.value or 0.0)
+        if first_measurement:
+            if len(values) < baseline_runs:
+                continue
+            decided: verdict.Verdict | None = verdict.Verdict(
+                verdict.KEEP, "first measurement", mean=stats.mean(values), runs=len(values)
+            )
+        else:
+            counted = counted or lines()
+            decided = verdict.judge(
+                verdict.Evidence(
+                    candidate=tuple(values),
+                    lines_added=counted[0],
+                    lines_removed=counted[1],
+                    **evidence,
+                )
+            )
+        if decided is not None:
+            break
+    metrics = {name: total / len(values) for name, total in sums.items()}
+    if not first_measurement:
+        decided = apply_constraints(settings, decided, metrics)
+    measured = Measurement(decided, tuple(values), metrics, seconds, log=log)
+    if decided.status == verdict.KEEP and settings.holdout:
+        holdout, note = run_holdout(job)
+        measured = measured._replace(holdout=holdout, holdout_note=note)
+    return measured
+
+
+def run_once(job: Measuring, index: int) -> RunOutcome:
+    """One run of the candidate, between two checks of the protected files."""
+    suffix = f".run{index + 1}" if index else ""
+    log_path = job.files.archived_log(job.number, job.commit, suffix)
+    os.makedirs(job.files.logs, exist_ok=True)
+    open(log_path, "ab").close()  # run.log names it before the run writes a line
+    link_run_log(job.files, log_path)
+    tampered = check_protected(job, "before the run")
+    if tampered:
+        return RunOutcome({}, tampered)
+    run_id = runner.new_run_id()  # recorded, for a kill of the tool
+
+    def started(group: int) -> None:
+        # Not fsynced, as when first written: a process group only matters while the
+        # machine stays up.
+        where = {"group": group, "run_id": run_id, "run": index, "log": str(log_path)}
+        write_json(job.files.inflight_json, {**job.inflight, **where}, durable=False)
+        if job.watch.on_start is not None:
+            job.watch.on_start(group)
+
+    result, readings, crash = run_and_read(
+        job.repo,
+        job.settings,
+        job.settings.run,
+        log_path,
+        job_environment(job, index),
+        job.patterns,
+        Watch(started, job.watch.on_tick),
+        run_id=run_id,
+    )
+    crash = check_protected(job, "during the run") or crash
+    return RunOutcome(readings, crash, result.seconds, result.interrupted)
+
+
+def run_environment(
+    tag: str, commit: str, budget: float | None, experiment: str, seed: int
+) -> dict[str, str]:
+    """What a run sees of the session, besides the user's own environment."""
+    return {
+        **os.environ,
+        "AUTORESEARCH_TAG": tag,
+        "AUTORESEARCH_COMMIT": commit,
+        "AUTORESEARCH_BUDGET": f"{budget:g}" if budget is not None else "",
+        "AUTORESEARCH_EXPERIMENT": experiment,
+        "AUTORESEARCH_SEED": str(seed),
+    }
+
+
+def job_environment(job: Measuring, index: int) -> dict[str, str]:
+    """A run's environment, with a seed of its own for each run of each experiment."""
+    seed = job.number * SEED_STRIDE + index
+    return run_environment(job.files.tag, job.commit, job.settings.budget, str(job.number), seed)
+
+
+def run_and_read(
+    repo: str,
+    settings: Settings,
+    command: str,
+    log_path: str,
+    env: Mapping[str, str],
+    patterns: Mapping[str, re.Pattern[str]],
+    watch: Watch = UNWATCHED,
+    run_id: str | None = None,
+) -> tuple[runner.RunResult, dict[str, Reading], str | None]:
+    """Run a command within the session's time limit, read its metrics, say why it crashed."""
+    result = runner.run_command(
+        command,
+        repo,
+        log_path,
+        env,
+        kill_after=settings.kill_after,
+        on_start=watch.on_start,
+        on_tick=watch.on_tick,
+        run_id=run_id,
+    )
+    readings = read_metrics(runner.lines_from_end(log_path), patterns)
+    return result, readings, crash_reason(result, readings, settings.kill_after)
+
+
+def crash_reason(
+    result: runner.RunResult, readings: Mapping[str, Reading], kill_after: float | None
+) -> str | None:
+    """Why a run counts as a crash, or None when it gave every metric."""
+    if result.interrupted:
+        return "interrupted"
+    if result.timed_out:
+        return f"timeout after {kill_after:g} s"
+    if result.exit_code:
+        if result.exit_code < 0:
+            return f"killed by signal {-result.exit_code}"
+        return f"exit {result.exit_code}"
+    problems = [r.problem for r in readings.values() if r.problem]
+    return problems[0] if problems else None
+
+
+def check_protected(job: Measuring, when: str) -> str | None:
+    """A crash reason when a protected file differs from its fingerprint (it is put back)."""
+    if not job.protected:
+        return None
+    differing = guard.changed(job.repo, job.protected)
+    if not differing:
+        return None
+    lost = guard.restore(job.repo, differing, job.protected, job.files.protected_backup)
+    note = f" (could not restore: {', '.join(lost)})" if lost else ""
+    return f"protected file changed {when}: {', '.join(differing)}{note}"
+
+
+def apply_constraints(
+    settings: Settings, decided: verdict.Verdict, metrics: Mapping[str, float | None]
+) -> verdict.Verdict:
+    """A keep that breaks a guardrail (``--constraint``) is a discard, saying which."""
+    if decided.status != verdict.KEEP:
+        return decided
+    for text in settings.constraint:
+        rule = parse_constraint(text)
+        value = metrics.get(rule.name)
+        if value is not None and not rule.allows(value):
+            return decided._replace(status=verdict.DISCARD, reason=f"violates {rule} ({value:g})")
+    return decided
+
+
+def run_holdout(job: Measuring) -> tuple[float | None, str | None]:
+    """The hidden check, run after a keep only: its value, or a note saying why there is none."""
+    settings = job.settings
+    name = settings.holdout_metric or settings.metric
+    _, readings, crash = run_and_read(
+        job.repo,
+        settings,
+        settings.holdout or "",
+        job.files.archived_log(job.number, job.commit, ".holdout"),
+        job_environment(job, 0),
+        {name: default_pattern(name)},
+    )
+    if crash is not None:
+        return None, f"holdout {crash}"
+    return readings[name].value, None

@@ -1,0 +1,241 @@
+"""A session: started from a clean tree, opened by every later command, locked while one runs.
+
+It knows its frozen settings, its files and refs, the keep ref, and how to put the tree back at
+the keep ref without losing a stray edit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from autoresearch.errors import UserError
+from autoresearch.rules.metrics import compile_pattern, default_pattern
+from autoresearch.rules.scope import Scope
+from autoresearch.rules.settings import PROGRAM_FILE, Settings
+from autoresearch.store import git, guard, ledger
+from autoresearch.store.files import (
+    EXCLUDED,
+    RESERVED,
+    SessionFiles,
+    activate,
+    active_tag,
+    now,
+    parking_place,
+    read_json,
+    session_lock,
+    write_json,
+)
+
+BRANCH_PREFIX = "autoresearch/"
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class SessionMeta(NamedTuple):
+    """What a session froze at its start, and what happened to it since (rewinds, an import)."""
+
+    settings: Settings
+    settings_file: str | None
+    start_commit: str
+    created: float
+    scope_files: tuple[str, ...] = ()
+    identity: bool = True  # whether git knows who commits here; else the tool names itself
+    protected: Mapping[str, Mapping[str, Any]] = _EMPTY  # fingerprints, by path
+    rewinds: tuple[Mapping[str, Any], ...] = ()
+    imported: Mapping[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self._asdict(),
+            "settings": self.settings.to_dict(),
+            "scope_files": list(self.scope_files),
+            "protected": {path: dict(print_) for path, print_ in self.protected.items()},
+            "rewinds": [dict(rewind) for rewind in self.rewinds],
+            "imported": None if self.imported is None else dict(self.imported),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionMeta:
+        return cls(
+            settings=Settings.from_dict(data["settings"]),
+            settings_file=data.get("settings_file"),
+            start_commit=str(data["start_commit"]),
+            created=float(data.get("created") or 0.0),
+            scope_files=tuple(data.get("scope_files") or ()),
+            identity=bool(data.get("identity", True)),
+            protected=data.get("protected") or _EMPTY,
+            rewinds=tuple(data.get("rewinds") or ()),
+            imported=data.get("imported"),
+        )
+
+
+class Session:
+    def __init__(self, files: SessionFiles, meta: SessionMeta) -> None:
+        self.files = files
+        self.repo = files.repo
+        self.tag = files.tag
+        self.meta = meta
+        self.settings = meta.settings
+        self.keep_ref_name = f"refs/autoresearch/{self.tag}/keep"
+        self.patterns = self._metric_patterns()
+
+    # ----- starting and finding a session -------------------------------------------------
+
+    @classmethod
+    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+        repo = git.toplevel(path)
+        start = git.head(repo)
+        if start is None:
+            raise UserError("HEAD is unborn: make a first commit before starting a session")
+        dirty = git.status(repo).changed
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise UserError(f"tracked files have uncommitted changes ({shown}); commit or stash")
+        branch = BRANCH_PREFIX + settings.tag
+        files = SessionFiles(repo, settings.tag)
+        if git.branch_exists(repo, branch):
+            raise UserError(f"branch {branch} already exists; choose another --tag")
+        if files.exists():
+            raise UserError(f"session {settings.tag} already has state in {files.dir}")
+        parking_place(files)  # a results.tsv that cannot be moved aside refuses the start
+        excluded_from_default = {settings_file, PROGRAM_FILE}
+        scope_files = (
+            ()
+            if settings.scope
+            else tuple(p for p in git.tracked_files(repo) if p not in excluded_from_default)
+        )
+        git.create_branch(repo, branch)
+        git.exclude(repo, EXCLUDED)
+        meta = SessionMeta(
+            settings=settings,
+            settings_file=settings_file,
+            start_commit=start,
+            created=now(),
+            scope_files=scope_files,
+            identity=git.has_identity(repo),
+            protected=guard.snapshot(repo, settings.protect, files.protected_backup),
+        )
+        write_json(files.session_json, meta.to_json())
+        activate(files)
+        metrics = [settings.metric, *settings.also]
+        holdout = [settings.holdout_column] if settings.holdout_column else []
+        ledger.create_ledger(
+            files.ledger,
+            ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
+        )
+        git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
+        return cls(files, meta)
+
+    @classmethod
+    def open(cls, path: str, tag: str | None = None) -> Session:
+        """The session of the checked-out ``autoresearch/TAG`` branch (or the one named)."""
+        repo, branch = git.locate(path)
+        if tag is None:
+            if branch and branch.startswith(BRANCH_PREFIX):
+                tag = branch[len(BRANCH_PREFIX) :]
+            elif branch is None and active_tag(repo):
+                tag = active_tag(repo)  # detached by an interrupted audit: still that session
+            else:
+                raise UserError(
+                    "no session here: check out an autoresearch/TAG branch or run "
+                    "`autoresearch init`"
+                )
+        assert tag is not None
+        files = SessionFiles(repo, tag)
+        data = read_json(files.session_json)
+        if data is None:
+            raise UserError(f"no session {tag!r} in {files.root} (run `autoresearch init`)")
+        activate(files)
+        return cls(files, SessionMeta.from_json(data))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One command at a time per session."""
+        with session_lock(self.files):
+            yield
+
+    def save(self, meta: SessionMeta) -> None:
+        """Record what happened to the session (a rewind, an import) in its frozen state."""
+        write_json(self.files.session_json, meta.to_json())
+        self.meta = meta
+
+    # ----- what the session knows -----------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(
+            self.settings.scope, self.settings.protect, frozenset(self.meta.scope_files), RESERVED
+        )
+
+    def exp_ref(self, number: int) -> str:
+        """Where experiment ``number`` (its ledger row) is pinned."""
+        return f"refs/autoresearch/{self.tag}/exp/{number}"
+
+    def keep_ref(self) -> str:
+        commit = git.resolve(self.repo, self.keep_ref_name)
+        if commit is None:
+            raise UserError(f"the keep ref {self.keep_ref_name} is missing")
+        return commit
+
+    def read_ledger(self) -> ledger.Ledger:
+        if not os.path.exists(self.files.ledger):
+            raise UserError(f"{self.files.ledger} is missing: the session's ledger is gone")
+        return ledger.read_ledger(self.files.ledger)
+
+    def best_value(self, book: ledger.Ledger, keep: str) -> float | None:
+        """The keep ref's measured metric, or None while nothing has been measured."""
+        row = book.kept_row(keep)
+        if row is not None:
+            return row.value
+        imported = self.meta.imported
+        if imported is not None and imported.get("keep_ref") == keep:
+            # An adopted history whose commits are not in this repository: its last keep is
+            # the best so far, and HEAD stands for it.
+            last = imported.get("last_keep")
+            return float(last["value"]) if isinstance(last, Mapping) else None
+        return None
+
+    def _metric_patterns(self) -> dict[str, re.Pattern[str]]:
+        s = self.settings
+        main = compile_pattern(s.pattern) if s.pattern else default_pattern(s.metric)
+        return {s.metric: main, **{name: default_pattern(name) for name in s.also}}
+
+    # ----- back to the keep ref ----------------------------------------------------------------
+
+    def restore(
+        self, keep: str, tried: str | None = None, snapshot: git.Pending | None = None
+    ) -> str | None:
+        """Reset hard to the keep ref, first pinning any uncommitted edits under a ref; returns
+        that ref, or the one that now keeps an unpinned commit HEAD was on (None: nothing to keep).
+
+        ``tried`` names a commit known to be HEAD and pinned already, which spares the lookups;
+        ``snapshot`` is ``git.start_snapshot`` begun already.
+        """
+        head = tried or git.head(self.repo)
+        pinned = git.snapshot_uncommitted(self.repo, snapshot)
+        ref = self.abandoned_ref(pinned) if pinned else None
+        git.reset_hard(self.repo, keep)
+        if (
+            ref is None
+            and head
+            and head not in (keep, tried)
+            and not git.is_ancestor(self.repo, head, keep)
+        ):
+            tried_commits = git.list_refs(self.repo, f"refs/autoresearch/{self.tag}/exp/")
+            if head not in tried_commits.values():
+                ref = self.abandoned_ref(head)
+        return ref
+
+    def abandoned_ref(self, commit: str) -> str:
+        """Pin ``commit`` under the next free ``abandoned/N`` ref, never moving an existing one."""
+        prefix = f"refs/autoresearch/{self.tag}/abandoned/"
+        taken = [name.removeprefix(prefix) for name in git.list_refs(self.repo, prefix)]
+        last = max((int(n) for n in taken if n.isdigit()), default=0)
+        ref = f"{prefix}{last + 1}"
+        git.create_ref(self.repo, ref, commit)
+        return ref

@@ -1,0 +1,185 @@
+"""Turning a session into something reviewable: a branch holding only the kept changes.
+
+The session branch carries everything on the way to the keep ref, crashed candidates and their
+fixes included. The final branch starts from the session's starting point and holds one commit
+per kept change whose tree is exactly that keep's tree, so a crash and its fix read as the one
+change that was kept; or one squashed commit. The commits are made with plumbing, so the session
+branch, HEAD, the working tree and every other branch stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoresearch.engine.session import BRANCH_PREFIX, Session
+from autoresearch.errors import UserError
+from autoresearch.history.lineage import KeptStep, final_chain, kept_steps, start_commit
+from autoresearch.reports import terminal as output
+from autoresearch.reports.extras import audit_line, latest_audit
+from autoresearch.reports.summary import format_value
+from autoresearch.rules import verdict
+from autoresearch.store import git
+from autoresearch.store.files import write_text
+from autoresearch.store.ledger import Ledger, sanitize
+
+SUMMARY_FILE = "final-summary.md"
+
+
+@dataclass(frozen=True)
+class FinalPlan:
+    branch: str
+    start: str
+    keep: str
+    steps: list[KeptStep]
+    metric: str
+
+    @property
+    def baseline(self) -> float:
+        first = self.steps[0]
+        return first.value if first.before is None else first.before
+
+    @property
+    def best(self) -> float:
+        return self.steps[-1].value
+
+    def headline(self) -> str:
+        count = len(self.steps)
+        changes = "change" if count == 1 else "changes"
+        return f"{gain_text(self.metric, self.baseline, self.best)} in {count} kept {changes}"
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    plan: FinalPlan
+    commits: list[str]
+    squash: bool
+    summary_path: Path
+    summary: str
+
+
+def final_branch(session: Session) -> str:
+    return f"{BRANCH_PREFIX}{session.tag}-final"
+
+
+def change_text(before: float | None, after: float) -> str:
+    return "" if before is None else output.percent(verdict.change_percent(after, before))
+
+
+def gain_text(metric: str, before: float | None, after: float) -> str:
+    if before is None:
+        return f"{metric} {format_value(after)} (first measurement)"
+    change = change_text(before, after)
+    return f"{metric} {format_value(before)} -> {format_value(after)} ({change})"
+
+
+def plan_final(session: Session) -> tuple[FinalPlan, Ledger]:
+    """What the final branch will hold; refuses when there is nothing beyond the baseline."""
+    # The keep ref first: it moves only once its ledger row is on disk, so the ledger read
+    # after it always has the row, even while a loop is running.
+    keep = session.keep_ref()
+    book = session.read_ledger()
+    start = start_commit(session)
+    chain = final_chain(session, kept_steps(session, book), keep)
+    if keep == start or not chain:
+        raise UserError("nothing to finalize: no change was kept beyond the baseline")
+    if chain[-1].commit != keep:
+        raise UserError(f"the keep ref {keep[:7]} is not a kept commit of the ledger")
+    plan = FinalPlan(final_branch(session), start, keep, chain, session.settings.metric)
+    return plan, book
+
+
+def refuse_existing_branch(session: Session, plan: FinalPlan) -> None:
+    existing = git.resolve(session.repo, f"refs/heads/{plan.branch}")
+    if existing is None:
+        return
+    again = f"`git branch -D {plan.branch}` and finalize again"
+    if git.tree_of(session.repo, existing) == git.tree_of(session.repo, plan.keep):
+        raise UserError(
+            f"{plan.branch} already exists and is up to date with the keep ref "
+            f"{plan.keep[:7]}; to build it anew: {again}"
+        )
+    raise UserError(
+        f"{plan.branch} already exists from an earlier finalize and the keep ref has moved "
+        f"since; {again}"
+    )
+
+
+def step_message(session: Session, step: KeptStep) -> str:
+    description = sanitize(step.row.description) or "(no description)"
+    return (
+        f"{description}\n\n{gain_text(session.settings.metric, step.before, step.value)}\n"
+        f"Kept in autoresearch session {session.tag} as {step.commit[:7]}.\n"
+    )
+
+
+def squash_message(session: Session, plan: FinalPlan) -> str:
+    lines = [f"autoresearch {session.tag}: {plan.headline()}", ""]
+    for step in plan.steps:
+        gain = gain_text(plan.metric, step.before, step.value)
+        lines.append(f"- {sanitize(step.row.description)} ({gain})")
+    return "\n".join(lines) + "\n"
+
+
+def finalize(session: Session, squash: bool) -> FinalResult:
+    plan, book = plan_final(session)
+    refuse_existing_branch(session, plan)
+    repo, identity = session.repo, session.meta.identity
+    commits: list[str] = []
+    if squash:
+        message = squash_message(session, plan)
+        tree = git.tree_of(repo, plan.keep)
+        commits.append(git.commit_tree(repo, tree, plan.start, message, identity))
+    else:
+        parent = plan.start
+        for step in plan.steps:
+            tree = git.tree_of(repo, step.commit)
+            parent = git.commit_tree(repo, tree, parent, step_message(session, step), identity)
+            commits.append(parent)
+    git.create_branch_at(repo, plan.branch, commits[-1])
+    summary = summary_markdown(session, plan, book, commits, squash)
+    path = Path(session.files.dir, SUMMARY_FILE)
+    write_text(path, summary)
+    return FinalResult(plan, commits, squash, path, summary)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def summary_markdown(
+    session: Session, plan: FinalPlan, book: Ledger, commits: list[str], squash: bool
+) -> str:
+    """The pull request's text: the headline, how it was measured, the kept changes."""
+    settings, metric = session.settings, plan.metric
+    counts = {status: 0 for status in (verdict.KEEP, verdict.DISCARD, verdict.CRASH)}
+    for row in book.rows:
+        counts[row.status] += 1
+    shape = (
+        "one squashed commit"
+        if squash
+        else f"{len(commits)} commits, one per kept change, each with the tree that was measured"
+    )
+    lines = [
+        f"## autoresearch {session.tag}: {plan.headline()}",
+        "",
+        f"Goal: {settings.direction} `{metric}` as printed by `{settings.run}`. "
+        f"{len(book.rows)} experiments: {counts['keep']} kept, {counts['discard']} discarded, "
+        f"{counts['crash']} crashed.",
+        "",
+        f"Branch `{plan.branch}`: {shape}, on top of `{plan.start[:7]}`.",
+        "",
+        f"| # | commit | {metric} | change | description |",
+        "|---:|---|---:|---:|---|",
+    ]
+    for number, step in enumerate(plan.steps, start=1):
+        commit = step.commit if squash else commits[number - 1]
+        lines.append(
+            f"| {number} | `{commit[:7]}` | {format_value(step.value)} "
+            f"| {change_text(step.before, step.value)} "
+            f"| {_cell(step.row.description)} |"
+        )
+    audit = latest_audit(session)
+    if audit is not None:
+        lines += ["", audit_line(audit)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,297 @@
+"""The autonomous loop: ask the agent, run the experiment step, repeat until a stop condition.
+
+The tool is the loop, so nothing but a stop condition or the user ends it. The first Ctrl-C
+lets the running experiment finish and then stops; the second kills the run at once. Either way
+the tree ends at the keep ref and every finished experiment is in the ledger.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from autoresearch.engine import recovery
+from autoresearch.engine.experiment import Experiment, Interrupted
+from autoresearch.engine.measure import Watch
+from autoresearch.engine.session import Session
+from autoresearch.engine.step import try_candidate
+from autoresearch.errors import UserError
+from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome, Proposal
+from autoresearch.loop.prompt import PromptInputs, build_prompt
+from autoresearch.rules.settings import PROGRAM_FILE
+from autoresearch.rules.verdict import CRASH, KEEP, is_better
+from autoresearch.store import git
+from autoresearch.store.files import write_text
+from autoresearch.store.ledger import Ledger, parse_number
+
+
+@dataclass(frozen=True)
+class StopRules:
+    max_experiments: int | None = None
+    max_hours: float | None = None
+    target: float | None = None
+    plateau: int | None = None
+    max_cost: float | None = None
+    max_fix_attempts: int = 2
+    max_failures: int = 5
+
+
+@dataclass
+class LoopReport:
+    """What the loop tells the terminal: each event as it happens, and why it stopped."""
+
+    say: Callable[[str], None]
+    tick: Callable[[str], None] | None = None
+    experiments: list[Experiment] = field(default_factory=list)
+    stop_reason: str = ""
+
+
+class StopRequest:
+    """First Ctrl-C: finish the experiment in hand, then stop. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def __enter__(self) -> StopRequest:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this experiment (Ctrl-C again to stop now)", flush=True)
+
+
+class Loop:
+    def __init__(
+        self,
+        session: Session,
+        agent: Agent,
+        agent_name: str,
+        rules: StopRules,
+        report: LoopReport,
+        program: Path | None = None,
+    ) -> None:
+        self.session = session
+        self.agent = agent
+        self.agent_name = agent_name
+        self.rules = rules
+        self.report = report
+        self.program = program
+        self.started = time.monotonic()
+        self.failures_in_a_row = 0
+        self.attempt = 0
+
+    def run(self) -> LoopReport:
+        with self.session.lock(), StopRequest() as stop:
+            for message in recovery.recover(self.session):
+                self.report.say(f"recovered: {message}")
+            try:
+                while not stop.requested:
+                    reason = self.stop_reason()
+                    if reason:
+                        self.report.stop_reason = reason
+                        break
+                    self.one_idea()
+                else:
+                    self.report.stop_reason = "stopped at your request (Ctrl-C)"
+            except (KeyboardInterrupt, Interrupted) as interruption:
+                if isinstance(interruption, Interrupted):
+                    self.report.experiments.append(interruption.experiment)
+                self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
+            finally:
+                self.return_to_keep()
+        return self.report
+
+    # ----- one idea: a proposal, its experiment, and fixes if it crashed ---------------------
+
+    def one_idea(self) -> None:
+        experiment = self.ask_and_try(crash=None)
+        if experiment is None:
+            return
+        fixes = self.rules.max_fix_attempts if getattr(self.agent, "can_fix", True) else 0
+        while experiment.status == CRASH and fixes > 0:
+            fixes -= 1
+            fixed = self.ask_and_try(crash=experiment)
+            if fixed is None:
+                break
+            experiment = fixed
+        if experiment.status == CRASH:
+            self.return_to_keep()
+
+    def ask_and_try(self, crash: Experiment | None) -> Experiment | None:
+        self.attempt += 1
+        book = self.session.read_ledger()  # read once: the prompt and the ticker share it
+        number = book.data_lines
+        doing = "fixing the crash of" if crash else "asking for"
+        self.status_line(f"experiment {number}: {doing} an idea ({self.agent_name})")
+        try:
+            proposal = self.agent.propose(self.request(crash, book))
+            if not self.has_changes():
+                raise AgentError("the agent made no change")
+            description = proposal.description
+            if crash is not None:
+                description = f"{description} (fix of {crash.commit[:7]})"
+            experiment = try_candidate(
+                self.session,
+                description,
+                Watch(on_tick=self.run_ticker(number, book)),
+                tokens=proposal.tokens,
+                cost_usd=proposal.cost_usd,
+            )
+        except (AgentError, UserError) as failure:
+            self.failed(str(failure), crash)
+            return None
+        self.failures_in_a_row = 0
+        self.report.experiments.append(experiment)
+        self.agent.observe(self.outcome(experiment))
+        self.report.say(self.verdict_line(experiment, proposal))
+        return experiment
+
+    def failed(self, reason: str, crash: Experiment | None) -> None:
+        self.failures_in_a_row += 1
+        self.agent.observe(Outcome(commit="", status="failed", value=None, description=reason))
+        pinned = self.session.restore(self.session.keep_ref()) if crash is None else None
+        where = f"; its edits kept at {pinned}" if pinned else ""
+        self.report.say(f"agent attempt failed: {reason} (nothing run{where})")
+        if crash is not None:
+            self.return_to_keep()
+        if self.failures_in_a_row >= self.rules.max_failures:
+            raise AgentGaveUp(
+                f"{self.failures_in_a_row} agent attempts in a row failed; last: {reason}"
+            )
+
+    # ----- what the agent gets ---------------------------------------------------------------
+
+    def request(self, crash: Experiment | None, book: Ledger) -> AgentRequest:
+        s = self.session
+        description_path = Path(s.files.description)
+        crash_row = book.row_for(crash.commit[:7]) if crash else None
+        text = build_prompt(
+            PromptInputs(
+                program=self.program_text(),
+                metric=s.settings.metric,
+                direction=s.settings.direction,
+                run_command=s.settings.run,
+                budget=s.settings.budget,
+                scope=self.scope_listing(),
+                protected=list(s.settings.protect),
+                ledger=book,
+                keep_commit=s.keep_ref(),
+                description_path=description_path,
+                crash=crash_row,
+                crash_tail=tuple(crash.tail) if crash else (),
+            )
+        )
+        prompt_path = Path(s.files.prompts, f"{book.data_lines:04d}-{self.attempt}.md")
+        write_text(prompt_path, text)
+        write_text(s.files.last_prompt, text)
+        return AgentRequest(
+            prompt=text,
+            prompt_path=prompt_path,
+            workdir=Path(s.repo),
+            scope_files=tuple(self.scope_files()),
+            protected=tuple(s.settings.protect),
+            description_path=description_path,
+            fix_attempt=crash is not None,
+        )
+
+    def program_text(self) -> str | None:
+        path = self.program or Path(self.session.repo, PROGRAM_FILE)
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+
+    def scope_files(self) -> list[str]:
+        scope = self.session.scope
+        return [p for p in git.tracked_files(self.session.repo) if scope.allows(p)]
+
+    def scope_listing(self) -> list[str]:
+        globs = list(self.session.settings.scope)
+        return globs or self.scope_files()
+
+    def has_changes(self) -> bool:
+        s = self.session
+        tree = git.status(s.repo)
+        in_scope_untracked = [p for p in tree.untracked if s.scope.allows(p)]
+        return bool(tree.changed or in_scope_untracked or git.head(s.repo) != s.keep_ref())
+
+    # ----- stop conditions and the terminal ---------------------------------------------------
+
+    def stop_reason(self) -> str | None:
+        rules, s = self.rules, self.session
+        done = len(self.report.experiments)
+        if rules.max_experiments is not None and done >= rules.max_experiments:
+            return f"reached --max-experiments {rules.max_experiments}"
+        hours = (time.monotonic() - self.started) / 3600
+        if rules.max_hours is not None and hours >= rules.max_hours:
+            return f"reached --max-hours {rules.max_hours:g}"
+        book = s.read_ledger()
+        best = s.best_value(book, s.keep_ref())
+        if (
+            rules.target is not None
+            and best is not None
+            and (best == rules.target or is_better(best, rules.target, s.settings.direction))
+        ):
+            return f"reached --target {rules.target:g} (best {best:g})"
+        if rules.plateau is not None:
+            streak = 0
+            for row in reversed(book.rows):
+                if row.status == KEEP:
+                    break
+                streak += 1
+            if streak >= rules.plateau:
+                return f"plateau: {streak} experiments in a row without a keep"
+        if rules.max_cost is not None:
+            spent = sum(parse_number(r.values.get("cost_usd", "")) or 0.0 for r in book.rows)
+            if spent >= rules.max_cost:
+                return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
+        return None
+
+    def return_to_keep(self) -> None:
+        keep = self.session.keep_ref()
+        if git.head(self.session.repo) != keep or not git.status(self.session.repo).clean:
+            self.session.restore(keep)
+
+    def outcome(self, experiment: Experiment) -> Outcome:
+        return Outcome(
+            experiment.commit, experiment.status, experiment.value, experiment.description
+        )
+
+    def verdict_line(self, experiment: Experiment, proposal: Proposal) -> str:
+        from autoresearch.reports.terminal import verdict_lines
+
+        cost = f"  ${proposal.cost_usd:.2f}" if proposal.cost_usd else ""
+        first = verdict_lines(experiment)[0]
+        return f"[{experiment.number}] {first}{cost}  — {experiment.description}"
+
+    def status_line(self, text: str) -> None:
+        if self.report.tick is not None:
+            self.report.tick(text)
+
+    def run_ticker(self, number: int, book: Ledger) -> Callable[[float], None] | None:
+        if self.report.tick is None:
+            return None
+        s = self.session
+        budget = f" / {s.settings.budget:g} s" if s.settings.budget else ""
+        best = s.best_value(book, s.keep_ref())
+        best_text = f" · best {best:g}" if best is not None else ""
+        tick = self.report.tick
+
+        def show(elapsed: float) -> None:
+            tick(f"experiment {number}: running {elapsed:.0f} s{budget}{best_text}")
+
+        return show
+
+
+class AgentGaveUp(UserError):
+    """The agent failed too many times in a row: stop instead of spinning."""
+
+    exit_code = 1

@@ -1,0 +1,311 @@
+"""A local, read-only web dashboard of a running session.
+
+``/`` is a page that polls ``/api/state`` every two seconds; ``/plot.png`` is the progress
+picture, rendered on demand and cached until the ledger changes. The server only reads: the
+ledger (up to its last complete line, since the loop may be appending to it at that moment),
+``inflight.json`` in the state folder, and the end of the running experiment's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from autoresearch.errors import UserError
+from autoresearch.reports.dashboard_page import PAGE
+from autoresearch.reports.plot import check_direction, plot_png
+from autoresearch.reports.summary import Summary, summarize
+from autoresearch.store.ledger import Ledger, parse_lines, parse_number
+
+INFLIGHT_FILE = "inflight.json"
+LOG_TAIL_LINES = 40
+# A log line can be arbitrarily long (progress bars without newlines); never read more than this.
+LOG_TAIL_MAX_BYTES = 256 * 1024
+DEFAULT_ROW_LIMIT = 1000
+PROBLEMS_SHOWN = 20
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+LedgerKey = tuple[int, int]
+
+
+def read_complete_ledger(path: Path) -> Ledger:
+    """The ledger up to its last newline: a row still being written is not a row yet."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    complete = data[: data.rfind(b"\n") + 1]
+    text = complete.decode("utf-8", errors="replace")
+    return parse_lines(io.StringIO(text, newline=""), path)
+
+
+def tail_lines(path: Path, count: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``count`` lines of a file, read backwards from its end."""
+    with open(path, "rb") as handle:
+        end = handle.seek(0, io.SEEK_END)
+        start = end
+        chunk = b""
+        while start > 0 and chunk.count(b"\n") <= count and end - start < LOG_TAIL_MAX_BYTES:
+            step = min(8192, start)
+            start -= step
+            handle.seek(start)
+            chunk = handle.read(step) + chunk
+    text = chunk.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if start > 0:
+        lines = lines[1:]  # the first one is cut somewhere in its middle
+    if lines and lines[-1] == "":
+        lines.pop()
+    # A progress bar redraws its line with carriage returns: only the last drawing shows.
+    cleaned = [ANSI_ESCAPE.sub("", line).rstrip("\r").split("\r")[-1] for line in lines]
+    return cleaned[-count:]
+
+
+def read_inflight(state_dir: Path, repo: Path, now: float) -> dict[str, Any] | None:
+    """The experiment in flight, or None when there is none (or its file is mid-write)."""
+    try:
+        data = json.loads((state_dir / INFLIGHT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    started = parse_number(str(data.get("started", "")))
+    budget = parse_number(str(data.get("budget", "")))
+    elapsed = max(0.0, now - started) if started is not None else None
+    inflight: dict[str, Any] = {
+        "experiment": data.get("experiment"),
+        "commit": str(data.get("commit") or ""),
+        "description": str(data.get("description") or ""),
+        "started": started,
+        "budget": budget,
+        "elapsed": elapsed,
+        "fraction": elapsed / budget if elapsed is not None and budget else None,
+        "log": None,
+        "log_tail": [],
+    }
+    if data.get("log"):
+        log = Path(str(data["log"]))
+        log = log if log.is_absolute() else repo / log
+        inflight["log"] = str(log)
+        try:
+            inflight["log_tail"] = tail_lines(log)
+        except OSError as error:
+            inflight["log_tail"] = [f"(log not readable: {error.strerror or error})"]
+    return inflight
+
+
+@dataclass
+class _Snapshot:
+    key: LedgerKey | None = None
+    ledger: Ledger | None = None
+    summary: Summary | None = None
+    error: str | None = None
+
+
+@dataclass
+class Dashboard:
+    """What the server shows, with the parsed ledger and the plot cached by file size and mtime."""
+
+    repo: Path
+    ledger_path: Path
+    state_dir: Path
+    direction: str
+    _snapshot: _Snapshot = field(default_factory=_Snapshot)
+    _plot: tuple[LedgerKey | None, bytes | None] = (None, None)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _plot_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def snapshot(self) -> _Snapshot:
+        try:
+            stat = self.ledger_path.stat()
+        except OSError:
+            return _Snapshot(error=f"no ledger yet at {self.ledger_path}")
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._snapshot.key == key:
+                return self._snapshot
+            try:
+                ledger = read_complete_ledger(self.ledger_path)
+                snapshot = _Snapshot(key, ledger, summarize(ledger, self.direction))
+            except (OSError, ValueError) as error:
+                # Most likely the header itself is still being written: show it, retry later.
+                snapshot = _Snapshot(key=None, error=f"ledger not readable yet: {error}")
+            self._snapshot = snapshot
+            return snapshot
+
+    def state(self, row_limit: int | None = DEFAULT_ROW_LIMIT) -> dict[str, Any]:
+        now = time.time()
+        snapshot = self.snapshot()
+        state: dict[str, Any] = {
+            "now": now,
+            "direction": self.direction,
+            "ledger_path": str(self.ledger_path),
+            "ledger_key": "-".join(map(str, snapshot.key)) if snapshot.key else None,
+            "error": snapshot.error,
+            "metric": None,
+            "columns": [],
+            "rows": [],
+            "rows_total": 0,
+            "first_row": 0,
+            "problems": [],
+            "summary": None,
+            "inflight": read_inflight(self.state_dir, self.repo, now),
+        }
+        ledger, summary = snapshot.ledger, snapshot.summary
+        if ledger is None or summary is None:
+            return state
+        total = len(ledger.rows)
+        first = 0 if row_limit is None else max(0, total - row_limit)
+        state.update(
+            metric=ledger.metric,
+            columns=ledger.columns,
+            rows=[
+                [row.values.get(column, "") for column in ledger.columns]
+                for row in ledger.rows[first:]
+            ],
+            rows_total=total,
+            first_row=first,
+            problems=ledger.problems[-PROBLEMS_SHOWN:],
+            summary=summary.as_dict(),
+        )
+        return state
+
+    def plot(self) -> bytes | None:
+        snapshot = self.snapshot()
+        if snapshot.ledger is None:
+            return None
+        with self._plot_lock:
+            key, png = self._plot
+            if key != snapshot.key or png is None:
+                png = plot_png(snapshot.ledger, self.direction)
+                self._plot = (snapshot.key, png)
+            return png
+
+    def warm_up(self) -> None:
+        # Whatever fails here fails again, and is reported, when the page asks for the plot.
+        with contextlib.suppress(Exception):
+            self.plot()
+
+
+class DashboardServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], dashboard: Dashboard) -> None:
+        if ":" in address[0]:
+            import socket
+
+            self.address_family = socket.AF_INET6
+        self.dashboard = dashboard
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        host = str(host)
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: DashboardServer
+    server_version = "autoresearch-dashboard"
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+        url = urlsplit(self.path)
+        dashboard = self.server.dashboard
+        try:
+            if url.path in ("/", "/index.html"):
+                self._send(HTTPStatus.OK, "text/html; charset=utf-8", PAGE.encode("utf-8"))
+            elif url.path == "/api/state":
+                self._send_json(dashboard.state(_row_limit(url.query)))
+            elif url.path == "/plot.png":
+                self._send_plot(dashboard)
+            else:
+                self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser went away mid-answer
+        except Exception as error:  # a bad moment must not take the dashboard down
+            self._send_json({"error": f"{type(error).__name__}: {error}"})
+
+    def _send_plot(self, dashboard: Dashboard) -> None:
+        try:
+            png = dashboard.plot()
+        except UserError as error:
+            message = f"{error}\n".encode()
+            self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", message)
+            return
+        if png is None:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"no ledger yet\n")
+        else:
+            self._send(HTTPStatus.OK, "image/png", png)
+
+    def _send_json(self, data: object) -> None:
+        body = json.dumps(data, allow_nan=False, default=str).encode("utf-8")
+        self._send(HTTPStatus.OK, "application/json", body)
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # one line per poll would drown the terminal the loop reports to
+
+
+def _row_limit(query: str) -> int | None:
+    """``?rows=all`` for the whole ledger, ``?rows=N`` for the last N rows."""
+    value = parse_qs(query).get("rows", [""])[-1]
+    if value == "all":
+        return None
+    return int(value) if value.isdigit() else DEFAULT_ROW_LIMIT
+
+
+def create_dashboard_server(
+    repo: Path,
+    ledger_path: Path,
+    state_dir: Path,
+    direction: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> DashboardServer:
+    """A bound, not yet serving, dashboard server (port 0 picks a free port)."""
+    check_direction(direction)
+    dashboard = Dashboard(Path(repo), Path(ledger_path), Path(state_dir), direction)
+    try:
+        return DashboardServer((host, port), dashboard)
+    except OSError as error:
+        raise UserError(f"cannot serve the dashboard on {host}:{port}: {error.strerror}") from error
+
+
+def serve_dashboard(
+    repo: Path,
+    ledger_path: Path,
+    state_dir: Path,
+    direction: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
+    server = create_dashboard_server(repo, ledger_path, state_dir, direction, host, port)
+    # The first plot pays for importing matplotlib; pay it before the first visitor asks.
+    threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
+    try:
+        if ready is not None:
+            ready(server.url)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,77 @@
+"""The report for a pull request, in Markdown: the headline and the table of kept changes."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+
+from autoresearch.reports.plot import short_description
+from autoresearch.reports.summary import diff_for, format_pct, summarize
+from autoresearch.store.ledger import Ledger
+
+
+def _markdown_cell(text: str) -> str:
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside the text."""
+    longest = run = 0
+    for character in text:
+        run = run + 1 if character == "`" else 0
+        longest = max(longest, run)
+    return "`" * max(3, longest + 1)
+
+
+def render_markdown(ledger: Ledger, direction: str, diffs: Mapping[str, str] | None = None) -> str:
+    """A summary for a pull request: the headline and the table of kept changes."""
+    summary = summarize(ledger, direction)
+    metric = summary.metric
+    lines = [f"## autoresearch: {metric}", ""]
+    if summary.baseline is not None:
+        change = format_pct(summary.change_pct)
+        lines.append(
+            f"**{metric}** {summary.value_text(summary.baseline)} → "
+            f"**{summary.value_text(summary.best)}**"
+            + (f" ({change})" if change else "")
+            + f", {direction}d over {summary.experiments} experiments."
+        )
+        lines.append("")
+    lines += ["| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in summary.headline()]
+    lines.append("")
+    if not summary.kept_changes:
+        lines.append("No change was kept after the baseline.")
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"### Kept changes ({len(summary.kept_changes)})",
+        "",
+        f"| # | commit | {metric} | gain | gain % | description |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
+    for change in summary.kept_changes:
+        lines.append(
+            f"| {change.number} | `{_markdown_cell(change.row.commit)}` "
+            f"| {summary.value_text(change.row.value)} | {summary.gain_text(change.gain)} "
+            f"| {format_pct(change.gain_pct)} | {_markdown_cell(change.row.description)} |"
+        )
+    diff_sections = []
+    for change in summary.kept_changes:
+        text = diff_for(diffs or {}, change.row.commit)
+        if not text:
+            continue
+        fence = _fence(text)
+        title = short_description(change.row.description, 80)
+        diff_sections += [
+            "<details>",
+            f"<summary>{html.escape(change.row.commit)}: {html.escape(title)}</summary>",
+            "",
+            f"{fence}diff",
+            text.rstrip("\n"),
+            fence,
+            "",
+            "</details>",
+        ]
+    if diff_sections:
+        lines += ["", "### Diffs", "", *diff_sections]
+    return "\n".join(lines) + "\n"

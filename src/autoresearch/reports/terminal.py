@@ -1,0 +1,182 @@
+"""How results read on a terminal: short, greppable lines for people and agents alike."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from autoresearch.engine.experiment import Experiment
+from autoresearch.rules.verdict import CRASH, KEEP, change_percent
+from autoresearch.store.ledger import format_number
+
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+
+def duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}%"
+
+
+def verdict_lines(experiment: Experiment) -> list[str]:
+    e = experiment
+    head = f"{e.status:<8} {e.commit[:7]}  "
+    if e.status == CRASH:
+        lines = [
+            head + f"{e.reason}   {duration(e.seconds)}   log: {e.log}",
+        ]
+        if e.reason == "interrupted":
+            lines.append(f"interrupted: tree restored to the keep ref {e.keep_ref[:7]}")
+        elif e.commit != e.keep_ref:  # the baseline's own crash has nothing to return to
+            lines.append(
+                f"the crashed candidate stays checked out: fix it and `autoresearch try -m ...`,"
+                f" or `autoresearch reset` to return to {e.keep_ref[:7]}"
+            )
+        return lines
+    measured = f"{e.metric} {format_number(e.value)}"
+    if e.spread is not None:
+        measured += f" ±{e.spread:.2g}"
+    if e.best_before is None:
+        context = "(first measurement: the baseline)"
+    elif e.status == KEEP:
+        change = change_percent(e.value, e.best_before) if e.value is not None else None
+        note = "" if e.reason == "better" else f", {e.reason}"
+        context = f"(best was {format_number(e.best_before)}, {percent(change)}{note})"
+    else:
+        note = "" if e.reason == "not better" else f", {e.reason}"
+        context = f"(best {format_number(e.best_before)}{note})"
+    line = f"{head}{measured}  {context}   {duration(e.seconds)}"
+    if e.status != KEEP:
+        line += f"   reset to {e.keep_ref[:7]}"
+    return [line, *e.notes]
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=None, default=str))
+
+
+def progress_printer(budget: float | None) -> Callable[[float], None] | None:
+    """A one-line live indicator, only when a person is watching a terminal."""
+    if not sys.stdout.isatty():
+        return None
+    limit = f" / {duration(budget)}" if budget else ""
+
+    def tick(elapsed: float) -> None:
+        sys.stdout.write(f"\r  running {duration(elapsed)}{limit} ")
+        sys.stdout.flush()
+
+    return tick
+
+
+def report_experiment(experiment: Experiment, as_json: bool, tty: bool) -> None:
+    """The verdict: a line or two (and a crash's log tail), or one JSON object."""
+    if tty:
+        sys.stdout.write("\r\033[K")
+    if as_json:
+        print_json(experiment.to_json())
+        return
+    for line in verdict_lines(experiment):
+        print(line)
+    if experiment.status == CRASH and experiment.reason != "interrupted":
+        print_tail(experiment.tail)
+
+
+def print_tail(tail: list[str], stream: TextIO = sys.stdout) -> None:
+    if tail:
+        what = "line" if len(tail) == 1 else f"{len(tail)} lines"
+        print(f"--- last {what} of the run log ---", file=stream)
+        for line in tail:
+            print("  " + line, file=stream)
+
+
+def noise_line(noise: dict[str, Any]) -> str:
+    sigma, mode = noise["sigma"], noise["mode"]
+    if mode == "off":
+        return "noise: off (plain rule: strictly better is kept)"
+    if mode != "auto":
+        return f"noise: fixed sigma {float(mode):.4g}"
+    if sigma is None:
+        return "noise: unknown yet (plain rule until a commit has been run twice)"
+    if sigma == 0:
+        return "noise: none (repeated runs agree: plain rule, one run per candidate)"
+    return f"noise: sigma {sigma:.4g} from {noise['repeated_runs']} repeated runs"
+
+
+def status_lines(s: dict[str, Any]) -> list[str]:
+    lines = []
+    session = s.get("tag") is not None
+    if session:
+        lines.append(f"session {s['tag']} on {s['branch']} · {s['metric']} ({s['direction']})")
+    else:
+        lines.append(f"ledger · {s['metric']} ({s['direction']})")
+    best = format_number(s["best"]) if s["best"] is not None else "none yet"
+    where = ""
+    if s["best"] is not None:
+        where = f" ({s['best_commit']}, {percent(s['change_percent'])})"
+    baseline = format_number(s["baseline"]) if s["baseline"] is not None else "none yet"
+    line = f"baseline {baseline} · best {best}{where}"
+    if s.get("keep_ref"):
+        line += f" · keep ref {s['keep_ref']}"
+    lines.append(line)
+    rate = f"{s['keep_rate'] * 100:.0f}%" if s["keep_rate"] is not None else "n/a"
+    counts = (
+        f"{s['experiments']} experiments: {s['keeps']} keep, {s['discards']} discard, "
+        f"{s['crashes']} crash · keep rate {rate}"
+    )
+    if s.get("experiments_per_hour"):
+        counts += f" · {s['experiments_per_hour']:.1f}/hour"
+    lines.append(counts)
+    noise = s.get("noise")
+    if noise:
+        lines.append(noise_line(noise))
+    holdout = s.get("holdout")
+    if holdout and holdout["trend"]:
+        first, now = holdout["baseline"], holdout["best"]
+        shown = "n/a" if now is None else format_number(now)
+        lines.append(
+            f"holdout {holdout['column']}: {format_number(first)} -> {shown} "
+            f"over {len(holdout['trend'])} keeps"
+        )
+    running = s.get("running")
+    if running and running["alive"]:
+        budget = f" / {duration(running['budget'])}" if running.get("budget") else ""
+        lines.append(
+            f"running: experiment {running['experiment']} ({running['commit']}) "
+            f"{duration(running['elapsed'])}{budget} (pid {running['pid']}) "
+            f"— {running['description']}"
+        )
+    elif running:
+        lines.append(
+            f"interrupted: experiment {running['experiment']} ({running['commit']}) will be "
+            "recorded as a crash by the next command"
+        )
+    elif session:  # a ledger read alone cannot know
+        lines.append("running: nothing")
+    if s.get("crashed_candidate"):
+        lines.append(
+            f"crashed candidate {s['crashed_candidate']} checked out, waiting for a fix"
+            " (`autoresearch try`) or `autoresearch reset`"
+        )
+    for rewind in s.get("rewinds") or []:
+        lines.append(
+            f"rewound: keep ref moved from {rewind['from']} back to {rewind['to']} "
+            f"after {rewind['after_experiments']} experiments"
+        )
+    for problem in s.get("ledger_problems") or []:
+        lines.append(f"ledger: {problem} (row ignored, file left as it is)")
+    if s["recent"]:
+        lines.append(f"last {len(s['recent'])}:")
+        for row in s["recent"]:
+            lines.append(
+                f"  {row['commit']:<8} {format_number(row['value']):>12}  "
+                f"{row['status']:<8} {row['description']}"
+            )
+    return lines
