@@ -52,7 +52,7 @@ class Found(NamedTuple):
 
     number: int  # its ledger row, and its exp/N pin
     exp_ref: str
-    pin_taken: bool  # exp/N exists already (rows were taken out of the ledger by hand)
+    stale_pin: str | None  # the commit exp/N holds already (a row taken out by hand, a kill)
     keep: str
     book: ledger.Ledger
     best: float | None  # the keep ref's metric; None while nothing has been measured
@@ -90,18 +90,18 @@ def find(session: Session) -> Found:
                 "edit files, or `autoresearch reset`"
             )
         raise UserError(f"nothing to try: no change from the keep ref {keep[:7]}")
-    return Found(number, exp_ref, exp_ref in found, keep, book, best, candidate, commit)
+    return Found(number, exp_ref, found.get(exp_ref), keep, book, best, candidate, commit)
 
 
-def commit(session: Session, found: Found, description: str) -> tuple[str | None, str]:
-    """Commit the candidate's uncommitted edits; returns the commit (None: HEAD, just made, read
-    later while it is pinned) and the ref to pin it under."""
-    made = found.commit
+def commit(session: Session, found: Found, description: str) -> str | None:
+    """Commit the candidate's uncommitted edits and free its pin's name; returns the commit
+    (None: HEAD, just made, read later while it is pinned)."""
     if found.candidate.uncommitted:
         paths, new_files = list(found.candidate.uncommitted), bool(found.candidate.new)
         git.commit_worktree(session.repo, paths, description, session.meta.identity, new_files)
-    if not found.pin_taken:
-        return made, found.exp_ref
-    # Rows were taken out of the ledger by hand: the pin of that number stays where it is.
-    made = made or git.head_commit(session.repo)
-    return made, f"{found.exp_ref}-{made[:7]}"
+    if found.stale_pin is not None:
+        # exp/N always names row N's commit. The one found there (its row was taken out of
+        # the ledger by hand, or the tool was killed before recording it) stays pinned beside.
+        git.update_ref(session.repo, f"{found.exp_ref}-{found.stale_pin[:7]}", found.stale_pin)
+        git.delete_ref(session.repo, found.exp_ref, found.stale_pin)
+    return found.commit

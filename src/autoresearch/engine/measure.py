@@ -157,13 +157,15 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
     tampered = check_protected(job, "before the run")
     if tampered:
         return RunOutcome({}, tampered)
-    run_id = runner.new_run_id()  # recorded, for a kill of the tool
+    # Recorded before the run starts, so that a kill of the tool at any moment finds every
+    # process of it by this id. Not fsynced, as when first written: a process only matters
+    # while the machine stays up.
+    run_id = runner.new_run_id()
+    where = {"run_id": run_id, "run": index, "log": str(log_path)}
+    write_json(job.files.inflight_json, {**job.inflight, **where}, durable=False)
 
     def started(group: int) -> None:
-        # Not fsynced, as when first written: a process group only matters while the
-        # machine stays up.
-        where = {"group": group, "run_id": run_id, "run": index, "log": str(log_path)}
-        write_json(job.files.inflight_json, {**job.inflight, **where}, durable=False)
+        write_json(job.files.inflight_json, {**job.inflight, **where, "group": group}, False)
         if job.watch.on_start is not None:
             job.watch.on_start(group)
 

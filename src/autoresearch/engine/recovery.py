@@ -63,13 +63,30 @@ def recover(session: Session) -> list[str]:
             interrupted=True,
         )
         record_row(session, commit, interrupted, str(inflight["description"]))
-        session.restore(keep)
         messages.append(
             f"experiment {inflight['experiment']} ({commit[:7]}) was interrupted: recorded as "
-            f"crash, tree restored to the keep ref {keep[:7]}"
+            f"crash, {_back_to_keep(session, keep, commit)}"
         )
     os.unlink(session.files.inflight_json)
     return messages
+
+
+def _back_to_keep(session: Session, keep: str, interrupted: str) -> str:
+    """Return to the keep ref after an interrupted experiment; in words, what became of the tree.
+
+    Edits made since the kill, on top of the interrupted candidate, are the user's next try (a
+    fix of it, most likely): they stay in the tree, with the candidate's own changes, as
+    uncommitted changes on the keep ref. Without such edits the tree is reset to the keep ref.
+    """
+    if git.head(session.repo) == interrupted and git.status(session.repo).changed:
+        git.reset_keeping_tree(session.repo, keep)
+        return (
+            f"HEAD back at the keep ref {keep[:7]}; your edits since, on top of its changes, "
+            "are left uncommitted for the next try"
+        )
+    ref = session.restore(keep)
+    kept = f" (uncommitted edits kept at {ref})" if ref else ""
+    return f"tree restored to the keep ref {keep[:7]}{kept}"
 
 
 def recover_audit(session: Session) -> list[str]:

@@ -17,7 +17,7 @@ from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, Measurement, Measuring, Watch, measure
 from autoresearch.engine.session import Session
 from autoresearch.rules import verdict
-from autoresearch.store import git, ledger, runner
+from autoresearch.store import git, ledger, runner, signals
 from autoresearch.store.files import now, write_json
 
 
@@ -28,12 +28,38 @@ def try_candidate(
     tokens: int | None = None,
     cost_usd: float | None = None,
 ) -> Experiment:
-    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock."""
+    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock.
+
+    Raises ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
+    """
     description = ledger.sanitize(description) or "(no description)"
+    experiment: Experiment | None = None
+    interrupted = False
+    try:
+        # Signals wait until the books agree; they act at once only while a run goes.
+        with signals.deferred():
+            experiment, interrupted = _step(session, description, watch, tokens, cost_usd)
+    except KeyboardInterrupt:
+        if experiment is None:
+            raise
+        interrupted = True  # held while the experiment was recorded: it stands, then we stop
+    if interrupted:
+        raise Interrupted(experiment)
+    return experiment
+
+
+def _step(
+    session: Session,
+    description: str,
+    watch: Watch,
+    tokens: int | None,
+    cost_usd: float | None,
+) -> tuple[Experiment, bool]:
+    """The experiment, and whether its run was interrupted."""
     found = candidate.find(session)
     keep, book = found.keep, found.book
-    commit, exp_ref = candidate.commit(session, found, description)
-    with git.pinning(session.repo, exp_ref, keep, commit) as pinned:
+    commit = candidate.commit(session, found, description)
+    with git.pinning(session.repo, found.exp_ref, keep, commit) as pinned:
         inflight = {
             "experiment": found.number,
             "commit": pinned.commit,
@@ -72,9 +98,7 @@ def try_candidate(
     if pinned_edits:
         note = f"edits made to tracked files during the run: kept at {pinned_edits}"
         experiment = experiment._replace(notes=(*experiment.notes, note))
-    if measured.interrupted:
-        raise Interrupted(experiment)
-    return experiment
+    return experiment, measured.interrupted
 
 
 def record_row(

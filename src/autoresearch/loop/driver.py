@@ -48,6 +48,7 @@ class LoopReport:
     tick: Callable[[str], None] | None = None
     experiments: list[Experiment] = field(default_factory=list)
     stop_reason: str = ""
+    stopped_now: bool = False  # by a second Ctrl-C, SIGTERM or SIGHUP: the exit says so
 
 
 class StopRequest:
@@ -108,6 +109,7 @@ class Loop:
                 if isinstance(interruption, Interrupted):
                     self.report.experiments.append(interruption.experiment)
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
+                self.report.stopped_now = True
             finally:
                 self.return_to_keep()
         return self.report

@@ -184,6 +184,11 @@ def update_ref(repo: StrPath, ref: str, commit: str) -> None:
     git(repo, "update-ref", ref, commit)
 
 
+def delete_ref(repo: StrPath, ref: str, expected: str) -> None:
+    """Delete ``ref`` if it still holds ``expected``; git refuses otherwise."""
+    git(repo, "update-ref", "-d", ref, expected)
+
+
 def list_refs(repo: StrPath, prefix: str) -> dict[str, str]:
     out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", prefix)
     return dict(line.split(" ", 1) for line in out.splitlines() if line)
@@ -354,6 +359,11 @@ def diff(repo: StrPath, base: str, tip: str) -> str:
 
 def reset_hard(repo: StrPath, commit: str) -> None:
     git(repo, "reset", "-q", "--hard", commit)
+
+
+def reset_keeping_tree(repo: StrPath, commit: str) -> None:
+    """Move HEAD (and the index) to ``commit``; the files stay as they are, now uncommitted."""
+    git(repo, "reset", "-q", "--mixed", commit)
 
 
 def start_snapshot(repo: StrPath) -> Pending:

@@ -11,8 +11,10 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
+
+from autoresearch.store import signals
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -33,7 +35,7 @@ class RunResult(NamedTuple):
 
 
 def run_command(
-    command: str,
+    command: str | Sequence[str],
     cwd: StrPath,
     log_path: StrPath,
     env: Mapping[str, str],
@@ -41,58 +43,88 @@ def run_command(
     on_start: Callable[[int], None] | None = None,
     on_tick: Callable[[float], None] | None = None,
     run_id: str | None = None,
+    stderr_path: StrPath | None = None,
+    grace: float = TERM_GRACE_SECONDS,
 ) -> RunResult:
-    """Run a shell command in a new process group with output to ``log_path``.
+    """Run a command (a shell string, or an argv) in a new process group, standard input closed,
+    output to ``log_path`` (standard error too, unless ``stderr_path`` names its own file).
 
-    At ``kill_after`` seconds the run is terminated (SIGTERM, grace, SIGKILL): its group, and
-    every process that carries its ``run_id`` (``new_run_id()`` unless the caller, which must
-    record it, gives one). On KeyboardInterrupt the same and the result says ``interrupted``.
-    Whatever happens, none of them outlives this call.
+    Runs and agents alike go through here. At ``kill_after`` seconds the command is terminated
+    (SIGTERM, ``grace`` seconds, SIGKILL): its group, and every process that carries its
+    ``run_id`` (``new_run_id()`` unless the caller, which must record it first, gives one). On
+    KeyboardInterrupt the same and the result says ``interrupted``. Whatever happens, none of
+    them outlives this call. Inside ``signals.deferred()`` the command is started with signals
+    held, so that it never exists unrecorded, and they act once it runs.
     """
     run_id = run_id or new_run_id()
     env = {**env, RUN_ID_VARIABLE: run_id}
     started = time.monotonic()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(env),
-            start_new_session=True,
-        )
-    group = process.pid
+    process: subprocess.Popen[bytes] | None = None
     try:
-        if on_start is not None:
-            on_start(group)
-        while True:
-            elapsed = time.monotonic() - started
-            if kill_after is not None and elapsed >= kill_after:
-                kill_run(group, run_id)
-                process.wait()
-                return RunResult(None, time.monotonic() - started, timed_out=True)
-            wait_for = (
-                _POLL_SECONDS
-                if kill_after is None
-                else min(_POLL_SECONDS, max(kill_after - elapsed, 0.01))
+        with contextlib.ExitStack() as files:
+            log = files.enter_context(open(log_path, "wb"))
+            errors = log if stderr_path is None else files.enter_context(open(stderr_path, "wb"))
+            process = subprocess.Popen(
+                command,
+                shell=isinstance(command, str),
+                cwd=cwd,
+                # An open pipe on stdin makes some programs (codex) wait for input forever.
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=errors,
+                env=dict(env),
+                start_new_session=True,
             )
-            try:
-                code = process.wait(timeout=wait_for)
-                break
-            except subprocess.TimeoutExpired:
-                if on_tick is not None:
-                    on_tick(time.monotonic() - started)
+        if on_start is not None:
+            on_start(process.pid)
+        with signals.allowed():
+            code, timed_out = _wait(process, started, kill_after, on_tick)
     except KeyboardInterrupt:
-        kill_run(group, run_id)
-        process.wait()
+        _stop(process, run_id, grace)
         return RunResult(None, time.monotonic() - started, interrupted=True)
+    except BaseException:
+        _stop(process, run_id, grace)
+        raise
     seconds = time.monotonic() - started
-    # Background children left behind (data loaders, servers) must not outlive the run.
-    if run_alive(group, run_id):
-        kill_run(group, run_id)
+    # Background children left behind (data loaders, servers, an agent's helpers) must not
+    # outlive the command.
+    _stop(process, run_id, grace)
+    if timed_out:
+        return RunResult(None, seconds, timed_out=True)
     return RunResult(code, seconds)
+
+
+def _wait(
+    process: subprocess.Popen[bytes],
+    started: float,
+    kill_after: float | None,
+    on_tick: Callable[[float], None] | None,
+) -> tuple[int | None, bool]:
+    """The exit code, or (None, True) at the limit. Waits in slices so Ctrl-C is noticed."""
+    while True:
+        elapsed = time.monotonic() - started
+        if kill_after is not None and elapsed >= kill_after:
+            return None, True
+        wait_for = (
+            _POLL_SECONDS
+            if kill_after is None
+            else min(_POLL_SECONDS, max(kill_after - elapsed, 0.01))
+        )
+        try:
+            return process.wait(timeout=wait_for), False
+        except subprocess.TimeoutExpired:
+            if on_tick is not None:
+                on_tick(time.monotonic() - started)
+
+
+def _stop(process: subprocess.Popen[bytes] | None, run_id: str, grace: float) -> None:
+    """Stop every process of the command still alive (when it never started, any process that
+    inherited its id), and reap it."""
+    group = process.pid if process is not None else None
+    if run_alive(group, run_id):
+        kill_run(group, run_id, grace)
+    if process is not None:
+        process.wait()
 
 
 def new_run_id() -> str:
@@ -105,15 +137,16 @@ def kill_recorded(record: Mapping[str, object]) -> bool:
     a tool that was killed); True when something of it was still alive."""
     group, run_id = record.get("group"), record.get("run_id")
     run_id = run_id if isinstance(run_id, str) else None
-    if not isinstance(group, int) or not run_alive(group, run_id):
+    group = group if isinstance(group, int) else None  # killed before the run started
+    if (group is None and run_id is None) or not run_alive(group, run_id):
         return False
     kill_run(group, run_id)
     return True
 
 
-def run_alive(group: int, run_id: str | None) -> bool:
+def run_alive(group: int | None, run_id: str | None) -> bool:
     """Whether any process of the run is alive: in its group, or carrying its id."""
-    return group_alive(group) or bool(run_id and carrying(run_id))
+    return (group is not None and group_alive(group)) or bool(run_id and carrying(run_id))
 
 
 def carrying(run_id: str) -> list[int]:
@@ -133,7 +166,7 @@ def carrying(run_id: str) -> list[int]:
     return found
 
 
-def kill_run(group: int, run_id: str | None, grace: float = TERM_GRACE_SECONDS) -> None:
+def kill_run(group: int | None, run_id: str | None, grace: float = TERM_GRACE_SECONDS) -> None:
     """SIGTERM the run's processes, wait up to ``grace`` seconds, then SIGKILL what is left."""
     if not _signal_run(group, run_id, signal.SIGTERM):
         return
@@ -150,12 +183,13 @@ def kill_run(group: int, run_id: str | None, grace: float = TERM_GRACE_SECONDS) 
         time.sleep(0.02)
 
 
-def _signal_run(group: int, run_id: str | None, signum: int) -> bool:
+def _signal_run(group: int | None, run_id: str | None, signum: int) -> bool:
     """Signal the run's group and the processes carrying its id; False if there were none."""
     signalled = False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signum)
-        signalled = True
+    if group is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signum)
+            signalled = True
     for pid in carrying(run_id) if run_id else ():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from autoresearch.loop.agents.base import (
     Outcome,
     Proposal,
 )
-from autoresearch.store.runner import group_alive, kill_run
+from autoresearch.store import runner
 
 PROMPT_ENV = "AUTORESEARCH_PROMPT"
 DESCRIPTION_ENV = "AUTORESEARCH_DESCRIPTION"
@@ -35,7 +33,6 @@ PARSE_TAIL_BYTES = 1024 * 1024
 MESSAGE_TAIL_BYTES = 8 * 1024
 KILL_GRACE_SECONDS = 2.0
 DESCRIPTION_MAX_CHARS = 200
-_WAIT_SLICE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -189,66 +186,37 @@ def run_agent_process(
 ) -> ProcessResult:
     """Run ``command`` (argv, or a shell string) to completion or until ``timeout`` seconds.
 
-    A timeout raises AgentError; Ctrl-C is re-raised. Either way the whole process group is gone
-    first, grandchildren included, so nothing keeps editing files after the agent's turn.
+    A timeout raises AgentError; Ctrl-C is re-raised. Either way every process of the agent's
+    turn is gone first: its group, and those that left it (``setsid``, a detached server) found
+    by the run id they inherit, so nothing keeps editing files after the turn.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     stdout_path = output_dir / f"{label}.stdout.log"
     stderr_path = output_dir / f"{label}.stderr.log"
-    started = time.monotonic()
-    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-        try:
-            process = subprocess.Popen(
-                command,
-                shell=isinstance(command, str),
-                cwd=workdir,
-                env=dict(env),
-                # An open pipe on stdin makes some agents (codex) wait for input forever.
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        except OSError as error:
-            raise AgentError(f"{label} could not be started: {error}") from error
     try:
-        timed_out = not _wait(process, timeout)
-    except BaseException:
-        stop_process_group(process, kill_grace)
-        raise
-    # Helpers the agent left running in the background would edit files after its turn.
-    stop_process_group(process, kill_grace)
-    if timed_out:
+        result = runner.run_command(
+            command,
+            workdir,
+            stdout_path,
+            env,
+            kill_after=timeout,
+            stderr_path=stderr_path,
+            grace=kill_grace,
+        )
+    except OSError as error:
+        raise AgentError(f"{label} could not be started: {error}") from error
+    if result.interrupted:
+        raise KeyboardInterrupt
+    if result.timed_out:
         raise AgentError(f"agent timed out after {timeout:g} s")
+    assert result.exit_code is not None
     return ProcessResult(
         label=label,
-        returncode=process.returncode,
+        returncode=result.exit_code,
         stdout_path=stdout_path,
         stderr_path=stderr_path,
-        seconds=time.monotonic() - started,
+        seconds=result.seconds,
     )
-
-
-def _wait(process: subprocess.Popen[bytes], timeout: float | None) -> bool:
-    """True when the process ended in time. Waits in slices so Ctrl-C is always noticed."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        remaining = _WAIT_SLICE_SECONDS if deadline is None else deadline - time.monotonic()
-        if remaining <= 0:
-            return process.poll() is not None
-        try:
-            process.wait(timeout=min(remaining, _WAIT_SLICE_SECONDS))
-            return True
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the process's group, give it ``grace`` seconds, then SIGKILL what is left."""
-    group = process.pid  # start_new_session made the process its group's leader
-    if process.poll() is None or group_alive(group):
-        kill_run(group, None, grace)
-    process.wait()
 
 
 class ProgramAgent:

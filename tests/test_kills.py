@@ -1,0 +1,178 @@
+"""Signals and kills at the moments between the steps of an experiment: the books never split.
+
+A ``reference-transaction`` hook, which git runs whenever a ref moves, signals the tool at the
+exact moment a pin is made or the keep ref moves.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import Cli, git, ledger_lines, write_train
+
+HOOK = """\
+#!/bin/sh
+[ "$1" = committed ] || exit 0
+grep -q '{ref}$' || exit 0
+[ -e "{marker}" ] && exit 0
+touch "{marker}"
+tool=$(awk '/^PPid:/{{print $2}}' /proc/$PPID/status)
+kill -{signal} "$tool"
+sleep 0.3
+"""
+
+
+def signal_when_ref_moves(repo: Path, ref: str, signum: signal.Signals) -> Path:
+    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it."""
+    marker = repo.parent / f"fired-{ref.replace('/', '-')}"
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(HOOK.format(ref=ref, marker=marker, signal=signum.name.removeprefix("SIG")))
+    hook.chmod(0o755)
+    return marker
+
+
+@pytest.fixture
+def session(repo: Path, cli: Cli) -> Cli:
+    assert cli.init().returncode == 0
+    return cli
+
+
+def pins(repo: Path) -> dict[str, str]:
+    """Each pin's ref name and commit."""
+    out = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/autoresearch/t/exp/")
+    return dict(line.split(" ") for line in out.splitlines())
+
+
+def assert_books_agree(repo: Path) -> None:
+    """Every row's commit is pinned at its exp/N, nothing is in flight, the tree is clean."""
+    by_ref = pins(repo)
+    for number, row in enumerate(ledger_lines(repo)[1:]):
+        pinned = by_ref.get(f"refs/autoresearch/t/exp/{number}")
+        assert pinned is not None and pinned.startswith(row[0]), (number, row)
+    assert not (repo / ".autoresearch/t/inflight.json").exists()
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def wait_until_running(repo: Path, tool: subprocess.Popen[str]) -> None:
+    """Until the experiment's run has started (its process group is recorded)."""
+    inflight = repo / ".autoresearch/t/inflight.json"
+    deadline = time.monotonic() + 30
+    while True:
+        assert time.monotonic() < deadline and tool.poll() is None
+        try:
+            if json.loads(inflight.read_text()).get("group"):
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_between_the_commit_and_the_record_waits_for_the_books(
+    repo: Path, session: Cli, signum: signal.Signals
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/exp/1", signum)
+    write_train(repo, 0.5)
+    result = session("try", "-m", "signalled while pinned")
+    assert marker.exists()
+    assert result.returncode == 130, result.stderr
+    assert "interrupted" in result.stdout
+    assert ledger_lines(repo)[-1][-2:] == ["crash", "signalled while pinned"]
+    assert git(repo, "rev-parse", "HEAD") == keep
+    assert_books_agree(repo)
+
+
+def test_a_signal_between_the_row_and_the_keep_ref_lets_the_keep_stand(
+    repo: Path, session: Cli
+) -> None:
+    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/keep", signal.SIGTERM)
+    write_train(repo, 0.5)
+    result = session("try", "-m", "better")
+    assert marker.exists()
+    assert result.returncode == 130, result.stderr
+    assert result.stdout.startswith("keep")  # the verdict is printed like any other
+    candidate = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    assert git(repo, "rev-parse", "refs/autoresearch/t/keep") == candidate
+    assert git(repo, "rev-parse", "HEAD") == candidate
+    assert ledger_lines(repo)[-1][-2:] == ["keep", "better"]
+    assert_books_agree(repo)
+
+
+def test_a_kill_after_the_pin_leaves_exp_n_for_row_n(repo: Path, session: Cli) -> None:
+    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/exp/1", signal.SIGKILL)
+    write_train(repo, 0.5)
+    assert session("try", "-m", "killed once pinned").returncode == -signal.SIGKILL
+    assert marker.exists()
+    killed = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
+    result = session("try", "-m", "tried again")
+    assert result.stdout.startswith("keep"), result.stderr
+    assert ledger_lines(repo)[-1][-2:] == ["keep", "tried again"]
+    assert git(repo, "rev-parse", f"refs/autoresearch/t/exp/1-{killed[:7]}") == killed
+    assert_books_agree(repo)
+
+
+def test_the_run_is_recorded_before_it_starts(repo: Path, session: Cli) -> None:
+    """Whatever kills the tool once the run exists, its record names the run's id."""
+    (repo / "train.py").write_text(
+        "import json, os\n"
+        "record = json.load(open('.autoresearch/t/inflight.json'))\n"
+        "same = record.get('run_id') == os.environ['AUTORESEARCH_RUN_ID']\n"
+        "print('val_bpb:', 0.5 if same else 9.0)\n"
+    )
+    assert session("try", "-m", "reads its record").stdout.startswith("keep")
+
+
+def test_after_a_kill_mid_run_the_users_fix_is_the_next_try(repo: Path, session: Cli) -> None:
+    (repo / "train.py").write_text("import time\ntime.sleep(600)\n")
+    keep = git(repo, "rev-parse", "HEAD")
+    tool = session.popen("try", "-m", "hangs")
+    wait_until_running(repo, tool)
+    tool.send_signal(signal.SIGKILL)
+    tool.wait()
+    write_train(repo, 0.5)  # the user's fix, on top of the killed candidate
+    result = session("try", "-m", "the fix")
+    assert "was interrupted: recorded as crash" in result.stderr
+    assert "left uncommitted for the next try" in result.stderr
+    assert result.stdout.startswith("keep"), result.stdout + result.stderr
+    rows = ledger_lines(repo)
+    assert [row[-2:] for row in rows[-2:]] == [["crash", "hangs"], ["keep", "the fix"]]
+    fixed = git(repo, "rev-parse", "refs/autoresearch/t/keep")
+    assert git(repo, "rev-parse", f"{fixed}~1") == keep
+    assert_books_agree(repo)
+
+
+def test_loop_given_sigterm_mid_run_records_and_exits_130(repo: Path, session: Cli) -> None:
+    agent = repo.parent / "agent.py"
+    agent.write_text("open('train.py', 'a').write('import time; time.sleep(600)\\n')\n")
+    tool = session.popen(
+        "loop", "--agent", "command", "--agent-cmd", f"{sys.executable} {agent}"
+    )
+    wait_until_running(repo, tool)
+    tool.send_signal(signal.SIGTERM)
+    out, err = tool.communicate(timeout=60)
+    assert tool.returncode == 130, out + err
+    assert ledger_lines(repo)[-1][-2] == "crash"
+    assert_books_agree(repo)
+
+
+def test_held_signals_act_when_the_section_ends() -> None:
+    code = (
+        "import os, signal\n"
+        "from autoresearch.store import signals\n"
+        "reached = False\n"
+        "try:\n"
+        "    with signals.deferred():\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        reached = True\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after the section' if reached else 'too early')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == "interrupted after the section"
