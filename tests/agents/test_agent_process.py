@@ -63,6 +63,16 @@ def test_background_helpers_are_stopped_after_a_normal_exit(tmp_path: Path) -> N
     assert wait_until(lambda: process_gone(int(pid_file.read_text())))
 
 
+def test_a_helper_the_agent_detached_with_setsid_is_stopped_with_its_turn(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "helper.pid"
+    # It leaves the agent's process group and session: only the id it inherited finds it.
+    script = f"setsid sleep 60 > /dev/null 2>&1 & echo $! > {pid_file}; exit 0"
+    run_script(tmp_path, script)
+    assert process_gone(int(pid_file.read_text()))
+
+
 def test_large_output_goes_to_a_file_and_only_its_end_is_read(tmp_path: Path) -> None:
     result = run_agent_process(
         ["python3", "-c", "import sys; sys.stdout.write('x' * 3_000_000 + '\\nlast line\\n')"],
