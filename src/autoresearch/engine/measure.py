@@ -11,12 +11,21 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
 from autoresearch.rules.noise import noise_sigma, reference_runs, resolve_amount
 from autoresearch.rules.settings import Settings, parse_constraint
 from autoresearch.store import guard, runner
-from autoresearch.store.files import SessionFiles, append_run, link_run_log, read_runs, write_json
+from autoresearch.store.file_watch import watching
+from autoresearch.store.files import (
+    SessionFiles,
+    append_run,
+    link_run_log,
+    read_json,
+    read_runs,
+    write_json,
+)
 
 SEED_STRIDE = 1000
 
@@ -160,8 +169,10 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
     # Recorded before the run starts, so that a kill of the tool at any moment finds every
     # process of it by this id. Not fsynced, as when first written: a process only matters
     # while the machine stays up.
+    # The protected files' write permissions are recorded too, to be put back after a kill.
     run_id = runner.new_run_id()
-    where = {"run_id": run_id, "run": index, "log": str(log_path)}
+    modes = guard.writable_modes(job.repo, job.protected)
+    where = {"run_id": run_id, "run": index, "log": str(log_path), "modes": modes}
     write_json(job.files.inflight_json, {**job.inflight, **where}, durable=False)
 
     def started(group: int) -> None:
@@ -169,17 +180,29 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
         if job.watch.on_start is not None:
             job.watch.on_start(group)
 
-    result, readings, crash = run_and_read(
-        job.repo,
-        job.settings,
-        job.settings.run,
-        log_path,
-        job_environment(job, index),
-        job.patterns,
-        Watch(started, job.watch.on_tick),
-        run_id=run_id,
+    with guard.read_only(job.repo, modes), watching(job.repo, job.protected) as writes:
+
+        def tick(elapsed: float) -> None:
+            writes.collect()
+            if job.watch.on_tick is not None:
+                job.watch.on_tick(elapsed)
+
+        result, readings, crash = run_and_read(
+            job.repo,
+            job.settings,
+            job.settings.run,
+            log_path,
+            job_environment(job, index),
+            job.patterns,
+            Watch(started, tick),
+            run_id=run_id,
+        )
+    written = sorted(writes.touched)
+    crash = (
+        check_protected(job, "during the run")
+        or (f"protected file written during the run: {', '.join(written)}" if written else None)
+        or crash
     )
-    crash = check_protected(job, "during the run") or crash
     return RunOutcome(readings, crash, result.seconds, result.interrupted)
 
 
@@ -248,12 +271,25 @@ def check_protected(job: Measuring, when: str) -> str | None:
     """A crash reason when a protected file differs from its fingerprint (it is put back)."""
     if not job.protected:
         return None
-    differing = guard.changed(job.repo, job.protected)
+    intact = _read_intact(job.files.protected_intact)
+    before = {path: list(times) for path, times in intact.items()}
+    differing = guard.changed(job.repo, job.protected, intact)
+    if intact != before:
+        write_json(job.files.protected_intact, intact, durable=False)
     if not differing:
         return None
     lost = guard.restore(job.repo, differing, job.protected, job.files.protected_backup)
     note = f" (could not restore: {', '.join(lost)})" if lost else ""
     return f"protected file changed {when}: {', '.join(differing)}{note}"
+
+
+def _read_intact(path: str) -> dict[str, list[int]]:
+    """The cache of intact large files; an unreadable one is as good as none (all get hashed)."""
+    try:
+        found = read_json(path)
+    except UserError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def apply_constraints(

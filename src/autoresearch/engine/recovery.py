@@ -12,7 +12,7 @@ from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row, settle
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
-from autoresearch.store import git, runner
+from autoresearch.store import git, guard, runner
 from autoresearch.store.files import now, read_json
 
 
@@ -37,6 +37,7 @@ def recover(session: Session) -> list[str]:
         return messages
     if runner.kill_recorded(inflight):
         messages.append(f"killed the run of experiment {inflight['experiment']} still alive")
+    guard.restore_modes(session.repo, inflight.get("modes") or {})
     commit = str(inflight["commit"])
     keep = str(inflight.get("keep") or session.keep_ref())
     book = session.read_ledger()

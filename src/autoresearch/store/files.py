@@ -81,6 +81,11 @@ class SessionFiles(NamedTuple):
         return os.path.join(self.dir, "protected")
 
     @property
+    def protected_intact(self) -> str:
+        """When each large protected file was last hashed and found intact: a cache only."""
+        return os.path.join(self.dir, "protected-intact.json")
+
+    @property
     def logs(self) -> str:
         return os.path.join(self.dir, "logs")
 

@@ -1,14 +1,19 @@
 """The tamper guard: protected files, tracked or not, must be the same before and after a run.
 
-At init every file matching a ``--protect`` glob is fingerprinted (size and SHA-256) and, when
-small enough, copied aside so it can be put back. Before each run the candidate's copies are
-checked, and after the run again: a difference voids the experiment and restores the file.
+At init every file matching a ``--protect`` glob is fingerprinted (size, SHA-256, times) and,
+when small enough, copied aside so it can be put back. Before each run the files are checked,
+and after the run again: a difference voids the experiment and restores the file. Files are
+compared by content: always below ``ALWAYS_HASHED_BYTES``, and above it whenever the size, the
+modification time or the change time (which no program can set back) moved since the content
+was last found intact. During the run they are read-only (see ``read_only``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import stat as stat_module
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.rules.scope import matches
@@ -18,6 +23,10 @@ if TYPE_CHECKING:
     from _typeshed import StrPath
 
 RESTORABLE_BYTES = 64 * 1024 * 1024
+# Hashing a file this small costs less than a process start; above it, trusting unchanged
+# times spares hashing a data file of gigabytes twice per run.
+ALWAYS_HASHED_BYTES = 1024 * 1024
+_WRITE_BITS = 0o222
 _SKIPPED_DIRS = {".git", STATE_DIR}
 
 
@@ -25,9 +34,15 @@ class Fingerprint(NamedTuple):
     size: int
     sha256: str
     mtime_ns: int
+    ctime_ns: int = 0
 
     def to_json(self) -> dict[str, object]:
-        return {"size": self.size, "sha256": self.sha256, "mtime_ns": self.mtime_ns}
+        return {
+            "size": self.size,
+            "sha256": self.sha256,
+            "mtime_ns": self.mtime_ns,
+            "ctime_ns": self.ctime_ns,
+        }
 
 
 def fingerprint(path: StrPath) -> Fingerprint:
@@ -38,7 +53,7 @@ def fingerprint(path: StrPath) -> Fingerprint:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     stat = os.stat(path)
-    return Fingerprint(stat.st_size, digest.hexdigest(), stat.st_mtime_ns)
+    return Fingerprint(stat.st_size, digest.hexdigest(), stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def protected_paths(repo: StrPath, patterns: Iterable[str]) -> list[str]:
@@ -76,8 +91,17 @@ def snapshot(
     return prints
 
 
-def changed(repo: StrPath, prints: dict[str, dict[str, object]]) -> list[str]:
-    """Protected files that differ from their fingerprint (missing ones included)."""
+def changed(
+    repo: StrPath,
+    prints: Mapping[str, Mapping[str, object]],
+    intact: dict[str, list[int]] | None = None,
+) -> list[str]:
+    """Protected files whose content differs from their fingerprint (missing ones included).
+
+    ``intact`` maps a file to the (size, mtime, ctime) at which its content was last found
+    intact; it is updated here, so that a large file is hashed again only once its times move.
+    """
+    intact = {} if intact is None else intact
     differing = []
     for relative, expected in prints.items():
         path = os.path.join(repo, relative)
@@ -88,15 +112,58 @@ def changed(repo: StrPath, prints: dict[str, dict[str, object]]) -> list[str]:
             continue
         if stat.st_size != expected["size"]:
             differing.append(relative)
-        elif stat.st_mtime_ns == expected["mtime_ns"]:
-            continue  # unchanged since fingerprinted: spare hashing a large data file
-        elif fingerprint(path).sha256 != expected["sha256"]:
+            continue
+        times = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        unmoved = times[1:] == [expected["mtime_ns"], expected.get("ctime_ns")]
+        if stat.st_size > ALWAYS_HASHED_BYTES and (unmoved or intact.get(relative) == times):
+            continue
+        if fingerprint(path).sha256 != expected["sha256"]:
             differing.append(relative)
+        else:
+            intact[relative] = times
     return differing
 
 
+def writable_modes(repo: StrPath, paths: Iterable[str]) -> dict[str, int]:
+    """The permission bits of the protected files that some user may write to."""
+    modes = {}
+    for relative in paths:
+        with contextlib.suppress(OSError):
+            mode = stat_module.S_IMODE(os.stat(os.path.join(repo, relative)).st_mode)
+            if mode & _WRITE_BITS:
+                modes[relative] = mode
+    return modes
+
+
+@contextlib.contextmanager
+def read_only(repo: StrPath, modes: Mapping[str, int]) -> Iterator[None]:
+    """The files (from ``writable_modes``) without write permission for the block.
+
+    That stops any program of the user's own account from writing them; root ignores
+    permissions, which is why the run is also watched (``file_watch``). After a kill of the tool
+    ``restore_modes`` puts the modes back from the in-flight record.
+    """
+    for relative, mode in modes.items():
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.join(repo, relative), mode & ~_WRITE_BITS)
+    try:
+        yield
+    finally:
+        restore_modes(repo, modes)
+
+
+def restore_modes(repo: StrPath, modes: Mapping[str, object]) -> None:
+    for relative, mode in modes.items():
+        if isinstance(mode, int):
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(repo, relative), mode)
+
+
 def restore(
-    repo: StrPath, paths: Iterable[str], prints: dict[str, dict[str, object]], backup_dir: StrPath
+    repo: StrPath,
+    paths: Iterable[str],
+    prints: Mapping[str, Mapping[str, object]],
+    backup_dir: StrPath,
 ) -> list[str]:
     """Put protected files back from their copies; returns those that could not be restored."""
     import shutil
