@@ -27,6 +27,7 @@ print("val_bpb:", 0.1 if forged else 1.0)
 def train(pause_before: float = 0, pause_after: float = 0) -> str:
     return READS_VALIDATION.format(pause_before=pause_before, pause_after=pause_after)
 
+
 # An agent's helper left behind: tampers once the run has started, puts everything back
 # (content and modification time) before the run ends.
 TAMPERS_DURING_THE_RUN = """\

@@ -23,16 +23,22 @@ grep -q '{ref}$' || exit 0
 [ -e "{marker}" ] && exit 0
 touch "{marker}"
 tool=$(awk '/^PPid:/{{print $2}}' /proc/$PPID/status)
-kill -{signal} "$tool"
+{target}
+kill -s {signal} -- "$tool"
 sleep 0.3
 """
 
 
-def signal_when_ref_moves(repo: Path, ref: str, signum: signal.Signals) -> Path:
-    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it."""
+def signal_when_ref_moves(
+    repo: Path, ref: str, signum: signal.Signals, whole_group: bool = False
+) -> Path:
+    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it (with
+    ``whole_group``, to its process group, as a terminal's Ctrl-C does)."""
     marker = repo.parent / f"fired-{ref.replace('/', '-')}"
     hook = repo / ".git" / "hooks" / "reference-transaction"
-    hook.write_text(HOOK.format(ref=ref, marker=marker, signal=signum.name.removeprefix("SIG")))
+    target = 'tool="-$(ps -o pgid= -p "$tool" | tr -d " ")"' if whole_group else ""
+    name = signum.name.removeprefix("SIG")
+    hook.write_text(HOOK.format(ref=ref, marker=marker, signal=name, target=target))
     hook.chmod(0o755)
     return marker
 
@@ -105,6 +111,28 @@ def test_a_signal_between_the_row_and_the_keep_ref_lets_the_keep_stand(
     assert_books_agree(repo)
 
 
+def test_a_terminal_ctrl_c_at_the_keep_ref_spares_the_git_commands_keeping_the_books(
+    repo: Path, session: Cli
+) -> None:
+    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/keep", signal.SIGINT, True)
+    write_train(repo, 0.5)
+    # In a process group of its own, as at a terminal, so that the signal reaches only it.
+    tool = subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", "try", "-m", "better"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    out, err = tool.communicate(timeout=60)
+    assert marker.exists()
+    assert tool.returncode == 130, err
+    assert out.startswith("keep")
+    assert ledger_lines(repo)[-1][-2:] == ["keep", "better"]
+    assert_books_agree(repo)
+
+
 def test_a_kill_after_the_pin_leaves_exp_n_for_row_n(repo: Path, session: Cli) -> None:
     marker = signal_when_ref_moves(repo, "refs/autoresearch/t/exp/1", signal.SIGKILL)
     write_train(repo, 0.5)
@@ -151,9 +179,7 @@ def test_after_a_kill_mid_run_the_users_fix_is_the_next_try(repo: Path, session:
 def test_loop_given_sigterm_mid_run_records_and_exits_130(repo: Path, session: Cli) -> None:
     agent = repo.parent / "agent.py"
     agent.write_text("open('train.py', 'a').write('import time; time.sleep(600)\\n')\n")
-    tool = session.popen(
-        "loop", "--agent", "command", "--agent-cmd", f"{sys.executable} {agent}"
-    )
+    tool = session.popen("loop", "--agent", "command", "--agent-cmd", f"{sys.executable} {agent}")
     wait_until_running(repo, tool)
     tool.send_signal(signal.SIGTERM)
     out, err = tool.communicate(timeout=60)

@@ -73,6 +73,7 @@ def test_tool_killed_mid_run_is_recovered_by_the_next_command(repo: Path, sessio
     assert pid_alive(child)  # the run outlived the tool...
     status = session("status")
     assert "interrupted: experiment 1" in status.stdout
+    assert f"its run is still alive (pid {group})" in status.stdout
     result = session("reset")
     assert result.returncode == 0
     assert "interrupted: recorded as crash" in result.stderr

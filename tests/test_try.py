@@ -349,3 +349,14 @@ def test_try_loads_neither_the_optional_extras_nor_the_upper_layers(
         name for name in loaded if name.startswith(("autoresearch.loop", "autoresearch.history"))
     }
     assert not upper and "autoresearch.reports.summary" not in loaded
+
+
+def test_a_run_that_touches_a_tracked_file_without_changing_it_is_discarded_cleanly(
+    repo: Path, session: Cli
+) -> None:
+    # git stash create exits 1 in silence when a file's times moved but not its content.
+    write_train(repo, 1.5)
+    with (repo / "train.py").open("a") as train:
+        train.write("import os, time\ntime.sleep(0.01)\nos.utime('README.md')\n")
+    result = session("try", "-m", "touches README")
+    assert result.returncode == 0 and result.stdout.startswith("discard"), result.stderr

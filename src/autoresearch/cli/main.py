@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import signal
@@ -89,11 +90,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return ExitStatus.BROKEN_PIPE
     except OSError as error:  # a git call that failed, a full disk, a file that vanished
-        print(f"autoresearch: {error}", file=sys.stderr)
+        print(f"autoresearch: {_disk_full(error, args.directory) or error}", file=sys.stderr)
         return ExitStatus.FAILED
     except KeyboardInterrupt:
         print("\nautoresearch: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+
+
+# Below this, a failed write is taken for a full disk, whatever words git found for it (often
+# only a lock file it could not create).
+_NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def _disk_full(error: OSError, directory: str) -> str | None:
+    """The message for a full disk, naming what can be freed; None when the disk has room."""
+    import shutil  # only on a failure: every command starts without it
+
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError:
+        free = None
+    if error.errno != errno.ENOSPC and (free is None or free >= _NEARLY_FULL_BYTES):
+        return None
+    return (
+        f"no space left on device ({os.path.abspath(directory)}): free some space (archived "
+        "run logs are in .autoresearch/TAG/logs/) and run the command again; what was recorded "
+        "is kept and an experiment cut short is recovered"
+    )
 
 
 def _interrupt(signum: int, _frame: object) -> None:

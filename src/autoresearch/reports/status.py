@@ -9,7 +9,7 @@ from typing import Any
 from autoresearch.engine.session import Session
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
-from autoresearch.store import git
+from autoresearch.store import git, runner
 from autoresearch.store.files import lock_holder, read_json, read_runs
 from autoresearch.store.ledger import STATUSES, Ledger, Row
 
@@ -160,6 +160,7 @@ def _running(session: Session) -> dict[str, Any] | None:
     if inflight is None:
         return None
     holder = lock_holder(session.files)
+    run_pid = None if holder is not None else _orphaned_run(inflight)
     return {
         "experiment": inflight.get("experiment"),
         "commit": str(inflight.get("commit", ""))[:7],
@@ -168,4 +169,16 @@ def _running(session: Session) -> dict[str, Any] | None:
         "budget": inflight.get("budget"),
         "pid": holder,
         "alive": holder is not None,
+        # After a kill of the tool: whether the orphaned run still holds its GPU.
+        "run_alive": run_pid is not None,
+        "run_pid": run_pid,
     }
+
+
+def _orphaned_run(inflight: dict[str, Any]) -> int | None:
+    """A process of the recorded run still alive after the tool died, if any."""
+    group, run_id = inflight.get("group"), inflight.get("run_id")
+    if isinstance(group, int) and runner.group_alive(group):
+        return group
+    found = runner.carrying(run_id) if isinstance(run_id, str) else []
+    return found[0] if found else None

@@ -154,9 +154,14 @@ def status_lines(s: dict[str, Any]) -> list[str]:
             f"— {running['description']}"
         )
     elif running:
+        orphan = (
+            f"; its run is still alive (pid {running['run_pid']}), the next command stops it"
+            if running.get("run_alive")
+            else "; its run is gone"
+        )
         lines.append(
             f"interrupted: experiment {running['experiment']} ({running['commit']}) will be "
-            "recorded as a crash by the next command"
+            f"recorded as a crash by the next command{orphan}"
         )
     elif session:  # a ledger read alone cannot know
         lines.append("running: nothing")

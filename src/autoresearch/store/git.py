@@ -51,12 +51,13 @@ class Pending:
     git process outlives the code that started it.
     """
 
-    __slots__ = ("_args", "_process", "_repo", "_stdin")
+    __slots__ = ("_args", "_process", "_repo", "_stdin", "stderr")
 
     def __init__(self, repo: StrPath, args: tuple[str, ...], stdin: str | None = None) -> None:
         self._repo = repo
         self._args = args
         self._stdin = stdin
+        self.stderr = ""
         self._process = self._start()
 
     def _start(self) -> subprocess.Popen[str]:
@@ -69,6 +70,9 @@ class Pending:
             text=True,
             encoding="utf-8",
             errors="surrogateescape",
+            # Out of the terminal's process group: a Ctrl-C held while the books are kept must
+            # not kill the git commands that keep them.
+            start_new_session=True,
         )
 
     def output(self, check: bool = True) -> str:
@@ -79,9 +83,17 @@ class Pending:
             time.sleep(pause)
             self._process = self._start()
             stdout, stderr = self._process.communicate(self._stdin)
+        self.stderr = stderr
         if check and self._process.returncode != 0:
-            raise GitError(f"git {' '.join(self._args[:3])} failed: {stderr.strip()}")
+            raise self.error()
         return stdout
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.returncode
+
+    def error(self) -> GitError:
+        return GitError(f"git {' '.join(self._args[:3])} failed: {self.stderr.strip()}")
 
     def __enter__(self) -> Pending:
         return self
@@ -236,6 +248,7 @@ def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
         ["git", "merge-base", "--is-ancestor", ancestor, descendant],
         cwd=repo,
         capture_output=True,
+        start_new_session=True,
     )
     return result.returncode == 0
 
@@ -244,7 +257,12 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     """Take ``patch`` back out of the index and the tree; False (nothing changed) if it does not
     apply."""
     result = subprocess.run(
-        ["git", "apply", "-R", "--index"], cwd=repo, input=patch, text=True, capture_output=True
+        ["git", "apply", "-R", "--index"],
+        cwd=repo,
+        input=patch,
+        text=True,
+        capture_output=True,
+        start_new_session=True,
     )
     return result.returncode == 0
 
@@ -376,7 +394,12 @@ def snapshot_uncommitted(repo: StrPath, started: Pending | None = None) -> str |
     None when there is nothing uncommitted. Used to keep stray edits reachable before a reset.
     ``started`` is the same command begun earlier by ``start_snapshot``.
     """
-    return (started or start_snapshot(repo)).output().strip() or None
+    pending = started or start_snapshot(repo)
+    commit = pending.output(check=False).strip()
+    # git (2.39 at least) exits 1 in silence when files were touched but nothing changed.
+    if pending.returncode != 0 and (pending.returncode != 1 or pending.stderr.strip()):
+        raise pending.error()
+    return commit or None
 
 
 def exclude(repo: StrPath, patterns: list[str]) -> None:
