@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autoresearch.errors import UserError
+from autoresearch.reports.summary import Summary, check_direction, summarize
+from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
 if TYPE_CHECKING:
     import numpy as np
 
-DIRECTIONS = ("minimize", "maximize")
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'autoresearch[plot]'"
 
 LABEL_CHARS = 45
@@ -30,9 +31,17 @@ FIGURE_SIZE = (16, 8)
 DPI = 110
 
 
-def check_direction(direction: str) -> None:
-    if direction not in DIRECTIONS:
-        raise UserError(f"direction must be 'minimize' or 'maximize', not {direction!r}")
+def title(metric: str, summary: Summary) -> str:
+    """``val_bpb: 6 experiments, 2 kept changes, keep rate 40%, best 0.980000 (-2.00%)``."""
+    text = (
+        f"{metric}: {summary.experiments} experiments, {summary.keeps} kept changes, "
+        f"keep rate {formatting.share(summary.keep_rate)}"
+    )
+    if summary.best is not None:
+        text += f", best {formatting.value(summary.best)}"
+        if summary.change_pct is not None:
+            text += f" ({formatting.percent(summary.change_pct)})"
+    return text
 
 
 def short_description(text: str, limit: int = LABEL_CHARS) -> str:
@@ -136,7 +145,7 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None):  # -> Figur
     points = _collect(ledger)
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
     axes = figure.add_subplot()
-    axes.set_title(f"{metric}: {points.total} experiments, {points.keeps} kept", fontsize=14)
+    axes.set_title(title(metric, summarize(ledger, direction)), fontsize=14)
     better = "lower" if direction == "minimize" else "higher"
     axes.set_xlabel("Experiment #", fontsize=12)
     axes.set_ylabel(f"{metric} ({better} is better)", fontsize=12)
