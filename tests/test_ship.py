@@ -140,7 +140,7 @@ def test_report_shows_the_holdout_trend_of_a_session_with_a_holdout(repo: Path, 
     assert try_value(cli, repo, 0.9, "lower") == "keep"
     text = cli("report", "--format", "md").stdout
     assert "### Holdout trend" in text and "- column: holdout_val_bpb" in text
-    assert "- trend: 2.5, 2.5" in text
+    assert "- trend: 2.500000, 2.500000" in text
 
 
 # ----- dashboard -----------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_finalize_makes_one_commit_per_keep_with_its_tree(repo: Path, session: C
     before = snapshot(repo)
     result = session("finalize")
     assert result.returncode == 0, result.stderr
-    assert "val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes" in result.stdout
+    assert "val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes" in result.stdout
     final = "autoresearch/t-final"
     commits = git(repo, "rev-list", "--reverse", f"{start}..{final}").split()
     assert len(commits) == 3
@@ -182,17 +182,19 @@ def test_finalize_makes_one_commit_per_keep_with_its_tree(repo: Path, session: C
     trees = [git(repo, "rev-parse", f"{commit}^{{tree}}") for commit in commits]
     assert trees == [git(repo, "rev-parse", f"{kept}^{{tree}}") for kept in kept_commits(repo)]
     messages = [git(repo, "log", "-1", "--format=%B", c) for c in commits]
-    assert messages[0].startswith("lower to 0.9\n\nval_bpb 1 -> 0.9 (-10.00%)")
-    assert messages[1].startswith("fix the exit\n\nval_bpb 0.9 -> 0.8 (-11.11%)")
-    assert messages[2].startswith("down to 0.7\n\nval_bpb 0.8 -> 0.7 (-12.50%)")
+    assert messages[0].startswith("lower to 0.9\n\nval_bpb 1.000000 -> 0.900000 (-10.00%)")
+    assert messages[1].startswith("fix the exit\n\nval_bpb 0.900000 -> 0.800000 (-11.11%)")
+    assert messages[2].startswith("down to 0.7\n\nval_bpb 0.800000 -> 0.700000 (-12.50%)")
     after = snapshot(repo)
     assert after["refs"].replace(f"refs/heads/{final} {commits[-1]}\n", "") == before["refs"]
     assert {k: v for k, v in after.items() if k != "refs"} == {
         k: v for k, v in before.items() if k != "refs"
     }
     summary = (repo / ".autoresearch/t/final-summary.md").read_text()
-    assert summary.startswith("## autoresearch t: val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes")
-    assert f"| 2 | `{commits[1][:7]}` | 0.8 | -11.11% | fix the exit |" in summary
+    assert summary.startswith(
+        "## autoresearch t: val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes"
+    )
+    assert f"| 2 | `{commits[1][:7]}` | 0.800000 | -11.11% | fix the exit |" in summary
 
 
 def test_finalize_squash_makes_one_commit_listing_every_keep(repo: Path, session: Cli) -> None:
@@ -205,8 +207,10 @@ def test_finalize_squash_makes_one_commit_listing_every_keep(repo: Path, session
         repo, "rev-parse", "refs/autoresearch/t/keep^{tree}"
     )
     message = git(repo, "log", "-1", "--format=%B", commits[0])
-    assert message.startswith("autoresearch t: val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes")
-    assert "- fix the exit (val_bpb 0.9 -> 0.8 (-11.11%))" in message
+    assert message.startswith(
+        "autoresearch t: val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes"
+    )
+    assert "- fix the exit (val_bpb 0.900000 -> 0.800000 (-11.11%))" in message
 
 
 def test_finalize_refuses_an_existing_final_branch(repo: Path, session: Cli) -> None:
@@ -242,4 +246,4 @@ def test_finalize_after_a_rewind_holds_only_what_the_keep_ref_carries(repo: Path
     messages = git(repo, "log", "--format=%s", "main..autoresearch/t-final").splitlines()
     assert messages == ["another way", "first"]
     body = git(repo, "log", "-1", "--format=%B", "autoresearch/t-final")
-    assert "val_bpb 0.9 -> 0.85 (-5.56%)" in body
+    assert "val_bpb 0.900000 -> 0.850000 (-5.56%)" in body

@@ -118,7 +118,7 @@ class Summary(NamedTuple):
         return formatting.signed(gain, self.decimals)
 
     def counts_text(self) -> str:
-        return counts_text(
+        return formatting.counts(
             self.experiments, self.baseline is not None, self.keeps, self.discards, self.crashes
         )
 
@@ -178,14 +178,6 @@ class Summary(NamedTuple):
                 for change in self.kept_changes
             ],
         }
-
-
-def counts_text(experiments: int, baseline: bool, kept: int, discarded: int, crashed: int) -> str:
-    """``6 experiments: baseline, 2 kept, 2 discarded, 1 crashed``."""
-    first = "baseline, " if baseline else ""
-    return (
-        f"{experiments} experiments: {first}{kept} kept, {discarded} discarded, {crashed} crashed"
-    )
 
 
 def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Summary:

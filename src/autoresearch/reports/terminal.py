@@ -8,8 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
-from autoresearch.reports.summary import counts_text
-from autoresearch.rules.formatting import duration, number, percent, rate, share
+from autoresearch.rules.formatting import counts, duration, number, percent, rate, share
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
 
 if TYPE_CHECKING:
@@ -118,13 +117,13 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         if s.get("keep_value") is not None and s["keep_value"] != s["best"]:
             line += f" ({number(s['keep_value'])})"
     lines.append(line)
-    counts = counts_text(
+    tally = counts(
         s["experiments"], s["baseline"] is not None, s["keeps"], s["discards"], s["crashes"]
     )
-    counts += f" · keep rate {share(s['keep_rate'])}"
+    tally += f" · keep rate {share(s['keep_rate'])}"
     if s.get("experiments_per_hour"):
-        counts += f" · {rate(s['experiments_per_hour'])}/hour"
-    lines.append(counts)
+        tally += f" · {rate(s['experiments_per_hour'])}/hour"
+    lines.append(tally)
     noise = s.get("noise")
     if noise:
         lines.append(noise_line(noise))

@@ -65,6 +65,14 @@ def interval(low: float | None, high: float | None) -> str:
     return f"[{value(low)}, {value(high)}]"
 
 
+def counts(experiments: int, baseline: bool, kept: int, discarded: int, crashed: int) -> str:
+    """``6 experiments: baseline, 2 kept, 2 discarded, 1 crashed`` (kept: after the baseline)."""
+    first = "baseline, " if baseline else ""
+    return (
+        f"{experiments} experiments: {first}{kept} kept, {discarded} discarded, {crashed} crashed"
+    )
+
+
 def rate(per_hour: float | None) -> str:
     return MISSING if per_hour is None else f"{per_hour:.1f}"
 
