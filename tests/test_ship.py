@@ -247,3 +247,78 @@ def test_finalize_after_a_rewind_holds_only_what_the_keep_ref_carries(repo: Path
     assert messages == ["another way", "first"]
     body = git(repo, "log", "-1", "--format=%B", "autoresearch/t-final")
     assert "val_bpb 0.900000 -> 0.850000 (-5.56%)" in body
+
+
+# ----- one summary -----------------------------------------------------------------------------
+
+
+def test_status_report_dashboard_and_plot_show_the_same_figures(repo: Path, session: Cli) -> None:
+    """Six experiments: the baseline, 3 kept changes, 1 discard, 1 crash; keep rate 3 of 5."""
+    from autoresearch.reports.plot import _draw
+    from autoresearch.store.ledger import read_ledger
+
+    data = json.loads(session("status", "--json").stdout)
+    counts = (data["experiments"], data["keeps"], data["discards"], data["crashes"])
+    assert counts == (6, 3, 1, 1) and data["keep_rate"] == 0.6
+    assert (data["best"], data["change_percent"]) == (0.7, pytest.approx(-30.0))
+    per_hour = f"{data['experiments_per_hour']:.1f}"
+    status = session("status").stdout
+    assert (
+        f"6 experiments: baseline, 3 kept, 1 discarded, 1 crashed · keep rate 60% · {per_hour}/hour"
+        in status
+    )
+    assert "best 0.700000 (" in status and "-30.00%" in status
+
+    headline = {
+        "best val_bpb": "0.700000",
+        "change": "-30.00%",
+        "experiments": "6",
+        "kept changes": "3",
+        "discarded": "1",
+        "crashed": "1",
+        "keep rate": "60%",
+        "experiments per hour": per_hour,
+    }
+    markdown = session("report", "--format", "md").stdout
+    for label, value in headline.items():
+        assert f"| {label} | {value} |" in markdown
+    assert "### Kept changes (3)" in markdown
+    assert session("report").returncode == 0
+    page = (repo / "report.html").read_text()
+    for label, value in headline.items():
+        assert f'<div class="label">{label}</div><div class="value">{value}</div>' in page
+    assert "<h2>Kept changes (3)</h2>" in page
+
+    process = session.popen("dashboard", "--port", "0")
+    try:
+        assert process.stdout is not None
+        match = re.search(r"(http://\S+/)", process.stdout.readline())
+        assert match
+        with urllib.request.urlopen(match.group(1) + "api/state", timeout=10) as response:
+            shown = dict(json.loads(response.read())["summary"]["headline"])
+    finally:
+        process.kill()
+        process.wait()
+    assert {label: shown[label] for label in headline} == headline
+
+    figure = _draw(read_ledger(repo / "results.tsv"), "minimize", None)
+    assert figure._suptitle.get_text() == (
+        "val_bpb: 6 experiments, 3 kept changes, keep rate 60%, best 0.700000 (-30.00%)"
+    )
+
+
+def test_html_report_leaves_out_columns_no_row_fills(tmp_path: Path) -> None:
+    from autoresearch.reports.html import render_html
+    from autoresearch.store.ledger import read_ledger
+
+    path = tmp_path / "results.tsv"
+    path.write_text(
+        "commit\tval_bpb\truns\tspread\tseconds\ttokens\tcost_usd\tstatus\tdescription\n"
+        "a1b2c3d\t1.0\t1\t\t300.0\t\t\tkeep\tbaseline\n"
+        "b2c3d4e\t0.9\t1\t\t301.0\t\t\tkeep\tlower\n"
+    )
+    page = render_html(read_ledger(path), "minimize", tmp_path / "r.html").read_text()
+    table = page[page.index("Full ledger") :]
+    assert "<th>seconds</th>" in table and "<th>runs</th>" in table
+    for empty in ("spread", "tokens", "cost_usd"):
+        assert f"<th>{empty}</th>" not in table
