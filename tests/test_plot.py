@@ -62,8 +62,12 @@ def check_readable(figure: Figure) -> None:
     for index, box in enumerate(boxes):
         assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and box.y1 <= frame.y1
         assert not any(box.overlaps(other) for other in boxes[index + 1 :])
+    legends = [legend.get_window_extent(renderer) for legend in figure.legends]
+    for box in [*(key.get_window_extent(renderer) for key in texts["key"]), *legends]:
+        assert not box.overlaps(frame)
+        assert whole.x0 <= box.x0 and box.x1 <= whole.x1 and whole.y0 <= box.y0
     for key in texts["key"]:
-        assert not key.get_window_extent(renderer).overlaps(frame)
+        assert not any(key.get_window_extent(renderer).overlaps(box) for box in legends)
 
 
 def test_picture_contents(tmp_path: Path) -> None:
@@ -128,13 +132,16 @@ def test_better_but_not_confirmed_is_marked_apart_from_plain_discards() -> None:
         "d\t0.60\tkeep\tconfirmed\n"
         "e\t0.55\tdiscard\tbetter than the baseline, not than the best\n"
     )
-    axes = _draw(parse_lines(text.splitlines(keepends=True)), "maximize", None).axes[0]
+    figure = _draw(parse_lines(text.splitlines(keepends=True)), "maximize", None)
+    axes = figure.axes[0]
     by_label = {str(c.get_label()): c for c in axes.collections}
     unconfirmed = by_label["Better but not confirmed (1)"]
     assert [tuple(xy) for xy in unconfirmed.get_offsets()] == [(1.0, 0.52)]
     plain = by_label["Discarded (2)"]
     assert sorted(x for x, _ in plain.get_offsets()) == [4.0]  # 0.40 is off the scale
     assert by_label["1 worse, off the scale (on the edge)"]
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "Better but not confirmed (1)" in legend and "Discarded (2)" in legend
 
 
 def test_maximize_focuses_on_baseline_and_above(tmp_path: Path) -> None:

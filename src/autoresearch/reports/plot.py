@@ -5,9 +5,9 @@ green dots, the running best as a step line, crashes left out, and the y axis fo
 band between the baseline and the best result. It stays readable from ten rows to thousands:
 
 - kept changes carry their experiment number next to their dot and a key beside the axes gives
-  each one's description, so no label runs over the title or off the figure; past ``MAX_LABELS`` only the
-  biggest gains, spread along the x axis, are numbered, and a label that would overlap another
-  is left out; the key says how many kept changes were not numbered;
+    each one's description, so no label runs over the title or off the figure; past
+  ``MAX_LABELS`` only the biggest gains, spread along the x axis, are numbered, and a label that
+  would overlap another is left out; the key says how many kept changes were not numbered;
 - discards outside the focused band are drawn as triangles on the band's edge, with a count;
 - a discard better than the best kept result before it was "better but not confirmed": the
   noise-aware rule (or ``--min-delta``) did not trust the gain. It is drawn apart, as an orange
@@ -29,12 +29,13 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
 
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'autoresearch[plot]'"
 
 LABEL_CHARS = 45
-# At most this many kept changes are numbered (the key has one line for each).
-MAX_LABELS = 36
+# At most this many kept changes are numbered (the key, under the legend, has a line for each).
+MAX_LABELS = 30
 FIGURE_SIZE = (16, 8)
 DPI = 110
 # The axes take the left of the figure; the key the right.
@@ -167,7 +168,7 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(True, alpha=0.2)
     if not points.y.size:
-        axes.text(
+        axes.text(  # no legend and no key: nothing to name
             0.5,
             0.5,
             "no finished experiments yet",
@@ -246,7 +247,14 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
         )
     axes.set_ylim(*sorted((sign * low, sign * high)))
     axes.set_xlim(-0.02 * max(points.x.max(), 1) - 0.5, points.x.max() * 1.02 + 1)
-    axes.legend(loc="upper right", fontsize=9, framealpha=0.9)
+    # Beside the axes, above the key: over the axes it would hide the latest results.
+    figure.legend(
+        *axes.get_legend_handles_labels(),
+        loc="upper left",
+        bbox_to_anchor=(KEY_LEFT - 0.005, AXES_RECT[1] + AXES_RECT[3] + 0.01),
+        fontsize=9,
+        frameon=False,
+    )
     _number_keeps(figure, axes, points, gains)
     return figure
 
@@ -283,7 +291,7 @@ def _number_keeps(figure: Figure, axes: Axes, points: Points, gains: np.ndarray)
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
     placed = []
-    taken = [axes.get_legend().get_window_extent(renderer)]
+    taken: list[Bbox] = []
     for index in _candidates(kept_x, gains):
         if not low <= kept_y[index] <= high:
             continue
@@ -306,18 +314,16 @@ def _number_keeps(figure: Figure, axes: Axes, points: Points, gains: np.ndarray)
         taken.append(box)
         placed.append(index)
     lines = [
-        # A dollar sign would start matplotlib's math text.
-        f"{int(kept_x[index]):>4}  {short_description(points.descriptions[kept_index[index]])}".replace(
-            "$", r"\$"
-        )
+        f"{int(kept_x[index]):>4}  {_key_text(points.descriptions[kept_index[index]])}"
         for index in placed
     ]
     missing = len(kept_index) - len(placed)
     if missing:
         lines.append(f"({missing} more kept, not numbered)")
+    legend = figure.legends[0].get_window_extent(renderer)
     figure.text(
         KEY_LEFT,
-        AXES_RECT[1] + AXES_RECT[3],
+        figure.transFigure.inverted().transform((0, legend.y0))[1] - 0.02,
         "\n".join(["Kept, by experiment #", *lines]),
         fontsize=9,
         va="top",
@@ -326,6 +332,11 @@ def _number_keeps(figure: Figure, axes: Axes, points: Points, gains: np.ndarray)
         linespacing=1.35,
         gid="key",
     )
+
+
+def _key_text(description: str) -> str:
+    """Shortened, with dollar signs escaped: a pair of them would start matplotlib's math text."""
+    return short_description(description).replace("$", r"\$")
 
 
 def plot_png(ledger: Ledger, direction: str, title_metric: str | None = None) -> bytes:
