@@ -145,18 +145,22 @@ def _kept_changes(summary: Summary, diffs: Mapping[str, str]) -> str:
     heading = f"<h2>Kept changes ({len(summary.kept_changes)})</h2>"
     if not summary.kept_changes:
         return heading + '<p class="note">No change was kept after the baseline.</p>'
+    found = {change.number: diff_for(diffs, change.row.commit) for change in summary.kept_changes}
+    # A ledger read without its session has no diffs: no column of "no diff" then.
+    any_diff = any(found.values())
     rows = [
         f'<tr><td class="num">{change.number}</td>'
         f'<td class="commit">{escape(change.row.commit)}</td>'
         f'<td class="num">{escape(summary.value_text(change.row.value))}</td>'
         f"{_gain_cell(summary, change)}"
         f"<td>{escape(change.row.description)}</td>"
-        f"<td>{_diff_block(diff_for(diffs, change.row.commit))}</td></tr>"
+        + (f"<td>{_diff_block(found[change.number])}</td>" if any_diff else "")
+        + "</tr>"
         for change in summary.kept_changes
     ]
     header = (
         f"<tr><th>#</th><th>commit</th><th>{metric}</th><th>gain</th><th>gain %</th>"
-        "<th>description</th><th>diff</th></tr>"
+        "<th>description</th>" + ("<th>diff</th>" if any_diff else "") + "</tr>"
     )
     return f"{heading}<table>{header}{''.join(rows)}</table>"
 
