@@ -3,7 +3,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from autoresearch.store.ledger import append_row, create_ledger, format_number, read_ledger
+from autoresearch.rules.formatting import number as format_number
+from autoresearch.store.ledger import append_row, create_ledger, read_ledger
 
 KARPATHY = (
     "commit\tval_bpb\tmemory_gb\tstatus\tdescription\n"

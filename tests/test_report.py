@@ -21,8 +21,9 @@ def test_summary_of_our_ledger(tmp_path: Path) -> None:
     summary = summarize(ours(tmp_path), "minimize")
     assert (summary.baseline, summary.best, summary.best_commit) == (1.0, 0.98, "e5f6a7b")
     assert summary.change_pct == pytest.approx(-2.0)
-    assert (summary.experiments, summary.keeps, summary.discards, summary.crashes) == (6, 3, 2, 1)
-    assert summary.keep_rate == pytest.approx(2 / 4)
+    assert (summary.experiments, summary.keeps, summary.discards, summary.crashes) == (6, 2, 2, 1)
+    # Kept changes after the baseline over the five experiments after it, the crash included.
+    assert summary.keep_rate == pytest.approx(2 / 5)
     assert summary.wall_seconds == pytest.approx(1530)
     assert summary.experiments_per_hour == pytest.approx(6 / (1530 / 3600))
     assert summary.cost_usd == pytest.approx(1.0)
@@ -33,8 +34,9 @@ def test_summary_of_our_ledger(tmp_path: Path) -> None:
     assert changes[0].gain_pct == pytest.approx(1.0)
     headline = dict(summary.headline())
     assert headline["best val_bpb"] == "0.980000"
-    assert headline["change"] == "-2%"
-    assert headline["wall time"] == "25m 30s"
+    assert headline["change"] == "-2.00%"
+    assert headline["kept changes"] == "2" and headline["keep rate"] == "40%"
+    assert headline["run time (summed)"] == "25m30s"
     assert headline["total cost"] == "$1.00"
 
 
@@ -81,7 +83,7 @@ def test_html_report_is_complete_escaped_and_self_contained(tmp_path: Path) -> N
         ours(tmp_path), "minimize", tmp_path / "r" / "report.html", {"b2c3d4e": DIFF}, extras
     )
     page = output.read_text(encoding="utf-8")
-    for expected in ("val_bpb", "1.000000", "0.980000", "-2%", "+0.010000", "$1.00", "25m 30s"):
+    for expected in ("val_bpb", "1.000000", "0.980000", "-2.00%", "+0.010000", "$1.00", "25m30s"):
         assert expected in page
     assert "raise learning rate to 0.04" in page and "pipe | in the description" in page
     assert "<script" not in page
@@ -101,7 +103,9 @@ def test_html_report_is_complete_escaped_and_self_contained(tmp_path: Path) -> N
 def test_html_report_of_karpathy_ledger(tmp_path: Path) -> None:
     page = render_html(karpathy(tmp_path), "minimize", tmp_path / "k.html").read_text()
     assert "halve batch 524K to 262K (more steps in 5 min)" in page
-    assert "0.981773" in page and "no diff" in page
+    assert "0.981773" in page
+    # Without a session there are no diffs, and no column that would only say so.
+    assert "no diff" not in page and "<th>diff</th>" not in page
 
 
 def test_html_report_without_matplotlib_still_renders(
@@ -115,9 +119,9 @@ def test_html_report_without_matplotlib_still_renders(
 def test_markdown_for_a_pull_request(tmp_path: Path) -> None:
     text = render_markdown(ours(tmp_path), "minimize", {"e5f6a7b": "+ uses ``` fences\n"})
     assert text.startswith("## autoresearch: val_bpb\n")
-    assert "**val_bpb** 1.000000 → **0.980000** (-2%)" in text
+    assert "**val_bpb** 1.000000 → **0.980000** (-2.00%)" in text
     assert "| # | commit | val_bpb | gain | gain % | description |" in text
-    assert "| 1 | `b2c3d4e` | 0.990000 | +0.010000 | +1% | raise learning rate to 0.04 |" in text
+    assert "| 1 | `b2c3d4e` | 0.990000 | +0.010000 | +1.00% | raise learning rate to 0.04 |" in text
     assert "<summary>e5f6a7b: swap &lt;script&gt;alert(1)&lt;/script&gt; in</summary>" in text
     assert "````diff\n+ uses ``` fences\n````" in text
     assert "add 5% warmup" not in text  # discards are not part of the story

@@ -140,7 +140,7 @@ def test_report_shows_the_holdout_trend_of_a_session_with_a_holdout(repo: Path, 
     assert try_value(cli, repo, 0.9, "lower") == "keep"
     text = cli("report", "--format", "md").stdout
     assert "### Holdout trend" in text and "- column: holdout_val_bpb" in text
-    assert "- trend: 2.5, 2.5" in text
+    assert "- trend: 2.500000, 2.500000" in text
 
 
 # ----- dashboard -----------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_finalize_makes_one_commit_per_keep_with_its_tree(repo: Path, session: C
     before = snapshot(repo)
     result = session("finalize")
     assert result.returncode == 0, result.stderr
-    assert "val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes" in result.stdout
+    assert "val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes" in result.stdout
     final = "autoresearch/t-final"
     commits = git(repo, "rev-list", "--reverse", f"{start}..{final}").split()
     assert len(commits) == 3
@@ -182,17 +182,19 @@ def test_finalize_makes_one_commit_per_keep_with_its_tree(repo: Path, session: C
     trees = [git(repo, "rev-parse", f"{commit}^{{tree}}") for commit in commits]
     assert trees == [git(repo, "rev-parse", f"{kept}^{{tree}}") for kept in kept_commits(repo)]
     messages = [git(repo, "log", "-1", "--format=%B", c) for c in commits]
-    assert messages[0].startswith("lower to 0.9\n\nval_bpb 1 -> 0.9 (-10.00%)")
-    assert messages[1].startswith("fix the exit\n\nval_bpb 0.9 -> 0.8 (-11.11%)")
-    assert messages[2].startswith("down to 0.7\n\nval_bpb 0.8 -> 0.7 (-12.50%)")
+    assert messages[0].startswith("lower to 0.9\n\nval_bpb 1.000000 -> 0.900000 (-10.00%)")
+    assert messages[1].startswith("fix the exit\n\nval_bpb 0.900000 -> 0.800000 (-11.11%)")
+    assert messages[2].startswith("down to 0.7\n\nval_bpb 0.800000 -> 0.700000 (-12.50%)")
     after = snapshot(repo)
     assert after["refs"].replace(f"refs/heads/{final} {commits[-1]}\n", "") == before["refs"]
     assert {k: v for k, v in after.items() if k != "refs"} == {
         k: v for k, v in before.items() if k != "refs"
     }
     summary = (repo / ".autoresearch/t/final-summary.md").read_text()
-    assert summary.startswith("## autoresearch t: val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes")
-    assert f"| 2 | `{commits[1][:7]}` | 0.8 | -11.11% | fix the exit |" in summary
+    assert summary.startswith(
+        "## autoresearch t: val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes"
+    )
+    assert f"| 2 | `{commits[1][:7]}` | 0.800000 | -11.11% | fix the exit |" in summary
 
 
 def test_finalize_squash_makes_one_commit_listing_every_keep(repo: Path, session: Cli) -> None:
@@ -205,8 +207,10 @@ def test_finalize_squash_makes_one_commit_listing_every_keep(repo: Path, session
         repo, "rev-parse", "refs/autoresearch/t/keep^{tree}"
     )
     message = git(repo, "log", "-1", "--format=%B", commits[0])
-    assert message.startswith("autoresearch t: val_bpb 1 -> 0.7 (-30.00%) in 3 kept changes")
-    assert "- fix the exit (val_bpb 0.9 -> 0.8 (-11.11%))" in message
+    assert message.startswith(
+        "autoresearch t: val_bpb 1.000000 -> 0.700000 (-30.00%) in 3 kept changes"
+    )
+    assert "- fix the exit (val_bpb 0.900000 -> 0.800000 (-11.11%))" in message
 
 
 def test_finalize_refuses_an_existing_final_branch(repo: Path, session: Cli) -> None:
@@ -242,4 +246,79 @@ def test_finalize_after_a_rewind_holds_only_what_the_keep_ref_carries(repo: Path
     messages = git(repo, "log", "--format=%s", "main..autoresearch/t-final").splitlines()
     assert messages == ["another way", "first"]
     body = git(repo, "log", "-1", "--format=%B", "autoresearch/t-final")
-    assert "val_bpb 0.9 -> 0.85 (-5.56%)" in body
+    assert "val_bpb 0.900000 -> 0.850000 (-5.56%)" in body
+
+
+# ----- one summary -----------------------------------------------------------------------------
+
+
+def test_status_report_dashboard_and_plot_show_the_same_figures(repo: Path, session: Cli) -> None:
+    """Six experiments: the baseline, 3 kept changes, 1 discard, 1 crash; keep rate 3 of 5."""
+    from autoresearch.reports.plot import _draw
+    from autoresearch.store.ledger import read_ledger
+
+    data = json.loads(session("status", "--json").stdout)
+    counts = (data["experiments"], data["keeps"], data["discards"], data["crashes"])
+    assert counts == (6, 3, 1, 1) and data["keep_rate"] == 0.6
+    assert (data["best"], data["change_percent"]) == (0.7, pytest.approx(-30.0))
+    per_hour = f"{data['experiments_per_hour']:.1f}"
+    status = session("status").stdout
+    assert (
+        f"6 experiments: baseline, 3 kept, 1 discarded, 1 crashed · keep rate 60% · {per_hour}/hour"
+        in status
+    )
+    assert "best 0.700000 (" in status and "-30.00%" in status
+
+    headline = {
+        "best val_bpb": "0.700000",
+        "change": "-30.00%",
+        "experiments": "6",
+        "kept changes": "3",
+        "discarded": "1",
+        "crashed": "1",
+        "keep rate": "60%",
+        "experiments per hour": per_hour,
+    }
+    markdown = session("report", "--format", "md").stdout
+    for label, value in headline.items():
+        assert f"| {label} | {value} |" in markdown
+    assert "### Kept changes (3)" in markdown
+    assert session("report").returncode == 0
+    page = (repo / "report.html").read_text()
+    for label, value in headline.items():
+        assert f'<div class="label">{label}</div><div class="value">{value}</div>' in page
+    assert "<h2>Kept changes (3)</h2>" in page
+
+    process = session.popen("dashboard", "--port", "0")
+    try:
+        assert process.stdout is not None
+        match = re.search(r"(http://\S+/)", process.stdout.readline())
+        assert match
+        with urllib.request.urlopen(match.group(1) + "api/state", timeout=10) as response:
+            shown = dict(json.loads(response.read())["summary"]["headline"])
+    finally:
+        process.kill()
+        process.wait()
+    assert {label: shown[label] for label in headline} == headline
+
+    figure = _draw(read_ledger(repo / "results.tsv"), "minimize", None)
+    assert figure._suptitle.get_text() == (
+        "val_bpb: 6 experiments, 3 kept changes, keep rate 60%, best 0.700000 (-30.00%)"
+    )
+
+
+def test_html_report_leaves_out_columns_no_row_fills(tmp_path: Path) -> None:
+    from autoresearch.reports.html import render_html
+    from autoresearch.store.ledger import read_ledger
+
+    path = tmp_path / "results.tsv"
+    path.write_text(
+        "commit\tval_bpb\truns\tspread\tseconds\ttokens\tcost_usd\tstatus\tdescription\n"
+        "a1b2c3d\t1.0\t1\t\t300.0\t\t\tkeep\tbaseline\n"
+        "b2c3d4e\t0.9\t1\t\t301.0\t\t\tkeep\tlower\n"
+    )
+    page = render_html(read_ledger(path), "minimize", tmp_path / "r.html").read_text()
+    table = page[page.index("Full ledger") :]
+    assert "<th>seconds</th>" in table and "<th>runs</th>" in table
+    for empty in ("spread", "tokens", "cost_usd"):
+        assert f"<th>{empty}</th>" not in table

@@ -41,7 +41,9 @@ def test_status_json_has_the_documented_keys(repo: Path, cli: Cli) -> None:
         assert key in data
     assert (data["tag"], data["metric"], data["direction"]) == ("t", "val_bpb", "minimize")
     assert (data["baseline"], data["best"]) == (1.0, 0.5)
-    assert (data["experiments"], data["keeps"], data["discards"]) == (3, 2, 1)
+    # keeps: kept changes, the baseline not counted.
+    assert (data["experiments"], data["keeps"], data["discards"]) == (3, 1, 1)
+    assert data["keep_rate"] == 0.5
     assert data["best_commit"] == data["keep_ref"]
     assert data["change_percent"] == -50.0
     assert data["running"] is None
@@ -53,7 +55,7 @@ def test_status_reads_a_karpathy_ledger_without_a_session(tmp_path: Path) -> Non
     cli = Cli(tmp_path)
     text = cli("status", "--results", str(path))
     assert text.returncode == 0
-    assert "5 experiments: 3 keep, 1 discard, 1 crash" in text.stdout
+    assert "5 experiments: baseline, 2 kept, 1 discarded, 1 crashed · keep rate 50%" in text.stdout
     assert "running" not in text.stdout  # a ledger alone cannot know
     data = json.loads(cli("status", "--results", str(path), "--json").stdout)
     assert (data["baseline"], data["best"], data["best_commit"]) == (0.9979, 0.982603, "187e419")

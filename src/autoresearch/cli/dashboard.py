@@ -22,6 +22,7 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.dashboard import serve_dashboard
+    from autoresearch.reports.status import session_clock
 
     session = Session.open(args.directory)
 
@@ -36,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         ready=ready,
+        clock=session_clock(session),
     )
     return ExitStatus.OK

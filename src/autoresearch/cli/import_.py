@@ -22,9 +22,9 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autoresearch.history.import_ledger import adopt
+    from autoresearch.rules.formatting import number
     from autoresearch.rules.settings import flag_values
     from autoresearch.store import git
-    from autoresearch.store.ledger import format_number
     from autoresearch.store.settings_file import read_settings_file
 
     repo = git.toplevel(args.directory)
@@ -49,10 +49,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"row not imported: {problem}")
     best = session.best_value(session.read_ledger(), session.keep_ref())
     if best is not None:
-        print(
-            f"the next `autoresearch try` is compared against {settings.metric} "
-            f"{format_number(best)}"
-        )
+        print(f"the next `autoresearch try` is compared against {settings.metric} {number(best)}")
     else:
         print(
             "the imported ledger has no keep: measure HEAD first with `autoresearch try -m "

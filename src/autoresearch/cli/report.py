@@ -32,19 +32,22 @@ def run(args: argparse.Namespace) -> int:
     book, direction, session = ledger_source(args)
     diffs: dict[str, str] = {}
     extras: dict[str, object] = {}
+    clock = None
     if session is not None:
         from autoresearch.history.lineage import kept_diffs, kept_steps
         from autoresearch.reports.extras import report_extras
+        from autoresearch.reports.status import session_clock
 
         diffs = kept_diffs(session, kept_steps(session, book))
         extras = report_extras(session, book)
+        clock = session_clock(session)
     if args.format == "html":
         path = output_path(args, DEFAULT_REPORT, session)
-        print(render_html(book, direction, Path(path), diffs, extras))
+        print(render_html(book, direction, Path(path), diffs, extras, clock))
         return ExitStatus.OK
     from autoresearch.reports.extras import extras_markdown
 
-    text = render_markdown(book, direction, diffs)
+    text = render_markdown(book, direction, diffs, clock)
     if extras:
         text += "\n" + extras_markdown(extras)
     if args.output is None:

@@ -9,7 +9,7 @@ from autoresearch.cli.shared import recovered
 from autoresearch.engine import recovery
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
-from autoresearch.store.ledger import format_number
+from autoresearch.rules.formatting import number
 
 
 def add_parser(commands: Commands) -> None:
@@ -23,6 +23,6 @@ def run(args: argparse.Namespace) -> int:
     kept = f"; stray work kept at {ref}" if ref else ""
     print(
         f"rewound: keep ref is {commit[:7]} ({session.settings.metric} "
-        f"{format_number(value)}); later experiments compare against it{kept}"
+        f"{number(value)}); later experiments compare against it{kept}"
     )
     return ExitStatus.OK

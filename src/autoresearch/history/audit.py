@@ -17,8 +17,7 @@ from typing import NamedTuple
 from autoresearch.engine.measure import Watch, run_and_read, run_environment
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
-from autoresearch.reports.summary import format_value
-from autoresearch.rules import stats, verdict
+from autoresearch.rules import formatting, stats, verdict
 from autoresearch.rules.stats import difference_of_means
 from autoresearch.store import git, runner
 from autoresearch.store.files import write_json, write_text
@@ -224,16 +223,14 @@ def write_report(session: Session, result: AuditResult) -> tuple[str, str]:
     return markdown, json_path
 
 
-def _interval(low: float | None, high: float | None) -> str:
-    return f"[{format_value(low)}, {format_value(high)}]"
-
-
 def _mean_of(runs: list[float]) -> str:
-    return format_value(stats.mean(runs) if runs else None)
+    return formatting.value(stats.mean(runs) if runs else None)
 
 
 def report_lines(result: AuditResult) -> list[str]:
-    share = f" ({result.share * 100:.0f}% of the claim)" if result.share is not None else ""
+    part = ""
+    if result.share is not None:
+        part = f" ({formatting.share(result.share)} of the claim)"
     lines = [
         f"# Audit of {result.metric} ({result.direction})",
         "",
@@ -241,9 +238,9 @@ def report_lines(result: AuditResult) -> list[str]:
         f"{_mean_of(result.baseline_runs)}",
         f"- best {result.best_commit[:7]}: {len(result.best_runs)} runs, mean "
         f"{_mean_of(result.best_runs)}",
-        f"- claimed improvement (ledger): {format_value(result.claimed)}",
-        f"- confirmed improvement: {format_value(result.confirmed)}, 95% CI "
-        f"{_interval(result.low, result.high)}{share}",
+        f"- claimed improvement (ledger): {formatting.value(result.claimed)}",
+        f"- confirmed improvement: {formatting.value(result.confirmed)}, 95% CI "
+        f"{formatting.interval(result.low, result.high)}{part}",
     ]
     if result.crashes:
         lines.append(f"- {result.crashes} audit runs crashed and were left out")
@@ -258,12 +255,13 @@ def report_lines(result: AuditResult) -> list[str]:
         for k in result.keeps:
             carried = "n/a"
             if k.contribution is not None:
-                carried = f"{format_value(k.contribution)} {_interval(k.low, k.high)}"
+                interval = formatting.interval(k.low, k.high)
+                carried = f"{formatting.value(k.contribution)} {interval}"
             verdict_text = k.note or (
                 "real" if k.low is not None and k.low > 0 else "not distinguishable from noise"
             )
             lines.append(
-                f"| {k.commit} | {k.description} | {format_value(k.claimed_gain)} | "
+                f"| {k.commit} | {k.description} | {formatting.value(k.claimed_gain)} | "
                 f"{carried} | {verdict_text} |"
             )
     return lines

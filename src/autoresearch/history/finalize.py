@@ -9,16 +9,15 @@ branch, HEAD, the working tree and every other branch stay as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import UserError
 from autoresearch.history.lineage import KeptStep, final_chain, kept_steps, start_commit
-from autoresearch.reports import terminal as output
 from autoresearch.reports.extras import audit_line, latest_audit
-from autoresearch.reports.summary import format_value
-from autoresearch.rules import verdict
+from autoresearch.reports.summary import summarize
+from autoresearch.rules import formatting, verdict
 from autoresearch.store import git
 from autoresearch.store.files import write_text
 from autoresearch.store.ledger import Ledger, sanitize
@@ -26,8 +25,7 @@ from autoresearch.store.ledger import Ledger, sanitize
 SUMMARY_FILE = "final-summary.md"
 
 
-@dataclass(frozen=True)
-class FinalPlan:
+class FinalPlan(NamedTuple):
     branch: str
     start: str
     keep: str
@@ -49,8 +47,7 @@ class FinalPlan:
         return f"{gain_text(self.metric, self.baseline, self.best)} in {count} kept {changes}"
 
 
-@dataclass(frozen=True)
-class FinalResult:
+class FinalResult(NamedTuple):
     plan: FinalPlan
     commits: list[str]
     squash: bool
@@ -63,14 +60,14 @@ def final_branch(session: Session) -> str:
 
 
 def change_text(before: float | None, after: float) -> str:
-    return "" if before is None else output.percent(verdict.change_percent(after, before))
+    return "" if before is None else formatting.percent(verdict.change_percent(after, before))
 
 
 def gain_text(metric: str, before: float | None, after: float) -> str:
     if before is None:
-        return f"{metric} {format_value(after)} (first measurement)"
+        return f"{metric} {formatting.value(after)} (first measurement)"
     change = change_text(before, after)
-    return f"{metric} {format_value(before)} -> {format_value(after)} ({change})"
+    return f"{metric} {formatting.value(before)} -> {formatting.value(after)} ({change})"
 
 
 def plan_final(session: Session) -> tuple[FinalPlan, Ledger]:
@@ -152,9 +149,7 @@ def summary_markdown(
 ) -> str:
     """The pull request's text: the headline, how it was measured, the kept changes."""
     settings, metric = session.settings, plan.metric
-    counts = {status: 0 for status in (verdict.KEEP, verdict.DISCARD, verdict.CRASH)}
-    for row in book.rows:
-        counts[row.status] += 1
+    counts = summarize(book, settings.direction).counts_text()
     shape = (
         "one squashed commit"
         if squash
@@ -163,9 +158,7 @@ def summary_markdown(
     lines = [
         f"## autoresearch {session.tag}: {plan.headline()}",
         "",
-        f"Goal: {settings.direction} `{metric}` as printed by `{settings.run}`. "
-        f"{len(book.rows)} experiments: {counts['keep']} kept, {counts['discard']} discarded, "
-        f"{counts['crash']} crashed.",
+        f"Goal: {settings.direction} `{metric}` as printed by `{settings.run}`. {counts}.",
         "",
         f"Branch `{plan.branch}`: {shape}, on top of `{plan.start[:7]}`.",
         "",
@@ -175,7 +168,7 @@ def summary_markdown(
     for number, step in enumerate(plan.steps, start=1):
         commit = step.commit if squash else commits[number - 1]
         lines.append(
-            f"| {number} | `{commit[:7]}` | {format_value(step.value)} "
+            f"| {number} | `{commit[:7]}` | {formatting.value(step.value)} "
             f"| {change_text(step.before, step.value)} "
             f"| {_cell(step.row.description)} |"
         )

@@ -12,9 +12,8 @@ import contextlib
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
@@ -29,16 +28,15 @@ from autoresearch.store.ledger import Ledger, Row
 _STRUCTURE = ("commit", "status", "description")
 
 
-@dataclass
-class Adoption:
+class Adoption(NamedTuple):
     session: Session
     source: Path
     copy: Path
     rows: int
     direction_guessed: bool
-    dropped: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    last_keep: Row | None = None
+    dropped: list[str]
+    skipped: list[str]
+    last_keep: Row | None
 
 
 def session_values(
@@ -116,23 +114,21 @@ def adopt(
     copy = aside or Path(files.dir, f"imported-{source.name}")
     if aside is None:
         shutil.copyfile(source, copy)
-    adoption = Adoption(session, source, copy, 0, guessed)
-    adoption.skipped = list(book.problems)
+    skipped = list(book.problems)
     columns = ledger.read_header(files.ledger)
-    adoption.dropped = [
-        name for name in book.columns if name not in columns and name not in _STRUCTURE
-    ]
+    dropped = [name for name in book.columns if name not in columns and name not in _STRUCTURE]
     lines = []
+    last_keep = None
     for row in book.rows:
         line = _imported_line(row, settings.metric, columns)
         if line is None:
-            adoption.skipped.append(f"line {row.line}: {settings.metric} is not a number")
+            skipped.append(f"line {row.line}: {settings.metric} is not a number")
             continue
         lines.append(line)
         if row.status == verdict.KEEP:
-            adoption.last_keep = row
+            last_keep = row
     append_lines(files.ledger, lines)  # one flush for the whole history, not one per row
-    adoption.rows = len(lines)
+    adoption = Adoption(session, source, copy, len(lines), guessed, dropped, skipped, last_keep)
     record_import(session, adoption)
     return adoption
 

@@ -10,7 +10,7 @@ out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from autoresearch.engine.session import Session
 from autoresearch.rules import verdict
@@ -23,8 +23,7 @@ _HASH = re.compile(r"^[0-9a-f]{4,40}$")
 MAX_DIFF_CHARS = 100_000
 
 
-@dataclass(frozen=True)
-class KeptStep:
+class KeptStep(NamedTuple):
     """One kept commit and the kept commit (or the starting point) it builds on."""
 
     row: Row

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoresearch.rules.formatting import number
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
-from autoresearch.store.ledger import Ledger, Row, format_number
+from autoresearch.store.ledger import Ledger, Row
 
 MAX_PROMPT_CHARS = 24_000
 MAX_PROGRAM_CHARS = 8_000
@@ -68,8 +69,8 @@ def _goal(inputs: PromptInputs) -> str:
         change = change_percent(best.value, kept[0].value)
         shown = f", {change:+.2f}%" if change is not None else ""
         lines.append(
-            f"Baseline {format_number(kept[0].value)}; best so far "
-            f"{format_number(best.value)} at {best.commit}{shown}."
+            f"Baseline {number(kept[0].value)}; best so far "
+            f"{number(best.value)} at {best.commit}{shown}."
         )
         steps = [r.description for r in kept[1:]][-10:]
         if steps:
@@ -103,7 +104,7 @@ def _rules(inputs: PromptInputs) -> str:
 
 
 def _row_line(index: int, row: Row, metric: str) -> str:
-    value = "-" if row.status == CRASH else format_number(row.value)
+    value = "-" if row.status == CRASH else number(row.value)
     return f"| {index} | {row.commit} | {value} | {row.status} | {row.description} |"
 
 

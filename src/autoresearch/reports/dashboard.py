@@ -15,17 +15,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from autoresearch.errors import UserError
 from autoresearch.reports.dashboard_page import PAGE
-from autoresearch.reports.plot import check_direction, plot_png
-from autoresearch.reports.summary import Summary, summarize
+from autoresearch.reports.plot import plot_png
+from autoresearch.reports.summary import Clock, Summary, check_direction, summarize
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
 
 INFLIGHT_FILE = "inflight.json"
@@ -103,26 +102,39 @@ def read_inflight(state_dir: Path, repo: Path, now: float) -> dict[str, Any] | N
     return inflight
 
 
-@dataclass
-class _Snapshot:
+class _Snapshot(NamedTuple):
     key: LedgerKey | None = None
     ledger: Ledger | None = None
     summary: Summary | None = None
     error: str | None = None
 
 
-@dataclass
 class Dashboard:
-    """What the server shows, with the parsed ledger and the plot cached by file size and mtime."""
+    """What the server shows, with the parsed ledger and the plot cached by file size and mtime.
 
-    repo: Path
-    ledger_path: Path
-    state_dir: Path
-    direction: str
-    _snapshot: _Snapshot = field(default_factory=_Snapshot)
-    _plot: tuple[LedgerKey | None, bytes | None] = (None, None)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _plot_lock: threading.Lock = field(default_factory=threading.Lock)
+    ``started`` and ``imported_rows`` are the session's (see `session_clock`), so that its pace
+    reads as `status` and `report` show it; without them the summed run seconds are used.
+    """
+
+    def __init__(
+        self,
+        repo: Path,
+        ledger_path: Path,
+        state_dir: Path,
+        direction: str,
+        started: float | None = None,
+        imported_rows: int = 0,
+    ) -> None:
+        self.repo = repo
+        self.ledger_path = ledger_path
+        self.state_dir = state_dir
+        self.direction = direction
+        self.started = started
+        self.imported_rows = imported_rows
+        self._snapshot = _Snapshot()
+        self._plot: tuple[LedgerKey | None, bytes | None] = (None, None)
+        self._lock = threading.Lock()
+        self._plot_lock = threading.Lock()
 
     def snapshot(self) -> _Snapshot:
         try:
@@ -133,9 +145,12 @@ class Dashboard:
         with self._lock:
             if self._snapshot.key == key:
                 return self._snapshot
+            clock = None
+            if self.started is not None:
+                clock = Clock(self.started, stat.st_mtime, self.imported_rows)
             try:
                 ledger = read_complete_ledger(self.ledger_path)
-                snapshot = _Snapshot(key, ledger, summarize(ledger, self.direction))
+                snapshot = _Snapshot(key, ledger, summarize(ledger, self.direction, clock))
             except (OSError, ValueError) as error:
                 # Most likely the header itself is still being written: show it, retry later.
                 snapshot = _Snapshot(key=None, error=f"ledger not readable yet: {error}")
@@ -278,10 +293,15 @@ def create_dashboard_server(
     direction: str,
     host: str = "127.0.0.1",
     port: int = 0,
+    clock: Clock | None = None,
 ) -> DashboardServer:
-    """A bound, not yet serving, dashboard server (port 0 picks a free port)."""
+    """A bound, not yet serving, dashboard server (port 0 picks a free port). Of ``clock``, the
+    session's start and imported rows are used; the last write is read from the ledger."""
     check_direction(direction)
-    dashboard = Dashboard(Path(repo), Path(ledger_path), Path(state_dir), direction)
+    started, imported = (clock.started, clock.imported_rows) if clock else (None, 0)
+    dashboard = Dashboard(
+        Path(repo), Path(ledger_path), Path(state_dir), direction, started, imported
+    )
     try:
         return DashboardServer((host, port), dashboard)
     except OSError as error:
@@ -296,9 +316,10 @@ def serve_dashboard(
     host: str = "127.0.0.1",
     port: int = 0,
     ready: Callable[[str], None] | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
-    server = create_dashboard_server(repo, ledger_path, state_dir, direction, host, port)
+    server = create_dashboard_server(repo, ledger_path, state_dir, direction, host, port, clock)
     # The first plot pays for importing matplotlib; pay it before the first visitor asks.
     threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
     try:

@@ -61,7 +61,8 @@ function duration(seconds) {
   seconds = Math.round(seconds);
   const h = Math.floor(seconds / 3600), m = Math.floor(seconds / 60) % 60, s = seconds % 60;
   const pad = (n) => String(n).padStart(2, "0");
-  return h ? `${h}h ${pad(m)}m ${pad(s)}s` : m ? `${m}m ${pad(s)}s` : `${s}s`;
+  // The style of rules/formatting.py duration: 0m45s, 5m02s, 1h05m.
+  return h ? `${h}h${pad(m)}m` : `${m}m${pad(s)}s`;
 }
 
 function showCards(summary) {

@@ -13,7 +13,7 @@ from typing import Any
 from autoresearch.engine.session import Session
 from autoresearch.reports import terminal as output
 from autoresearch.reports.status import holdout_trend, noise_status
-from autoresearch.reports.summary import format_value
+from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
 NOISE = "Noise estimate"
@@ -54,24 +54,20 @@ def latest_audit(session: Session) -> dict[str, object] | None:
 
 
 def _runs_text(commit: str, runs: Sequence[float]) -> str:
-    mean = format_value(statistics.fmean(runs)) if runs else "n/a"
+    mean = formatting.value(statistics.fmean(runs) if runs else None)
     return f"{commit[:7]}: {len(runs)} runs, mean {mean}"
-
-
-def _interval(low: float | None, high: float | None) -> str:
-    return f"[{format_value(low)}, {format_value(high)}]"
 
 
 def _audit_summary(data: Mapping[str, Any]) -> dict[str, object]:
     claimed, confirmed = data["claimed"], data.get("confirmed")
-    share = confirmed / claimed if confirmed is not None and claimed else None
+    part = confirmed / claimed if confirmed is not None and claimed else None
     summary: dict[str, object] = {
         "baseline": _runs_text(data["baseline_commit"], data.get("baseline_runs") or []),
         "best": _runs_text(data["best_commit"], data.get("best_runs") or []),
         "claimed improvement": claimed,
         "confirmed improvement": confirmed,
-        "95% interval": _interval(data.get("low"), data.get("high")),
-        "share of the claim": "n/a" if share is None else f"{share:.0%}",
+        "95% interval": formatting.interval(data.get("low"), data.get("high")),
+        "share of the claim": formatting.share(part),
     }
     if data.get("crashes"):
         summary["crashed runs"] = data["crashes"]
@@ -83,7 +79,7 @@ def _audit_summary(data: Mapping[str, Any]) -> dict[str, object]:
                 "description": keep["description"],
                 "claimed": keep["claimed_gain"],
                 "confirmed": keep.get("contribution"),
-                "95% interval": _interval(keep.get("low"), keep.get("high")),
+                "95% interval": formatting.interval(keep.get("low"), keep.get("high")),
                 "note": keep.get("note") or "",
             }
             for keep in keeps
@@ -98,14 +94,14 @@ def audit_line(audit: Mapping[str, object]) -> str:
     claimed, confirmed = audit["claimed improvement"], audit["confirmed improvement"]
     return (
         f"Audit ({Path(str(audit['file'])).name}): re-runs confirm an improvement of "
-        f"{format_value(confirmed)} (95% interval {audit['95% interval']}) of the "
-        f"{format_value(claimed)} the ledger claims ({audit['share of the claim']})."
+        f"{formatting.value(confirmed)} (95% interval {audit['95% interval']}) of the "
+        f"{formatting.value(claimed)} the ledger claims ({audit['share of the claim']})."
     )
 
 
 def _markdown_value(value: object) -> str:
     if isinstance(value, float):
-        return format_value(value)
+        return formatting.value(value)
     if isinstance(value, Sequence) and not isinstance(value, str):
         return ", ".join(_markdown_value(item) for item in value)
     return "n/a" if value is None else str(value)

@@ -15,15 +15,8 @@ from pathlib import Path
 
 from autoresearch.errors import UserError
 from autoresearch.reports.plot import plot_png
-from autoresearch.reports.summary import (
-    TOP_HITS,
-    KeptChange,
-    Summary,
-    diff_for,
-    format_pct,
-    format_value,
-    summarize,
-)
+from autoresearch.reports.summary import TOP_HITS, Clock, KeptChange, Summary, diff_for, summarize
+from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
 # Shared with the live dashboard, so a report and the dashboard look like one tool.
@@ -122,7 +115,7 @@ def _gain_cell(summary: Summary, change: KeptChange) -> str:
     tone = "good" if change.gain > 0 else "bad" if change.gain < 0 else ""
     return (
         f'<td class="num {tone}">{escape(summary.gain_text(change.gain))}</td>'
-        f'<td class="num {tone}">{escape(format_pct(change.gain_pct))}</td>'
+        f'<td class="num {tone}">{escape(formatting.percent(change.gain_pct))}</td>'
     )
 
 
@@ -152,18 +145,22 @@ def _kept_changes(summary: Summary, diffs: Mapping[str, str]) -> str:
     heading = f"<h2>Kept changes ({len(summary.kept_changes)})</h2>"
     if not summary.kept_changes:
         return heading + '<p class="note">No change was kept after the baseline.</p>'
+    found = {change.number: diff_for(diffs, change.row.commit) for change in summary.kept_changes}
+    # A ledger read without its session has no diffs: no column of "no diff" then.
+    any_diff = any(found.values())
     rows = [
         f'<tr><td class="num">{change.number}</td>'
         f'<td class="commit">{escape(change.row.commit)}</td>'
         f'<td class="num">{escape(summary.value_text(change.row.value))}</td>'
         f"{_gain_cell(summary, change)}"
         f"<td>{escape(change.row.description)}</td>"
-        f"<td>{_diff_block(diff_for(diffs, change.row.commit))}</td></tr>"
+        + (f"<td>{_diff_block(found[change.number])}</td>" if any_diff else "")
+        + "</tr>"
         for change in summary.kept_changes
     ]
     header = (
         f"<tr><th>#</th><th>commit</th><th>{metric}</th><th>gain</th><th>gain %</th>"
-        "<th>description</th><th>diff</th></tr>"
+        "<th>description</th>" + ("<th>diff</th>" if any_diff else "") + "</tr>"
     )
     return f"{heading}<table>{header}{''.join(rows)}</table>"
 
@@ -188,7 +185,12 @@ def _top_hits(summary: Summary) -> str:
 
 
 def _ledger_table(ledger: Ledger) -> str:
-    columns = ledger.columns
+    # A column no row fills (no agent reported tokens, no holdout) says nothing.
+    columns = [
+        column
+        for column in ledger.columns
+        if not ledger.rows or any(row.values.get(column, "").strip() for row in ledger.rows)
+    ]
     numeric = set(columns[1:]) - {"status", "description"}
     header = "<tr><th>#</th>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
     rows = []
@@ -211,7 +213,7 @@ def _extra_section(name: str, value: object) -> str:
 
 def _scalar(value: object) -> str:
     if isinstance(value, float):
-        return escape(format_value(value) if math.isfinite(value) else str(value))
+        return escape(formatting.value(value) if math.isfinite(value) else str(value))
     return escape("" if value is None else str(value))
 
 
@@ -253,9 +255,10 @@ def render_html(
     output: Path,
     diffs: Mapping[str, str] | None = None,
     extras: Mapping[str, object] | None = None,
+    clock: Clock | None = None,
 ) -> Path:
     """Write one self-contained HTML report (plot embedded, no external resources)."""
-    page = build_html(ledger, summarize(ledger, direction), diffs or {}, extras or {})
+    page = build_html(ledger, summarize(ledger, direction, clock), diffs or {}, extras or {})
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")

@@ -6,7 +6,8 @@ import html
 from collections.abc import Mapping
 
 from autoresearch.reports.plot import short_description
-from autoresearch.reports.summary import diff_for, format_pct, summarize
+from autoresearch.reports.summary import Clock, diff_for, summarize
+from autoresearch.rules.formatting import percent, value
 from autoresearch.store.ledger import Ledger
 
 
@@ -23,17 +24,21 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def render_markdown(ledger: Ledger, direction: str, diffs: Mapping[str, str] | None = None) -> str:
+def render_markdown(
+    ledger: Ledger,
+    direction: str,
+    diffs: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> str:
     """A summary for a pull request: the headline and the table of kept changes."""
-    summary = summarize(ledger, direction)
+    summary = summarize(ledger, direction, clock)
     metric = summary.metric
     lines = [f"## autoresearch: {metric}", ""]
     if summary.baseline is not None:
-        change = format_pct(summary.change_pct)
+        change = summary.change_pct
         lines.append(
-            f"**{metric}** {summary.value_text(summary.baseline)} → "
-            f"**{summary.value_text(summary.best)}**"
-            + (f" ({change})" if change else "")
+            f"**{metric}** {value(summary.baseline)} → **{value(summary.best)}**"
+            + (f" ({percent(change)})" if change is not None else "")
             + f", {direction}d over {summary.experiments} experiments."
         )
         lines.append("")
@@ -53,7 +58,7 @@ def render_markdown(ledger: Ledger, direction: str, diffs: Mapping[str, str] | N
         lines.append(
             f"| {change.number} | `{_markdown_cell(change.row.commit)}` "
             f"| {summary.value_text(change.row.value)} | {summary.gain_text(change.gain)} "
-            f"| {format_pct(change.gain_pct)} | {_markdown_cell(change.row.description)} |"
+            f"| {percent(change.gain_pct)} | {_markdown_cell(change.row.description)} |"
         )
     diff_sections = []
     for change in summary.kept_changes:

@@ -1,38 +1,60 @@
-"""The progress picture: every experiment against the metric, the kept ones named.
+"""The progress picture: every experiment against the metric, the kept ones numbered.
 
 It follows the chart of Karpathy's analysis notebook: discards as faint grey dots, keeps as
-green dots labelled with their description, the running best as a step line, crashes left out,
-and the y axis focused on the band between the baseline and the best result.
+green dots, the running best as a step line, crashes left out, and the y axis focused on the
+band between the baseline and the best result. It stays readable from ten rows to thousands:
+
+- kept changes carry their experiment number next to their dot and a key beside the axes gives
+    each one's description, so no label runs over the title or off the figure; past
+  ``MAX_LABELS`` only the biggest gains, spread along the x axis, are numbered, and a label that
+  would overlap another is left out; the key says how many kept changes were not numbered;
+- discards outside the focused band are drawn as triangles on the band's edge, with a count;
+- a discard better than the best kept result before it was "better but not confirmed": the
+  noise-aware rule (or ``--min-delta``) did not trust the gain. It is drawn apart, as an orange
+  ring, since the ledger records the value and status but not the reason.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.reports.summary import Summary, check_direction, summarize
+from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
 
-DIRECTIONS = ("minimize", "maximize")
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'autoresearch[plot]'"
 
 LABEL_CHARS = 45
-# Past this many kept rows only the ones that moved the running best are named, and at most
-# MAX_LABELS of those, spread along the x axis, so a long session stays readable.
-LABEL_ALL_KEEPS_UP_TO = 40
-MAX_LABELS = 36
+# At most this many kept changes are numbered (the key, under the legend, has a line for each).
+MAX_LABELS = 30
 FIGURE_SIZE = (16, 8)
 DPI = 110
+# The axes take the left of the figure; the key the right.
+AXES_RECT = (0.06, 0.09, 0.64, 0.82)
+KEY_LEFT = 0.72
+KEEP_COLOUR, UNCONFIRMED_COLOUR, DISCARD_COLOUR = "#2ecc71", "#e67e22", "#bbbbbb"
 
 
-def check_direction(direction: str) -> None:
-    if direction not in DIRECTIONS:
-        raise UserError(f"direction must be 'minimize' or 'maximize', not {direction!r}")
+def title(metric: str, summary: Summary) -> str:
+    """``val_bpb: 6 experiments, 2 kept changes, keep rate 40%, best 0.980000 (-2.00%)``."""
+    text = (
+        f"{metric}: {summary.experiments} experiments, {summary.keeps} kept changes, "
+        f"keep rate {formatting.share(summary.keep_rate)}"
+    )
+    if summary.best is not None:
+        text += f", best {formatting.value(summary.best)}"
+        if summary.change_pct is not None:
+            text += f" ({formatting.percent(summary.change_pct)})"
+    return text
 
 
 def short_description(text: str, limit: int = LABEL_CHARS) -> str:
@@ -40,43 +62,47 @@ def short_description(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-@dataclass
-class _Points:
-    """The non-crash experiments as arrays; x is the row's position in the ledger (baseline 0)."""
+class Points(NamedTuple):
+    """The non-crash experiments; x is the row's position in the ledger (baseline 0) and score
+    is the value signed so that lower is better."""
 
     x: np.ndarray
     y: np.ndarray
+    score: np.ndarray
     kept: np.ndarray
-    kept_descriptions: list[str]
-    total: int
-    keeps: int
+    unconfirmed: np.ndarray
+    descriptions: list[str]
 
 
-def _collect(ledger: Ledger) -> _Points:
+def collect(ledger: Ledger, direction: str) -> Points:
     import numpy as np
 
+    sign = 1.0 if direction == "minimize" else -1.0
     xs: list[int] = []
     ys: list[float] = []
     kept: list[bool] = []
-    kept_descriptions: list[str] = []
-    keeps = 0
+    unconfirmed: list[bool] = []
+    descriptions: list[str] = []
+    best: float | None = None
     for index, row in enumerate(ledger.rows):
-        if row.status == "keep":
-            keeps += 1
-        elif row.status != "discard":
+        if row.status == "crash":
             continue
+        score = sign * row.value
         xs.append(index)
         ys.append(row.value)
         kept.append(row.status == "keep")
-        if row.status == "keep":
-            kept_descriptions.append(row.description)
-    return _Points(
+        unconfirmed.append(row.status == "discard" and best is not None and score < best)
+        descriptions.append(row.description)
+        if row.status == "keep" or best is None:
+            best = score if best is None else min(best, score)
+    y = np.asarray(ys, dtype=float)
+    return Points(
         x=np.asarray(xs, dtype=float),
-        y=np.asarray(ys, dtype=float),
+        y=y,
+        score=sign * y,
         kept=np.asarray(kept, dtype=bool),
-        kept_descriptions=kept_descriptions,
-        total=len(ledger.rows),
-        keeps=keeps,
+        unconfirmed=np.asarray(unconfirmed, dtype=bool),
+        descriptions=descriptions,
     )
 
 
@@ -100,49 +126,49 @@ def _y_limits(scores: np.ndarray, baseline: float, best: float) -> tuple[float, 
     return lower - margin, baseline + margin
 
 
-def _labelled(points: _Points, improving: np.ndarray, gains: np.ndarray) -> list[int]:
-    """Indexes into the kept points that get a text label."""
+def _candidates(kept_x: np.ndarray, gains: np.ndarray) -> list[int]:
+    """Indexes into the kept points worth a number: all of them when they fit, else the biggest
+    gains first, each only if no chosen one sits closer than an even share of the x axis."""
     import numpy as np
 
-    if points.kept.sum() <= LABEL_ALL_KEEPS_UP_TO:
-        return list(range(int(points.kept.sum())))
-    candidates = np.flatnonzero(improving)
-    if candidates.size <= MAX_LABELS:
-        return candidates.tolist()
-    kept_x = points.x[points.kept]
+    if kept_x.size <= MAX_LABELS:
+        return list(range(kept_x.size))
     spacing = (kept_x.max() - kept_x.min()) / MAX_LABELS
-    chosen: list[int] = []
-    # The biggest gains first, each one only if no label already sits too close.
-    for candidate in candidates[np.argsort(-gains[candidates], kind="stable")]:
-        if len(chosen) == MAX_LABELS:
+    chosen: list[int] = [0]  # the baseline anchors the key
+    for candidate in np.argsort(-gains, kind="stable"):
+        if len(chosen) == MAX_LABELS or gains[candidate] <= 0:
             break
         if all(abs(kept_x[candidate] - kept_x[other]) >= spacing for other in chosen):
             chosen.append(int(candidate))
     return sorted(chosen)
 
 
-def _draw(ledger: Ledger, direction: str, title_metric: str | None):  # -> Figure
+def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
     check_direction(direction)
     try:
         import matplotlib
 
         matplotlib.use("Agg", force=True)
         import numpy as np
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError as error:
         raise UserError(MISSING_MATPLOTLIB) from error
 
     metric = title_metric or ledger.metric
-    points = _collect(ledger)
+    points = collect(ledger, direction)
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
-    axes = figure.add_subplot()
-    axes.set_title(f"{metric}: {points.total} experiments, {points.keeps} kept", fontsize=14)
+    FigureCanvasAgg(figure)  # labels are placed by their rendered size
+    axes = figure.add_axes(AXES_RECT)
+    figure.suptitle(title(metric, summarize(ledger, direction)), fontsize=14, x=0.06, ha="left")
     better = "lower" if direction == "minimize" else "higher"
     axes.set_xlabel("Experiment #", fontsize=12)
     axes.set_ylabel(f"{metric} ({better} is better)", fontsize=12)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(True, alpha=0.2)
     if not points.y.size:
-        axes.text(
+        axes.text(  # no legend and no key: nothing to name
             0.5,
             0.5,
             "no finished experiments yet",
@@ -155,43 +181,54 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None):  # -> Figur
         return figure
 
     sign = 1.0 if direction == "minimize" else -1.0
-    scores = sign * points.y
+    scores = points.score
     kept_x, kept_scores = points.x[points.kept], scores[points.kept]
     baseline = float(scores[0])
     if kept_scores.size:
         running = np.minimum.accumulate(np.minimum(kept_scores, baseline))
         previous = np.concatenate(([baseline], running[:-1]))
         gains = previous - kept_scores
-        improving = gains > 0
         best = float(running[-1])
     else:
         running = gains = np.zeros(0)
-        improving = np.zeros(0, dtype=bool)
         best = baseline
     low, high = _y_limits(scores, baseline, best)
-    visible = (scores >= low) & (scores <= high)
+    inside = (scores >= low) & (scores <= high)
 
-    discarded = visible & ~points.kept
+    plain = inside & ~points.kept & ~points.unconfirmed
     axes.scatter(
-        points.x[discarded],
-        points.y[discarded],
-        c="#cccccc",
+        points.x[plain],
+        points.y[plain],
+        c=DISCARD_COLOUR,
         s=12,
-        alpha=0.5,
+        alpha=0.6,
         zorder=2,
-        label="Discarded",
+        label=f"Discarded ({int((~points.kept & ~points.unconfirmed).sum())})",
         linewidths=0,
     )
-    shown_keeps = visible & points.kept
+    unconfirmed = inside & points.unconfirmed
+    if points.unconfirmed.any():
+        axes.scatter(
+            points.x[unconfirmed],
+            points.y[unconfirmed],
+            facecolors="none",
+            edgecolors=UNCONFIRMED_COLOUR,
+            s=40,
+            linewidths=1.2,
+            zorder=3,
+            label=f"Better but not confirmed ({int(points.unconfirmed.sum())})",
+        )
+    _edge_markers(axes, points, scores, sign, low, high)
+    shown_keeps = inside & points.kept
     # Thousands of full-size keeps would merge into one dark band.
     crowded = shown_keeps.sum() > 300
     axes.scatter(
         points.x[shown_keeps],
         points.y[shown_keeps],
-        c="#2ecc71",
+        c=KEEP_COLOUR,
         s=14 if crowded else 50,
         zorder=4,
-        label="Kept",
+        label=f"Kept: the baseline and {max(int(points.kept.sum()) - 1, 0)} changes",
         edgecolors="black",
         linewidths=0.2 if crowded else 0.5,
     )
@@ -208,34 +245,105 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None):  # -> Figur
             zorder=3,
             label="Running best",
         )
+    axes.set_ylim(*sorted((sign * low, sign * high)))
+    axes.set_xlim(-0.02 * max(points.x.max(), 1) - 0.5, points.x.max() * 1.02 + 1)
+    # Beside the axes, above the key: over the axes it would hide the latest results.
+    figure.legend(
+        *axes.get_legend_handles_labels(),
+        loc="upper left",
+        bbox_to_anchor=(KEY_LEFT - 0.005, AXES_RECT[1] + AXES_RECT[3] + 0.01),
+        fontsize=9,
+        frameon=False,
+    )
+    _number_keeps(figure, axes, points, gains)
+    return figure
 
-    kept_values = points.y[points.kept]
-    for index in _labelled(points, improving, gains):
-        axes.annotate(
-            short_description(points.kept_descriptions[index]),
-            (kept_x[index], kept_values[index]),
-            textcoords="offset points",
-            xytext=(6, 6),
-            fontsize=8.0,
-            color="#1a7a3a",
-            alpha=0.9,
-            rotation=30,
-            ha="left",
-            va="bottom",
-            annotation_clip=True,
+
+def _edge_markers(
+    axes: Axes, points: Points, scores: np.ndarray, sign: float, low: float, high: float
+) -> None:
+    """Discards beyond the band, as triangles on its edge, each edge with its count."""
+    worse, better = scores > high, scores < low
+    for outside, edge, where in ((worse, high, "worse"), (better, low, "better")):
+        count = int(outside.sum())
+        if not count:
+            continue
+        # The band is drawn in metric units: "worse" is the top for a maximised metric's floor.
+        y = sign * edge
+        up = y == max(sign * low, sign * high)
+        axes.scatter(
+            points.x[outside],
+            [y] * count,
+            marker="^" if up else "v",
+            c="#888888",
+            s=22,
+            zorder=3,
+            clip_on=False,
+            label=f"{count} {where}, off the scale (on the edge)",
         )
 
-    axes.set_ylim(*sorted((sign * low, sign * high)))
-    axes.set_xlim(-0.02 * max(points.x.max(), 1), points.x.max() * 1.02 + 1)
-    axes.legend(loc="upper right", fontsize=9)
-    return figure
+
+def _number_keeps(figure: Figure, axes: Axes, points: Points, gains: np.ndarray) -> None:
+    """Numbers beside the kept dots and the key that names them; overlaps are left out."""
+    kept_index = [i for i, kept in enumerate(points.kept) if kept]
+    kept_x, kept_y = points.x[points.kept], points.y[points.kept]
+    low, high = sorted(axes.get_ylim())
+    renderer = figure.canvas.get_renderer()
+    frame = axes.get_window_extent(renderer)
+    placed = []
+    taken: list[Bbox] = []
+    for index in _candidates(kept_x, gains):
+        if not low <= kept_y[index] <= high:
+            continue
+        label = axes.annotate(
+            str(int(kept_x[index])),
+            (kept_x[index], kept_y[index]),
+            textcoords="offset points",
+            xytext=(4, 4),
+            fontsize=8,
+            color="#1a7a3a",
+            fontweight="bold",
+            ha="left",
+            va="bottom",
+        )
+        box = label.get_window_extent(renderer)
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+        if not inside or box.y1 > frame.y1 or any(box.overlaps(other) for other in taken):
+            label.remove()
+            continue
+        taken.append(box)
+        placed.append(index)
+    lines = [
+        f"{int(kept_x[index]):>4}  {_key_text(points.descriptions[kept_index[index]])}"
+        for index in placed
+    ]
+    missing = len(kept_index) - len(placed)
+    if missing:
+        lines.append(f"({missing} more kept, not numbered)")
+    legend = figure.legends[0].get_window_extent(renderer)
+    figure.text(
+        KEY_LEFT,
+        figure.transFigure.inverted().transform((0, legend.y0))[1] - 0.02,
+        "\n".join(["Kept, by experiment #", *lines]),
+        fontsize=9,
+        va="top",
+        ha="left",
+        family="monospace",
+        linespacing=1.35,
+        gid="key",
+    )
+
+
+def _key_text(description: str) -> str:
+    """Shortened, with dollar signs escaped: a pair of them would start matplotlib's math text."""
+    return short_description(description).replace("$", r"\$")
 
 
 def plot_png(ledger: Ledger, direction: str, title_metric: str | None = None) -> bytes:
     """The progress picture as PNG bytes (for embedding or serving without touching disk)."""
     figure = _draw(ledger, direction, title_metric)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", bbox_inches="tight")
+    figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 

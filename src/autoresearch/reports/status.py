@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 from autoresearch.engine.session import Session
+from autoresearch.reports.summary import Clock, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
 from autoresearch.store import git, runner
 from autoresearch.store.files import lock_holder, read_json, read_runs
-from autoresearch.store.ledger import STATUSES, Ledger, Row
+from autoresearch.store.ledger import Ledger
 
 RECENT_ROWS = 10
 
@@ -24,47 +25,36 @@ def guess_direction(book: Ledger) -> str:
     return "minimize"
 
 
-def best_kept(rows: list[Row], direction: str) -> Row | None:
-    kept = [r for r in rows if r.status == verdict.KEEP]
-    if not kept:
-        return None
-    pick = min if direction == "minimize" else max
-    return pick(kept, key=lambda r: r.value)
-
-
-def summarize(book: Ledger, direction: str, keep_commit: str | None = None) -> dict[str, Any]:
-    rows = book.rows
-    counts = dict.fromkeys(STATUSES, 0)
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    kept = [r for r in rows if r.status == verdict.KEEP]
-    baseline = kept[0] if kept else None
-    best: Row | None = None
-    if keep_commit is not None:
-        best = book.kept_row(keep_commit)
-    if best is None and keep_commit is None:
-        best = best_kept(rows, direction)
-    change = None
-    if best is not None and baseline is not None:
-        change = verdict.change_percent(best.value, baseline.value)
+def status_of(book: Ledger, direction: str, clock: Clock | None = None) -> dict[str, Any]:
+    """The summary's figures under the keys `status --json` documents."""
+    summary = summarize(book, direction, clock)
     return {
         "metric": book.metric,
         "direction": direction,
-        "baseline": baseline.value if baseline else None,
-        "best": best.value if best else None,
-        "best_commit": best.commit if best else None,
-        "change_percent": change,
-        "experiments": len(rows),
-        "keeps": counts.get("keep", 0),
-        "discards": counts.get("discard", 0),
-        "crashes": counts.get("crash", 0),
-        "keep_rate": counts.get("keep", 0) / len(rows) if rows else None,
+        "baseline": summary.baseline,
+        "best": summary.best,
+        "best_commit": summary.best_commit or None,
+        "change_percent": summary.change_pct,
+        "experiments": summary.experiments,
+        "keeps": summary.keeps,
+        "discards": summary.discards,
+        "crashes": summary.crashes,
+        "keep_rate": summary.keep_rate,
+        "experiments_per_hour": summary.experiments_per_hour,
         "recent": [
             {"commit": r.commit, "value": r.value, "status": r.status, "description": r.description}
-            for r in rows[-RECENT_ROWS:]
+            for r in book.rows[-RECENT_ROWS:]
         ],
         "ledger_problems": book.problems,
     }
+
+
+def session_clock(session: Session) -> Clock:
+    """The session's start, its ledger's last write, and the rows it imported."""
+    imported = session.meta.imported
+    imported_rows = int(imported.get("rows") or 0) if imported is not None else 0
+    created = session.meta.created or time.time()
+    return Clock(created, os.stat(session.files.ledger).st_mtime, imported_rows)
 
 
 # What only a session knows. A ledger read alone still carries these keys, as null (rewinds as an
@@ -73,7 +63,7 @@ SESSION_KEYS = (
     "tag",
     "branch",
     "keep_ref",
-    "experiments_per_hour",
+    "keep_value",
     "running",
     "crashed_candidate",
     "budget",
@@ -84,23 +74,14 @@ SESSION_KEYS = (
 
 def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
-    return {**dict.fromkeys(SESSION_KEYS), "rewinds": [], **summarize(book, direction)}
+    return {**dict.fromkeys(SESSION_KEYS), "rewinds": [], **status_of(book, direction)}
 
 
 def session_status(session: Session) -> dict[str, Any]:
     book = session.read_ledger()
     keep = session.keep_ref()
-    summary = summarize(book, session.settings.direction, keep_commit=keep)
-    imported = session.meta.imported
-    imported_rows = 0
-    if imported is not None:
-        imported_rows = int(imported.get("rows") or 0)
-        last = imported.get("last_keep")
-        if summary["best"] is None and imported.get("keep_ref") == keep and last:
-            summary = summarize(book, session.settings.direction, keep_commit=last["commit"])
-    created = session.meta.created or time.time()
-    last_activity = os.stat(session.files.ledger).st_mtime
-    hours = max(last_activity - created, 1.0) / 3600
+    summary = status_of(book, session.settings.direction, session_clock(session))
+    kept = book.kept_row(keep)
     head = git.head(session.repo)
     waiting_crash = None
     if head and head != keep:
@@ -112,7 +93,8 @@ def session_status(session: Session) -> dict[str, Any]:
         branch=f"autoresearch/{session.tag}",
         metric=session.settings.metric,
         keep_ref=keep[:7],
-        experiments_per_hour=max(len(book.rows) - imported_rows, 0) / hours,
+        # After a rewind the keep ref is not the best result: what the next try is judged by.
+        keep_value=kept.value if kept is not None else None,
         running=_running(session),
         crashed_candidate=waiting_crash,
         rewinds=[

@@ -1,25 +1,53 @@
-"""What a session achieved, from its ledger: the summary, and reports in HTML and Markdown.
+"""One summary of a ledger: the facts `status`, `report`, `dashboard` and the plot's title show.
 
-Gains are direction-aware and always positive when the metric got better: each kept change is
-measured against the best kept result before it (the baseline to begin with), since every
-experiment builds on the last kept state.
+Every figure is defined here once, so that they agree for the same ledger:
+
+- **experiments**: every row of the ledger, the baseline and crashes included.
+- **baseline**: the first measured row (a crashed first attempt is counted as a crash).
+- **kept changes**: rows kept after the baseline; the baseline itself is not a change.
+- **discards**, **crashes**: rows with that status (a crash before the baseline included).
+- **keep rate**: kept changes / experiments after the baseline, crashes included.
+- **best**: the best kept result, the baseline included; **change**: best against baseline, in
+  percent of the baseline, signed as the metric moved.
+- **wall time** and **experiments per hour**: by the session's clock when a session is known
+  (its start to the ledger's last write; rows imported from another ledger are not counted),
+  else by the ``seconds`` column summed over the rows, which leaves out the time between runs.
+- **gain** of a kept change: against the best kept result before it (the baseline to begin
+  with), since every experiment builds on the last kept state; positive when the metric got
+  better, whichever the direction.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from autoresearch.reports.plot import check_direction
-from autoresearch.rules.verdict import change_percent
+from autoresearch.errors import UserError
+from autoresearch.rules import formatting
+from autoresearch.rules.verdict import DIRECTIONS, change_percent
 from autoresearch.store.ledger import Ledger, Row
 
 TOP_HITS = 10
+# Where the wall time comes from, as the headline names it.
+SESSION_CLOCK = "wall time"
+SUMMED_SECONDS = "run time (summed)"
 
 
-@dataclass(frozen=True)
-class KeptChange:
+def check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise UserError(f"direction must be 'minimize' or 'maximize', not {direction!r}")
+
+
+class Clock(NamedTuple):
+    """When a session ran: from its start to its ledger's last write."""
+
+    started: float
+    last_write: float
+    imported_rows: int = 0
+
+
+class KeptChange(NamedTuple):
     """A kept experiment after the baseline; ``number`` is its position in the ledger."""
 
     number: int
@@ -32,21 +60,27 @@ class KeptChange:
         return None if self.previous_best == 0 else self.gain / abs(self.previous_best) * 100
 
 
-@dataclass
-class Summary:
+class Summary(NamedTuple):
     metric: str
     direction: str
-    baseline: float | None = None
-    best: float | None = None
-    best_commit: str = ""
-    best_description: str = ""
-    experiments: int = 0
-    keeps: int = 0
-    discards: int = 0
-    crashes: int = 0
-    wall_seconds: float | None = None
-    cost_usd: float | None = None
-    kept_changes: list[KeptChange] = field(default_factory=list)
+    baseline: float | None
+    best: float | None
+    best_commit: str
+    best_description: str
+    experiments: int
+    after_baseline: int
+    kept_changes: list[KeptChange]
+    discards: int
+    crashes: int
+    wall_seconds: float | None
+    wall_label: str
+    experiments_per_hour: float | None
+    cost_usd: float | None
+
+    @property
+    def keeps(self) -> int:
+        """Kept changes, the baseline not counted."""
+        return len(self.kept_changes)
 
     @property
     def change_pct(self) -> float | None:
@@ -57,15 +91,7 @@ class Summary:
 
     @property
     def keep_rate(self) -> float | None:
-        """Kept changes among the decided experiments after the baseline (crashes excluded)."""
-        decided = len(self.kept_changes) + self.discards
-        return len(self.kept_changes) / decided if decided else None
-
-    @property
-    def experiments_per_hour(self) -> float | None:
-        if not self.wall_seconds:
-            return None
-        return self.experiments / (self.wall_seconds / 3600)
+        return self.keeps / self.after_baseline if self.after_baseline else None
 
     @property
     def top_hits(self) -> list[KeptChange]:
@@ -75,7 +101,8 @@ class Summary:
 
     @property
     def decimals(self) -> int:
-        """Six decimals as Karpathy's ledger writes them, fewer for large metrics, more for tiny."""
+        """For a table column: six decimals as Karpathy's ledger writes them, fewer for large
+        metrics, more for tiny ones, the same for every row."""
         scale = abs(self.baseline or self.best or 0.0)
         if scale == 0:
             return 6
@@ -85,34 +112,39 @@ class Summary:
         return min(9, 6 - integer_digits)
 
     def value_text(self, value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.{self.decimals}f}"
+        return formatting.fixed(value, self.decimals)
 
     def gain_text(self, gain: float) -> str:
-        return f"{gain:+.{self.decimals}f}"
+        return formatting.signed(gain, self.decimals)
+
+    def counts_text(self) -> str:
+        return formatting.counts(
+            self.experiments, self.baseline is not None, self.keeps, self.discards, self.crashes
+        )
 
     def headline(self) -> list[tuple[str, str]]:
         """Label and formatted value of each headline number that is known."""
         metric = self.metric
         lines = [
-            (f"baseline {metric}", self.value_text(self.baseline)),
-            (f"best {metric}", self.value_text(self.best)),
+            (f"baseline {metric}", formatting.value(self.baseline)),
+            (f"best {metric}", formatting.value(self.best)),
         ]
         if self.change_pct is not None:
-            lines.append(("change", format_pct(self.change_pct)))
+            lines.append(("change", formatting.percent(self.change_pct)))
         lines += [
             ("experiments", str(self.experiments)),
-            ("kept", str(self.keeps)),
+            ("kept changes", str(self.keeps)),
             ("discarded", str(self.discards)),
             ("crashed", str(self.crashes)),
         ]
         if self.keep_rate is not None:
-            lines.append(("keep rate", f"{self.keep_rate:.1%}"))
+            lines.append(("keep rate", formatting.share(self.keep_rate)))
         if self.wall_seconds:
-            lines.append(("wall time", format_duration(self.wall_seconds)))
+            lines.append((self.wall_label, formatting.duration(self.wall_seconds)))
         if self.experiments_per_hour is not None:
-            lines.append(("experiments per hour", f"{self.experiments_per_hour:.1f}"))
+            lines.append(("experiments per hour", formatting.rate(self.experiments_per_hour)))
         if self.cost_usd is not None:
-            lines.append(("total cost", f"${self.cost_usd:,.2f}"))
+            lines.append(("total cost", formatting.money(self.cost_usd)))
         return lines
 
     def as_dict(self) -> dict[str, object]:
@@ -148,71 +180,63 @@ class Summary:
         }
 
 
-def summarize(ledger: Ledger, direction: str) -> Summary:
+def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Summary:
     check_direction(direction)
     sign = 1.0 if direction == "minimize" else -1.0
-    summary = Summary(metric=ledger.metric, direction=direction)
-    seconds_total = cost_total = 0.0
-    cost_known = False  # the column is always there; only agents that report fill it
-    has_seconds = "seconds" in ledger.columns
-    has_cost = "cost_usd" in ledger.columns
-    best_score: float | None = None
-    for number, row in enumerate(ledger.rows):
-        summary.experiments += 1
-        if has_seconds:
-            seconds_total += row.number("seconds") or 0.0
-        cost = row.number("cost_usd") if has_cost else None
-        if cost is not None:
-            cost_total += cost
-            cost_known = True
-        if row.status == "crash":
-            summary.crashes += 1
-            continue
-        if summary.baseline is None:
-            # The first finished row is the baseline whatever its status says.
-            summary.baseline = row.value
-            best_score = sign * row.value
-            summary.best, summary.best_commit = row.value, row.commit
-            summary.best_description = row.description
-            summary.keeps += row.status == "keep"
-            summary.discards += row.status == "discard"
-            continue
-        if row.status == "discard":
-            summary.discards += 1
-            continue
-        summary.keeps += 1
-        score = sign * row.value
-        assert best_score is not None
-        summary.kept_changes.append(
-            KeptChange(
-                number=number, row=row, previous_best=sign * best_score, gain=best_score - score
-            )
-        )
-        if score < best_score:
-            best_score = score
-            summary.best, summary.best_commit = row.value, row.commit
-            summary.best_description = row.description
-    summary.wall_seconds = seconds_total if has_seconds else None
-    summary.cost_usd = cost_total if cost_known else None
-    return summary
+    rows = ledger.rows
+    crashes = sum(row.status == "crash" for row in rows)
+    first = next((i for i, row in enumerate(rows) if row.status != "crash"), None)
+    kept_changes: list[KeptChange] = []
+    discards = 0
+    best_row: Row | None = None
+    if first is not None:
+        best_row = rows[first]
+        discards += best_row.status == "discard"
+        best_score = sign * best_row.value
+        for number in range(first + 1, len(rows)):
+            row = rows[number]
+            if row.status == "discard":
+                discards += 1
+            if row.status != "keep":
+                continue
+            score = sign * row.value
+            kept_changes.append(KeptChange(number, row, sign * best_score, best_score - score))
+            if score < best_score:
+                best_score, best_row = score, row
+    wall_seconds, wall_label, per_hour = _pace(ledger, clock)
+    costs = [row.number("cost_usd") for row in rows] if "cost_usd" in ledger.columns else []
+    known_costs = [cost for cost in costs if cost is not None]
+    return Summary(
+        metric=ledger.metric,
+        direction=direction,
+        baseline=None if first is None else rows[first].value,
+        best=None if best_row is None else best_row.value,
+        best_commit="" if best_row is None else best_row.commit,
+        best_description="" if best_row is None else best_row.description,
+        experiments=len(rows),
+        after_baseline=0 if first is None else len(rows) - first - 1,
+        kept_changes=kept_changes,
+        discards=discards,
+        crashes=crashes,
+        wall_seconds=wall_seconds,
+        wall_label=wall_label,
+        experiments_per_hour=per_hour,
+        # The column is always there; only agents that report their cost fill it.
+        cost_usd=sum(known_costs) if known_costs else None,
+    )
 
 
-def format_value(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
-
-
-def format_pct(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:+.0f}%" if abs(value) >= 100 else f"{value:+.3g}%"
-
-
-def format_duration(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+def _pace(ledger: Ledger, clock: Clock | None) -> tuple[float | None, str, float | None]:
+    """Wall time, where it comes from, and experiments per hour."""
+    if clock is not None:
+        seconds = max(clock.last_write - clock.started, 0.0)
+        counted = max(len(ledger.rows) - clock.imported_rows, 0)
+        return seconds, SESSION_CLOCK, counted / (max(seconds, 1.0) / 3600)
+    if "seconds" not in ledger.columns:
+        return None, SUMMED_SECONDS, None
+    seconds = sum(row.number("seconds") or 0.0 for row in ledger.rows)
+    per_hour = len(ledger.rows) / (seconds / 3600) if seconds else None
+    return seconds, SUMMED_SECONDS, per_hour
 
 
 def diff_for(diffs: Mapping[str, str], commit: str) -> str | None:

@@ -8,22 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
+from autoresearch.rules.formatting import counts, duration, number, percent, rate, share
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
-from autoresearch.store.ledger import format_number
 
 if TYPE_CHECKING:
     from typing import Any, TextIO
-
-
-def duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
-
-
-def percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}%"
 
 
 def verdict_lines(experiment: Experiment) -> list[str]:
@@ -41,7 +30,7 @@ def verdict_lines(experiment: Experiment) -> list[str]:
                 f" or `autoresearch reset` to return to {e.keep_ref[:7]}"
             )
         return lines
-    measured = f"{e.metric} {format_number(e.value)}"
+    measured = f"{e.metric} {number(e.value)}"
     if e.spread is not None:
         measured += f" ±{e.spread:.2g}"
     if e.best_before is None:
@@ -49,10 +38,10 @@ def verdict_lines(experiment: Experiment) -> list[str]:
     elif e.status == KEEP:
         change = change_percent(e.value, e.best_before) if e.value is not None else None
         note = "" if e.reason == "better" else f", {e.reason}"
-        context = f"(best was {format_number(e.best_before)}, {percent(change)}{note})"
+        context = f"(best was {number(e.best_before)}, {percent(change)}{note})"
     else:
         note = "" if e.reason == "not better" else f", {e.reason}"
-        context = f"(best {format_number(e.best_before)}{note})"
+        context = f"(best {number(e.best_before)}{note})"
     line = f"{head}{measured}  {context}   {duration(e.seconds)}"
     if e.status != KEEP:
         line += f"   reset to {e.keep_ref[:7]}"
@@ -117,32 +106,33 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(f"session {s['tag']} on {s['branch']} · {s['metric']} ({s['direction']})")
     else:
         lines.append(f"ledger · {s['metric']} ({s['direction']})")
-    best = format_number(s["best"]) if s["best"] is not None else "none yet"
+    best = number(s["best"]) if s["best"] is not None else "none yet"
     where = ""
     if s["best"] is not None:
         where = f" ({s['best_commit']}, {percent(s['change_percent'])})"
-    baseline = format_number(s["baseline"]) if s["baseline"] is not None else "none yet"
+    baseline = number(s["baseline"]) if s["baseline"] is not None else "none yet"
     line = f"baseline {baseline} · best {best}{where}"
     if s.get("keep_ref"):
         line += f" · keep ref {s['keep_ref']}"
+        if s.get("keep_value") is not None and s["keep_value"] != s["best"]:
+            line += f" ({number(s['keep_value'])})"
     lines.append(line)
-    rate = f"{s['keep_rate'] * 100:.0f}%" if s["keep_rate"] is not None else "n/a"
-    counts = (
-        f"{s['experiments']} experiments: {s['keeps']} keep, {s['discards']} discard, "
-        f"{s['crashes']} crash · keep rate {rate}"
+    tally = counts(
+        s["experiments"], s["baseline"] is not None, s["keeps"], s["discards"], s["crashes"]
     )
+    tally += f" · keep rate {share(s['keep_rate'])}"
     if s.get("experiments_per_hour"):
-        counts += f" · {s['experiments_per_hour']:.1f}/hour"
-    lines.append(counts)
+        tally += f" · {rate(s['experiments_per_hour'])}/hour"
+    lines.append(tally)
     noise = s.get("noise")
     if noise:
         lines.append(noise_line(noise))
     holdout = s.get("holdout")
     if holdout and holdout["trend"]:
         first, now = holdout["baseline"], holdout["best"]
-        shown = "n/a" if now is None else format_number(now)
+        shown = "n/a" if now is None else number(now)
         lines.append(
-            f"holdout {holdout['column']}: {format_number(first)} -> {shown} "
+            f"holdout {holdout['column']}: {number(first)} -> {shown} "
             f"over {len(holdout['trend'])} keeps"
         )
     running = s.get("running")
@@ -181,7 +171,7 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(f"last {len(s['recent'])}:")
         for row in s["recent"]:
             lines.append(
-                f"  {row['commit']:<8} {format_number(row['value']):>12}  "
+                f"  {row['commit']:<8} {number(row['value']):>12}  "
                 f"{row['status']:<8} {row['description']}"
             )
     return lines

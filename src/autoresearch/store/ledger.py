@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from autoresearch.rules import formatting
 from autoresearch.store.files import append_lines
 
 if TYPE_CHECKING:
@@ -84,17 +85,6 @@ def parse_number(cell: str) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
-
-
-def format_number(value: float | int | None) -> str:
-    """Six decimals as in Karpathy's ledger when that loses nothing, else ten significant
-    digits (a mean of several runs), which no metric's noise reaches."""
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return str(value)
-    short = f"{value:.6f}"
-    return short if float(short) == value else f"{value:.10g}"
 
 
 def sanitize(text: str) -> str:
@@ -184,7 +174,7 @@ def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
     for column in columns:
         cell = cells.get(column, "")
         if isinstance(cell, float | int) and not isinstance(cell, bool):
-            cell = format_number(cell)
+            cell = formatting.number(cell)
         rendered.append(sanitize(str(cell if cell is not None else "")))
     line = "\t".join(rendered)
     append_lines(path, [line])
