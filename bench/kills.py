@@ -1,0 +1,214 @@
+"""A random-kill campaign: signal `try` and `loop` at uniformly random moments, then check that
+the session's books still agree.
+
+Each trial edits the candidate, starts `autoresearch try` (or `loop` with a command agent), and
+at a moment drawn uniformly over the command's usual duration sends one of: SIGKILL, SIGTERM,
+SIGINT, or SIGINT twice (to the process group, as a terminal's Ctrl-C). Then the next command
+recovers (`autoresearch reset` is not used: recovery alone runs, as any command would start), and
+the invariants are checked:
+
+- the tree is at the keep ref, or at a crashed candidate on top of it; uncommitted changes only
+  in scope (an edit not yet tried when the kill came stays the user's);
+- every ledger row's commit is pinned at its `exp/N`, and the keep ref is on a kept row;
+- no commit is recorded twice, nothing is left in flight;
+- no process of any run or agent is left (none carries an AUTORESEARCH_RUN_ID);
+- the user's own files (outside scope) are untouched, and `git fsck` is clean.
+
+Usage: python bench/kills.py [--trials 60] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+TRAIN = """\
+import time
+VALUE = {value}
+time.sleep({sleep})
+print("score:", VALUE)
+"""
+AGENT = """\
+import os, random
+value = random.random()
+open("train.py", "w").write({train!r}.format(value=value, sleep=0.3))
+open(os.environ["AUTORESEARCH_DESCRIPTION"], "w").write(f"value {{value:.3f}}")
+"""
+USER_FILE = "notes.txt"
+SIGNALS = ("SIGKILL", "SIGTERM", "SIGINT", "SIGINT twice")
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def autoresearch(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autoresearch", *args], cwd=repo, capture_output=True, text=True
+    )
+
+
+def make_session(root: Path) -> Path:
+    repo = root / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "bench@example.com")
+    git(repo, "config", "user.name", "bench")
+    (repo / "train.py").write_text(TRAIN.format(value=1.0, sleep=0.3))
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "start")
+    (repo / USER_FILE).write_text("the user's own notes\n")
+    run = f"{sys.executable} train.py"
+    init = autoresearch(
+        repo, "init", "--tag", "k", "--run", run, "--metric", "score", "--scope", "train.py"
+    )
+    assert init.returncode == 0, init.stderr
+    (root / "agent.py").write_text(AGENT.format(train=TRAIN))
+    return repo
+
+
+def start(repo: Path, command: str, trial: int) -> subprocess.Popen[str]:
+    if command == "try":
+        value = random.random()
+        (repo / "train.py").write_text(TRAIN.format(value=value, sleep=0.3))
+        args = ["try", "-m", f"trial {trial}"]
+    else:
+        agent = f"{sys.executable} {repo.parent / 'agent.py'}"
+        args = ["loop", "--agent", "command", "--agent-cmd", agent, "--max-experiments", "2"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "autoresearch", *args],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its own process group, as at a terminal
+    )
+
+
+def send(tool: subprocess.Popen[str], how: str) -> None:
+    if how == "SIGKILL":
+        tool.send_signal(signal.SIGKILL)
+    elif how == "SIGTERM":
+        tool.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(tool.pid, signal.SIGINT)
+        if how == "SIGINT twice":
+            time.sleep(random.uniform(0.0, 0.3))
+            if tool.poll() is None:
+                os.killpg(tool.pid, signal.SIGINT)
+
+
+def run_processes(root: Path) -> list[int]:
+    """Processes of any run or agent of this campaign: they carry AUTORESEARCH_RUN_ID and work
+    under its folder."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(os.path.join(entry.path, "environ"), "rb") as handle:
+                    carries = b"AUTORESEARCH_RUN_ID=" in handle.read()
+                inside = os.readlink(os.path.join(entry.path, "cwd")).startswith(str(root))
+            except OSError:
+                continue
+            if carries and inside:
+                found.append(int(entry.name))
+    return found
+
+
+def recover(repo: Path) -> None:
+    """What any command does first: finish or void what a killed command left in flight."""
+    code = (
+        "from autoresearch.engine.recovery import locked\n"
+        "from autoresearch.engine.session import Session\n"
+        "with locked(Session.open('.')):\n"
+        "    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True)
+
+
+def broken_invariants(repo: Path) -> list[str]:
+    problems = []
+    rows = [line.split("\t") for line in (repo / "results.tsv").read_text().splitlines()[1:]]
+    pins = dict(
+        line.split(" ")
+        for line in git(
+            repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/autoresearch/k/exp/"
+        ).splitlines()
+    )
+    for number, row in enumerate(rows):
+        pinned = pins.get(f"refs/autoresearch/k/exp/{number}", "")
+        if not pinned.startswith(row[0]):
+            problems.append(f"row {number} ({row[0]}) is not pinned at exp/{number}")
+    repeated = [commit for commit, count in Counter(r[0] for r in rows).items() if count > 1]
+    if repeated:
+        problems.append(f"recorded twice: {repeated}")
+    keep = git(repo, "rev-parse", "refs/autoresearch/k/keep")
+    if not any(keep.startswith(r[0]) and r[-2] == "keep" for r in rows):
+        problems.append(f"keep ref {keep[:7]} is not on a kept row")
+    head = git(repo, "rev-parse", "HEAD")
+    crashed = {r[0] for r in rows if r[-2] == "crash"}
+    if head != keep and not (head[:7] in crashed and git(repo, "rev-parse", "HEAD~1") == keep):
+        problems.append(f"HEAD {head[:7]} is neither the keep ref nor a crashed candidate")
+    modified = git(repo, "diff", "--name-only", "HEAD").splitlines()
+    outside = [path for path in modified if path not in ("train.py", USER_FILE)]
+    if outside:
+        problems.append(f"files out of scope left modified: {outside}")
+    if (repo / ".autoresearch/k/inflight.json").exists():
+        problems.append("an experiment is still in flight after recovery")
+    if (repo / USER_FILE).read_text() != "the user's own notes\n":
+        problems.append("the user's file was changed")
+    left = run_processes(repo.parent)
+    if left:
+        problems.append(f"processes left: {left}")
+    fsck = subprocess.run(["git", "fsck", "--no-progress"], cwd=repo, capture_output=True)
+    if fsck.returncode != 0:
+        problems.append("git fsck failed")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=1)
+    options = parser.parse_args()
+    random.seed(options.seed)
+    failures: list[tuple[int, str, str, float, list[str]]] = []
+    tally: Counter[tuple[str, str]] = Counter()
+    with tempfile.TemporaryDirectory() as root:
+        repo = make_session(Path(root))
+        for trial in range(options.trials):
+            command = ("try", "loop")[trial % 2]
+            how = SIGNALS[(trial // 2) % len(SIGNALS)]
+            # Over the command's whole life: start-up, commit, run (0.3 s), bookkeeping.
+            moment = random.uniform(0.0, 0.9 if command == "try" else 2.0)
+            tool = start(repo, command, trial)
+            time.sleep(moment)
+            if tool.poll() is None:
+                send(tool, how)
+            tool.wait(timeout=60)
+            recover(repo)
+            problems = broken_invariants(repo)
+            tally[(command, how)] += 1
+            if problems:
+                failures.append((trial, command, how, moment, problems))
+            autoresearch(repo, "reset")  # a crashed candidate, an untried edit: start clean
+    for (command, how), count in sorted(tally.items()):
+        print(f"{command:5} {how:13} {count:3} trials")
+    print(f"{options.trials} trials, {len(failures)} with a broken invariant")
+    for trial, command, how, moment, problems in failures:
+        print(f"  trial {trial}: {command} {how} at {moment:.2f} s: {'; '.join(problems)}")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
