@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.rules import columns
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
@@ -123,11 +124,7 @@ class Session:
         write_json(files.session_json, meta.to_json())
         activate(files)
         metrics = [settings.metric, *settings.also]
-        holdout = [settings.holdout_column] if settings.holdout_column else []
-        ledger.create_ledger(
-            files.ledger,
-            ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
-        )
+        ledger.create_ledger(files.ledger, columns.header(metrics, settings.holdout_column))
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         return cls(files, meta)
 

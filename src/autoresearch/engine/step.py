@@ -16,7 +16,7 @@ from autoresearch.engine import candidate
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, Measurement, Measuring, Watch, measure
 from autoresearch.engine.session import Session
-from autoresearch.rules import verdict
+from autoresearch.rules import columns, verdict
 from autoresearch.store import git, ledger, runner
 from autoresearch.store.files import now, write_json
 
@@ -92,16 +92,17 @@ def record_row(
     if session.settings.holdout_column:
         cells[session.settings.holdout_column] = measured.holdout
     spread = measured.spread
-    cells.update(
-        commit=commit[:7],
-        runs=len(measured.values),
-        spread=None if spread is None else float(f"{spread:.6g}"),
-        seconds=f"{measured.seconds:.1f}",
-        tokens=tokens,
-        cost_usd=cost_usd,
-        status=measured.verdict.status,
-        description=description,
-    )
+    run_values: dict[str, object] = {
+        "runs": len(measured.values),
+        "spread": None if spread is None else float(f"{spread:.6g}"),
+        "seconds": f"{measured.seconds:.1f}",
+        "tokens": tokens,
+        "cost_usd": cost_usd,
+    }
+    # Under the names this session's ledger gives them: a metric may be called `seconds`.
+    names = columns.run_column_names(session.patterns)
+    cells.update({names[role]: value for role, value in run_values.items()})
+    cells.update(commit=commit[:7], status=measured.verdict.status, description=description)
     ledger.append_row(session.files.ledger, cells)
 
 

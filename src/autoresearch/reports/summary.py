@@ -154,14 +154,14 @@ def summarize(ledger: Ledger, direction: str) -> Summary:
     summary = Summary(metric=ledger.metric, direction=direction)
     seconds_total = cost_total = 0.0
     cost_known = False  # the column is always there; only agents that report fill it
-    has_seconds = "seconds" in ledger.columns
-    has_cost = "cost_usd" in ledger.columns
+    has_seconds = "seconds" in ledger.run_columns
+    has_cost = "cost_usd" in ledger.run_columns
     best_score: float | None = None
     for number, row in enumerate(ledger.rows):
         summary.experiments += 1
         if has_seconds:
-            seconds_total += row.number("seconds") or 0.0
-        cost = row.number("cost_usd") if has_cost else None
+            seconds_total += ledger.run_number(row, "seconds") or 0.0
+        cost = ledger.run_number(row, "cost_usd") if has_cost else None
         if cost is not None:
             cost_total += cost
             cost_known = True

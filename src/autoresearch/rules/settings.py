@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.rules.columns import refuse_ambiguous
 from autoresearch.rules.metrics import compile_pattern
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def validate(
     holdout_metric = values.get("holdout_metric")
     if holdout_metric is not None and not re.match(_NAME, str(holdout_metric)):
         raise UserError(f"holdout metric name {holdout_metric!r} must be a word")
-    return Settings(
+    settings = Settings(
         tag=tag,
         run=run.strip(),
         metric=metric,
@@ -193,6 +194,8 @@ def validate(
         knobs=knobs,
         loop=dict(loop or {}),
     )
+    refuse_ambiguous([settings.metric, *settings.also], settings.holdout_column)
+    return settings
 
 
 class Constraint(NamedTuple):
