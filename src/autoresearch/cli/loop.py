@@ -74,6 +74,7 @@ def terminal_report() -> LoopReport:
 def run_loop(
     session: Session, options: Mapping[str, Any], agent_name: str | None, seed: int | None
 ) -> int:
+    session.require_run()
     file_values, _ = read_settings_file(session.repo)
     agent, name = build_loop_agent(session, options, file_values, agent_name, seed)
     program = program_path(options)

@@ -26,6 +26,8 @@ COMMANDS = {
     "status": "status",
     "reset": "reset",
     "rewind": "rewind",
+    "config": "config",
+    "end": "end",
     "audit": "audit",
     "loop": "loop",
     "demo": "demo",

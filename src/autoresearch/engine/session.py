@@ -48,6 +48,8 @@ class SessionMeta(NamedTuple):
     protected: Mapping[str, Mapping[str, Any]] = _EMPTY  # fingerprints, by path
     rewinds: tuple[Mapping[str, Any], ...] = ()
     imported: Mapping[str, Any] | None = None
+    start_branch: str | None = None  # where `autoresearch end` goes back to (None: detached)
+    changes: tuple[Mapping[str, Any], ...] = ()  # `autoresearch config`, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class SessionMeta(NamedTuple):
             "protected": {path: dict(print_) for path, print_ in self.protected.items()},
             "rewinds": [dict(rewind) for rewind in self.rewinds],
             "imported": None if self.imported is None else dict(self.imported),
+            "changes": [dict(change) for change in self.changes],
         }
 
     @classmethod
@@ -71,6 +74,8 @@ class SessionMeta(NamedTuple):
             protected=data.get("protected") or _EMPTY,
             rewinds=tuple(data.get("rewinds") or ()),
             imported=data.get("imported"),
+            start_branch=data.get("start_branch"),
+            changes=tuple(data.get("changes") or ()),
         )
 
 
@@ -110,6 +115,7 @@ class Session:
             if settings.scope
             else tuple(p for p in git.tracked_files(repo) if p not in excluded_from_default)
         )
+        start_branch = git.current_branch(repo)
         git.create_branch(repo, branch)
         git.exclude(repo, EXCLUDED)
         meta = SessionMeta(
@@ -120,6 +126,7 @@ class Session:
             scope_files=scope_files,
             identity=git.has_identity(repo),
             protected=guard.snapshot(repo, settings.protect, files.protected_backup),
+            start_branch=start_branch,
         )
         write_json(files.session_json, meta.to_json())
         activate(files)
@@ -157,9 +164,13 @@ class Session:
             yield
 
     def save(self, meta: SessionMeta) -> None:
-        """Record what happened to the session (a rewind, an import) in its frozen state."""
+        """Record what happened to the session (a rewind, an import, a changed setting) in its
+        frozen state."""
         write_json(self.files.session_json, meta.to_json())
         self.meta = meta
+        if meta.settings != self.settings:  # `autoresearch config` changed a setting
+            self.settings = meta.settings
+            self.patterns = self._metric_patterns()
 
     # ----- what the session knows -----------------------------------------------------------
 
@@ -178,6 +189,13 @@ class Session:
         if commit is None:
             raise UserError(f"the keep ref {self.keep_ref_name} is missing")
         return commit
+
+    def require_run(self) -> None:
+        """Refuse, changing nothing, when nothing can run: an imported history has no command."""
+        if not self.settings.run:
+            raise UserError(
+                f"session {self.tag} has no run command: set one with `autoresearch config run CMD`"
+            )
 
     def read_ledger(self) -> ledger.Ledger:
         if not os.path.exists(self.files.ledger):

@@ -29,6 +29,7 @@ def try_candidate(
     cost_usd: float | None = None,
 ) -> Experiment:
     """Commit what differs from the keep ref, measure it, decide and record. Hold the lock."""
+    session.require_run()
     description = ledger.sanitize(description) or "(no description)"
     found = candidate.find(session)
     keep, book = found.keep, found.book

@@ -67,8 +67,9 @@ def summarize(book: Ledger, direction: str, keep_commit: str | None = None) -> d
     }
 
 
-# What only a session knows. A ledger read alone still carries these keys, as null (rewinds as an
-# empty list), so that a script reads one shape of `status --json` whichever it was given.
+# What only a session knows. A ledger read alone still carries these keys, as null (rewinds and
+# changes as empty lists), so that a script reads one shape of `status --json` whichever it was
+# given.
 SESSION_KEYS = (
     "tag",
     "branch",
@@ -84,7 +85,12 @@ SESSION_KEYS = (
 
 def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
-    return {**dict.fromkeys(SESSION_KEYS), "rewinds": [], **summarize(book, direction)}
+    return {
+        **dict.fromkeys(SESSION_KEYS),
+        "rewinds": [],
+        "changes": [],
+        **summarize(book, direction),
+    }
 
 
 def session_status(session: Session) -> dict[str, Any]:
@@ -122,6 +128,10 @@ def session_status(session: Session) -> dict[str, Any]:
                 "after_experiments": r.get("experiments_before"),
             }
             for r in session.meta.rewinds
+        ],
+        changes=[
+            {key: change.get(key) for key in ("key", "old", "new", "from_experiment")}
+            for change in session.meta.changes
         ],
         budget=session.settings.budget,
         noise=noise_status(session),
