@@ -1,44 +1,69 @@
-"""`autoresearch init`: start a session (branch, ledger, frozen settings) and run the baseline."""
+"""`autoresearch init`: check the run, then start a session (branch, ledger, frozen settings)
+with the run as the baseline's first measurement."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from autoresearch.cli.flags import Commands, session_flags
 from autoresearch.cli.shared import run_one
+from autoresearch.engine import preflight
 from autoresearch.engine.session import Session
-from autoresearch.errors import ExitStatus
-from autoresearch.rules.settings import build_settings, flag_values
+from autoresearch.errors import ExitStatus, UserError
+from autoresearch.reports.terminal import print_tail, progress_printer
+from autoresearch.rules.settings import Settings, build_settings, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
 from autoresearch.store.settings_file import read_settings_file
 
+# Stands for the metric while the first run shows which ones there are.
+UNKNOWN_METRIC = "metric"
+
 
 def add_parser(commands: Commands) -> None:
-    init = commands.add_parser("init", help="start a session: branch, ledger, baseline")
+    init = commands.add_parser("init", help="check the run, start a session, measure the baseline")
     session_flags(init)
+    init.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="with no metric given: take the one the run printed, its guessed direction and a "
+        "budget from the run's time, without asking",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
-    settings = build_settings(file_values, flag_values(args))
-    session = Session.start(repo, settings, settings_file)
-    scope = (
-        ", ".join(settings.scope)
-        if settings.scope
-        else f"{len(session.meta.scope_files)} tracked files"
-    )
-    protected = ", ".join(settings.protect) or "none"
-    print(
-        f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
-        f"({settings.direction}) · scope: {scope} · protected: {protected}"
-    )
+    flags = flag_values(args)
     if args.no_baseline:
+        session = Session.start(repo, build_settings(file_values, flags), settings_file)
+        print_started(session)
         print("baseline not run: the first `autoresearch try` measures the starting point")
         return ExitStatus.OK
-    experiment = run_one(session, "baseline")
+    discovering = not given(flags, file_values, "metric") and given(flags, file_values, "run")
+    chosen = {**flags, "metric": UNKNOWN_METRIC} if discovering else flags
+    settings = build_settings(file_values, chosen)
+    commit = Session.check_start(repo, settings)
+    tty = sys.stdout.isatty()
+    first = preflight.run_first(repo, commit, settings, progress_printer(settings.budget))
+    if tty:
+        sys.stdout.write("\r\033[K")
+    if discovering:
+        from autoresearch.cli.init_guess import choose_settings
+
+        refuse(preflight.run_problem(first, settings))
+        settings, settings_file = choose_settings(
+            repo, first, settings, flags, file_values, settings_file, args.yes
+        )
+    judged = preflight.judge_first(first, settings)
+    refuse(judged)
+    session = Session.start(repo, settings, settings_file)
+    preflight.adopt_first_run(session, first)
+    print_started(session)
+    experiment = run_one(session, "baseline", first=judged.outcome)
     if experiment is None:
         return ExitStatus.INTERRUPTED
     if experiment.status == CRASH:
@@ -49,3 +74,30 @@ def run(args: argparse.Namespace) -> int:
         )
         return ExitStatus.FAILED
     return ExitStatus.OK
+
+
+def given(flags: dict[str, Any], file_values: dict[str, Any], key: str) -> bool:
+    return bool(flags.get(key) or file_values.get(key))
+
+
+def refuse(judged: preflight.Verdict | None) -> None:
+    """Nothing starts on a run that failed: its log's tail, then the reason in one line."""
+    if judged is None or judged.problem is None:
+        return
+    if judged.tail:
+        print_tail(list(judged.tail), sys.stderr)
+    raise UserError(judged.problem)
+
+
+def print_started(session: Session) -> None:
+    settings: Settings = session.settings
+    scope = (
+        ", ".join(settings.scope)
+        if settings.scope
+        else f"{len(session.meta.scope_files)} tracked files"
+    )
+    protected = ", ".join(settings.protect) or "none"
+    print(
+        f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
+        f"({settings.direction}) · scope: {scope} · protected: {protected}"
+    )

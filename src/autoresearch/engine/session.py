@@ -92,9 +92,8 @@ class Session:
     # ----- starting and finding a session -------------------------------------------------
 
     @classmethod
-    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
-        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
-        repo = git.toplevel(path)
+    def check_start(cls, repo: str, settings: Settings) -> str:
+        """Refuse, changing nothing, what would stop a start; returns the commit to start from."""
         start = git.head(repo)
         if start is None:
             raise UserError("HEAD is unborn: make a first commit before starting a session")
@@ -109,6 +108,15 @@ class Session:
         if files.exists():
             raise UserError(f"session {settings.tag} already has state in {files.dir}")
         parking_place(files)  # a results.tsv that cannot be moved aside refuses the start
+        return start
+
+    @classmethod
+    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+        repo = git.toplevel(path)
+        start = cls.check_start(repo, settings)
+        branch = BRANCH_PREFIX + settings.tag
+        files = SessionFiles(repo, settings.tag)
         excluded_from_default = {settings_file, PROGRAM_FILE}
         scope_files = (
             ()

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 
 from autoresearch.engine import candidate
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import UNWATCHED, Measurement, Measuring, Watch, measure
+from autoresearch.engine.measure import (
+    UNWATCHED,
+    Measurement,
+    Measuring,
+    RunOutcome,
+    Watch,
+    measure,
+)
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
 from autoresearch.store import git, ledger, runner
@@ -27,8 +34,11 @@ def try_candidate(
     watch: Watch = UNWATCHED,
     tokens: int | None = None,
     cost_usd: float | None = None,
+    first: RunOutcome | None = None,
 ) -> Experiment:
-    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock."""
+    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock.
+
+    ``first``: a run of this very candidate made already, which counts as its first."""
     session.require_run()
     description = ledger.sanitize(description) or "(no description)"
     found = candidate.find(session)
@@ -58,6 +68,7 @@ def try_candidate(
             pinned.commit,
             inflight,
             watch,
+            first,
         )
         baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
