@@ -61,7 +61,7 @@ def choose_settings(
             raise UserError("nothing was created")
     if writing:
         settings_file = write_settings_file(repo, chosen)
-        print(f"wrote {SETTINGS_FILE} (commit it to keep these settings)")
+        print(f"wrote {SETTINGS_FILE} (untracked: the session froze these settings)")
     else:
         print(f"{settings_file} left as it is: add metric = {metric.name!r} to keep the choice")
     settings = build_settings(file_values, {**flags, **chosen})

@@ -71,8 +71,9 @@ def guess_direction(name: str) -> str | None:
 
 
 def suggest_budget(seconds: float) -> int:
-    """A round time budget with room for the run's own variation (half as long again)."""
-    wanted = max(seconds * 1.5, 1.0)
+    """A round time budget with room for the run's own variation: half as long again, and
+    never under 5 s, where a busy machine's start-up alone can double a run's time."""
+    wanted = max(seconds * 1.5, 5.0)
     for budget in _ROUND_BUDGETS:
         if budget >= wanted:
             return budget

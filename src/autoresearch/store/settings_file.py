@@ -43,7 +43,7 @@ def write_settings_file(repo: str, values: dict[str, str | float]) -> str:
 
     path = os.path.join(repo, SETTINGS_FILE)
     lines = [
-        f"{key} = {json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value!r}"
+        f"{key} = {json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value}"
         for key, value in values.items()
     ]
     try:
