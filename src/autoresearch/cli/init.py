@@ -10,6 +10,7 @@ from typing import Any
 from autoresearch.cli.flags import Commands, session_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine import preflight
+from autoresearch.engine.measure import RunOutcome
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus, UserError
 from autoresearch.reports.terminal import print_tail, progress_printer
@@ -46,11 +47,7 @@ def run(args: argparse.Namespace) -> int:
     discovering = not given(flags, file_values, "metric") and given(flags, file_values, "run")
     chosen = {**flags, "metric": UNKNOWN_METRIC} if discovering else flags
     settings = build_settings(file_values, chosen)
-    commit = Session.check_start(repo, settings)
-    tty = sys.stdout.isatty()
-    first = preflight.run_first(repo, commit, settings, progress_printer(settings.budget))
-    if tty:
-        sys.stdout.write("\r\033[K")
+    first = run_first(repo, settings)
     if discovering:
         from autoresearch.cli.init_guess import choose_settings
 
@@ -58,12 +55,9 @@ def run(args: argparse.Namespace) -> int:
         settings, settings_file = choose_settings(
             repo, first, settings, flags, file_values, settings_file, args.yes
         )
-    judged = preflight.judge_first(first, settings)
-    refuse(judged)
-    session = Session.start(repo, settings, settings_file)
-    preflight.adopt_first_run(session, first)
+    session, outcome = start_after(repo, first, settings, settings_file)
     print_started(session)
-    experiment = run_one(session, "baseline", first=judged.outcome)
+    experiment = run_one(session, "baseline", first=outcome)
     if experiment is None:
         return ExitStatus.INTERRUPTED
     if experiment.status == CRASH:
@@ -74,6 +68,33 @@ def run(args: argparse.Namespace) -> int:
         )
         return ExitStatus.FAILED
     return ExitStatus.OK
+
+
+def start_after(
+    repo: str, first: preflight.FirstRun, settings: Settings, settings_file: str | None
+) -> tuple[Session, RunOutcome | None]:
+    """The session, started once its first run passed; that run's outcome for the baseline."""
+    judged = preflight.judge_first(first, settings)
+    refuse(judged)
+    session = Session.start(repo, settings, settings_file)
+    preflight.adopt_first_run(session, first)
+    return session, judged.outcome
+
+
+def checked_start(
+    repo: str, settings: Settings, settings_file: str | None
+) -> tuple[Session, RunOutcome | None]:
+    """Run the command once, refuse what would fail, then start (what `loop` does too)."""
+    return start_after(repo, run_first(repo, settings), settings, settings_file)
+
+
+def run_first(repo: str, settings: Settings) -> preflight.FirstRun:
+    """The run before anything is created, once nothing else stands in the way of a start."""
+    commit = Session.check_start(repo, settings)
+    first = preflight.run_first(repo, commit, settings, progress_printer(settings.budget))
+    if sys.stdout.isatty():
+        sys.stdout.write("\r\033[K")
+    return first
 
 
 def given(flags: dict[str, Any], file_values: dict[str, Any], key: str) -> bool:
