@@ -124,6 +124,9 @@ def test_init_refuses_a_failing_run_showing_its_tail_and_creates_nothing(
     result = cli.init()
     assert result.returncode == 2
     assert "training..." in result.stderr  # the log's tail is shown
+    log = result.stderr.split("the whole log: ")[1].splitlines()[0]
+    assert "val_bpb: 1.000000" in Path(log).read_text()
+    Path(log).unlink()
     assert result.stderr.strip().splitlines()[-1] == (
         "autoresearch: the run failed (exit 3): nothing was created; fix it and init again"
     )

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 from support import Cli, git, ledger_lines
 
+from autoresearch.reports.plot import _draw
+from autoresearch.reports.summary import summarize
+from autoresearch.store.ledger import read_ledger
+
 BENCH = """\
 SECONDS = {seconds}
 print(f"seconds: {{SECONDS}}")
@@ -57,6 +61,13 @@ def test_metrics_named_seconds_tokens_and_runs_are_recorded_and_shown_as_themsel
     assert (status["metric"], status["baseline"], status["best"]) == ("seconds", 0.0276, 0.0181)
     report = cli("report", "--format", "md").stdout
     assert "**seconds** 0.0276000 → **0.0181000**" in report
+    book = read_ledger(repo / "results.tsv")
+    wall = sum(float(row["wall_seconds"]) for row in cells)
+    assert summarize(book, "minimize").wall_seconds == pytest.approx(wall)
+    axes = _draw(book, "minimize", None).axes[0]
+    assert axes.get_title() == "seconds: 2 experiments, 2 kept"
+    plotted = {round(y, 4) for line in axes.get_lines() for y in line.get_ydata()}
+    assert {0.0276, 0.0181} <= plotted
     finalized = cli("finalize")
     assert finalized.returncode == 0, finalized.stderr
     assert "0.0276" in finalized.stdout and "0.0181" in finalized.stdout

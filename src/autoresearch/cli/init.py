@@ -107,6 +107,8 @@ def refuse(judged: preflight.Verdict | None) -> None:
         return
     if judged.tail:
         print_tail(list(judged.tail), sys.stderr)
+    if judged.log:
+        print(f"the whole log: {judged.log}", file=sys.stderr)
     raise UserError(judged.problem)
 
 

@@ -37,6 +37,7 @@ class Verdict(NamedTuple):
     outcome: RunOutcome | None
     problem: str | None = None
     tail: tuple[str, ...] = ()
+    log: str | None = None  # the whole log of a run that failed, left outside the repository
 
 
 def run_first(
@@ -64,11 +65,15 @@ def run_problem(first: FirstRun, settings: Settings) -> Verdict | None:
             f"the run was killed after {settings.kill_after:g} s: {nothing}; give a longer "
             "--budget (a run is killed at twice the budget) or --timeout",
             first.tail,
+            first.log,
         )
     reason = crash_reason(result, {}, settings.kill_after)
     if reason is not None:
         return Verdict(
-            None, f"the run failed ({reason}): {nothing}; fix it and init again", first.tail
+            None,
+            f"the run failed ({reason}): {nothing}; fix it and init again",
+            first.tail,
+            first.log,
         )
     return None
 
