@@ -70,7 +70,7 @@ def test_the_checking_run_is_the_baselines_first_so_nothing_runs_twice(
     assert len(logs) == 1 and "val_loss: 0.5" in logs[0].read_text()
 
 
-def test_without_a_terminal_several_printed_metrics_are_listed_not_guessed(
+def test_without_a_terminal_several_candidates_are_listed_not_guessed_also_ones_excluded(
     repo: Path, cli: Cli
 ) -> None:
     before = repo_state(repo)
@@ -82,6 +82,10 @@ def test_without_a_terminal_several_printed_metrics_are_listed_not_guessed(
             "`peak_vram_mb: 1000`; give --metric with one of them"
         )
     assert repo_state(repo) == before
+    also = cli("init", "--tag", "t", "--run", f"{sys.executable} train.py", "--also",
+               "peak_vram_mb", "--yes")  # fmt: skip
+    assert also.returncode == 0, also.stderr
+    assert "metric    = val_bpb" in also.stdout
 
 
 def test_yes_takes_the_one_printed_metric_with_its_direction_and_a_budget(

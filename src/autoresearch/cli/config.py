@@ -15,7 +15,7 @@ from autoresearch.reports.terminal import shown_setting as shown
 def add_parser(commands: Commands) -> None:
     config = commands.add_parser(
         "config",
-        help="change the session's run, budget, timeout, pattern or noise settings",
+        help="change a session's run, budget, timeout, pattern or noise",
     )
     config.add_argument("key", nargs="?", help=", ".join(CHANGEABLE) + " (none: list them)")
     config.add_argument("value", nargs="?", help="the new value (none: clear a limit)")

@@ -20,7 +20,7 @@ from autoresearch.store import git
 from autoresearch.store.settings_file import read_settings_file
 
 # Stands for the metric while the first run shows which ones there are.
-UNKNOWN_METRIC = "metric"
+UNKNOWN_METRIC = "_metric_to_be_chosen"
 
 
 def add_parser(commands: Commands) -> None:

@@ -27,7 +27,7 @@ def choose_settings(
     """The settings with the metric, direction and budget chosen, and the file they are in.
     ``checked``: the settings given, validated already, with a stand-in for the metric."""
     asking = not yes and sys.stdin.isatty() and sys.stdout.isatty()
-    printed = first.printed
+    printed = [item for item in first.printed if item.name not in checked.also]
     if not printed:
         raise UserError(
             "no metric: the run printed no `name: number` or `METRIC name=value` line; "
