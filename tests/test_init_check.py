@@ -196,3 +196,30 @@ def test_at_a_terminal_a_no_creates_nothing(repo: Path) -> None:
     assert "nothing was created" in terminal.seen
     assert repo_state(repo) == committed_state
     assert not (repo / "autoresearch.toml").exists()
+
+
+def test_loop_checks_the_run_before_it_starts_a_session(repo: Path, cli: Cli) -> None:
+    before = repo_state(repo)
+    result = cli(
+        "loop", "--agent", "command", "--agent-cmd", "true", "--tag", "t",
+        "--run", f"{sys.executable} train.py", "--metric", "val_bp", "--max-experiments", "1",
+    )  # fmt: skip
+    assert result.returncode == 2 and "did you mean --metric val_bpb?" in result.stderr
+    assert repo_state(repo) == before
+
+
+def test_after_end_a_default_tag_init_starts_again_from_the_original_commit(
+    repo: Path, cli: Cli
+) -> None:
+    start = git(repo, "rev-parse", "HEAD")
+    run = ("--run", f"{sys.executable} train.py", "--metric", "val_bpb", "--scope", "train.py")
+    assert cli("init", *run).returncode == 0
+    first = git(repo, "branch", "--show-current")
+    write_train(repo, 0.5)
+    assert cli("try", "-m", "better").stdout.startswith("keep")
+    assert cli("end").returncode == 0
+    again = cli("init", *run)
+    assert again.returncode == 0, again.stderr
+    assert git(repo, "branch", "--show-current") == f"{first}-2"
+    assert git(repo, "rev-parse", "HEAD") == start
+    assert ledger_lines(repo)[1][1] == "1.000000"

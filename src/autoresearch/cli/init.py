@@ -11,12 +11,13 @@ from autoresearch.cli.flags import Commands, session_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine import preflight
 from autoresearch.engine.measure import RunOutcome
-from autoresearch.engine.session import Session
+from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
 from autoresearch.reports.terminal import print_tail, progress_printer
-from autoresearch.rules.settings import Settings, build_settings, flag_values
+from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
+from autoresearch.store.files import SessionFiles
 from autoresearch.store.settings_file import read_settings_file
 
 # Stands for the metric while the first run shows which ones there are.
@@ -38,7 +39,7 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
-    flags = flag_values(args)
+    flags = free_tag(repo, flag_values(args), file_values)
     if args.no_baseline:
         session = Session.start(repo, build_settings(file_values, flags), settings_file)
         print_started(session)
@@ -95,6 +96,18 @@ def run_first(repo: str, settings: Settings) -> preflight.FirstRun:
     if sys.stdout.isatty():
         sys.stdout.write("\r\033[K")
     return first
+
+
+def free_tag(repo: str, flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:
+    """Without a tag given, the date; after an ended session of that date, ``dec2-2`` and on."""
+    if given(flags, file_values, "tag"):
+        return flags
+    base = tag = default_tag()
+    number = 1
+    while git.branch_exists(repo, BRANCH_PREFIX + tag) or SessionFiles(repo, tag).exists():
+        number += 1
+        tag = f"{base}-{number}"
+    return {**flags, "tag": tag}
 
 
 def given(flags: dict[str, Any], file_values: dict[str, Any], key: str) -> bool:
