@@ -115,17 +115,33 @@ def test_settings_file_is_read_and_excluded_from_default_scope(repo: Path) -> No
     assert cli("try", "-m", "readme and train").returncode == 0
 
 
-def test_baseline_crash_is_recorded_and_the_next_success_becomes_baseline(
+def test_init_refuses_a_failing_run_showing_its_tail_and_creates_nothing(
     repo: Path, cli: Cli
 ) -> None:
     write_train(repo, 1.0, EXIT=3)
     git(repo, "commit", "-qam", "broken")
+    before = repo_state(repo)
     result = cli.init()
-    assert result.returncode == 1
-    assert "crash" in result.stdout and "exit 3" in result.stdout
-    assert "training..." in result.stdout  # the log's tail is shown
-    assert "the baseline crashed" in result.stderr
-    assert "stays checked out" not in result.stdout  # nothing to return to but itself
+    assert result.returncode == 2
+    assert "training..." in result.stderr  # the log's tail is shown
+    log = result.stderr.split("the whole log: ")[1].splitlines()[0]
+    assert "val_bpb: 1.000000" in Path(log).read_text()
+    Path(log).unlink()
+    assert result.stderr.strip().splitlines()[-1] == (
+        "autoresearch: the run failed (exit 3): nothing was created; fix it and init again"
+    )
+    assert repo_state(repo) == before
+
+
+def test_a_crashed_first_measurement_is_recorded_and_the_next_success_becomes_baseline(
+    repo: Path, cli: Cli
+) -> None:
+    write_train(repo, 1.0, EXIT=3)
+    git(repo, "commit", "-qam", "broken")
+    assert cli.init("--no-baseline").returncode == 0
+    crashed = cli("try", "-m", "baseline")
+    assert crashed.stdout.startswith("crash")
+    assert "crash" in crashed.stdout and "exit 3" in crashed.stdout
     write_train(repo, 1.2)
     fixed = cli("try", "-m", "fix exit code")
     assert fixed.returncode == 0 and "first measurement" in fixed.stdout

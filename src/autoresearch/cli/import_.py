@@ -48,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     for problem in adoption.skipped:
         print(f"row not imported: {problem}")
     best = session.best_value(session.read_ledger(), session.keep_ref())
-    if best is not None:
+    if not settings.run:
+        print(
+            "no run command: status, plot and report show the history; "
+            "`autoresearch config run CMD` before the next `autoresearch try`"
+        )
+    elif best is not None:
         print(f"the next `autoresearch try` is compared against {settings.metric} {number(best)}")
     else:
         print(

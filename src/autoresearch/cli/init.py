@@ -1,44 +1,64 @@
-"""`autoresearch init`: start a session (branch, ledger, frozen settings) and run the baseline."""
+"""`autoresearch init`: check the run, then start a session (branch, ledger, frozen settings)
+with the run as the baseline's first measurement."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from autoresearch.cli.flags import Commands, session_flags
 from autoresearch.cli.shared import run_one
-from autoresearch.engine.session import Session
-from autoresearch.errors import ExitStatus
-from autoresearch.rules.settings import build_settings, flag_values
+from autoresearch.engine import preflight
+from autoresearch.engine.measure import RunOutcome
+from autoresearch.engine.session import BRANCH_PREFIX, Session
+from autoresearch.errors import ExitStatus, UserError
+from autoresearch.reports.terminal import print_tail, progress_printer
+from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
+from autoresearch.store.files import SessionFiles
 from autoresearch.store.settings_file import read_settings_file
+
+# Stands for the metric while the first run shows which ones there are.
+UNKNOWN_METRIC = "_metric_to_be_chosen"
 
 
 def add_parser(commands: Commands) -> None:
-    init = commands.add_parser("init", help="start a session: branch, ledger, baseline")
+    init = commands.add_parser("init", help="check the run, start a session, measure the baseline")
     session_flags(init)
+    init.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="with no metric given: take the one the run printed, its guessed direction and a "
+        "budget from the run's time, without asking",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
-    settings = build_settings(file_values, flag_values(args))
-    session = Session.start(repo, settings, settings_file)
-    scope = (
-        ", ".join(settings.scope)
-        if settings.scope
-        else f"{len(session.meta.scope_files)} tracked files"
-    )
-    protected = ", ".join(settings.protect) or "none"
-    print(
-        f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
-        f"({settings.direction}) · scope: {scope} · protected: {protected}"
-    )
+    flags = free_tag(repo, flag_values(args), file_values)
     if args.no_baseline:
+        session = Session.start(repo, build_settings(file_values, flags), settings_file)
+        print_started(session)
         print("baseline not run: the first `autoresearch try` measures the starting point")
         return ExitStatus.OK
-    experiment = run_one(session, "baseline")
+    discovering = not given(flags, file_values, "metric") and given(flags, file_values, "run")
+    chosen = {**flags, "metric": UNKNOWN_METRIC} if discovering else flags
+    settings = build_settings(file_values, chosen)
+    first = run_first(repo, settings)
+    if discovering:
+        from autoresearch.cli.init_guess import choose_settings
+
+        refuse(preflight.run_problem(first, settings))
+        settings, settings_file = choose_settings(
+            repo, first, settings, flags, file_values, settings_file, args.yes
+        )
+    session, outcome = start_after(repo, first, settings, settings_file)
+    print_started(session)
+    experiment = run_one(session, "baseline", first=outcome)
     if experiment is None:
         return ExitStatus.INTERRUPTED
     if experiment.status == CRASH:
@@ -49,3 +69,71 @@ def run(args: argparse.Namespace) -> int:
         )
         return ExitStatus.FAILED
     return ExitStatus.OK
+
+
+def start_after(
+    repo: str, first: preflight.FirstRun, settings: Settings, settings_file: str | None
+) -> tuple[Session, RunOutcome | None]:
+    """The session, started once its first run passed; that run's outcome for the baseline."""
+    judged = preflight.judge_first(first, settings)
+    refuse(judged)
+    session = Session.start(repo, settings, settings_file)
+    preflight.adopt_first_run(session, first)
+    return session, judged.outcome
+
+
+def checked_start(
+    repo: str, settings: Settings, settings_file: str | None
+) -> tuple[Session, RunOutcome | None]:
+    """Run the command once, refuse what would fail, then start (what `loop` does too)."""
+    return start_after(repo, run_first(repo, settings), settings, settings_file)
+
+
+def run_first(repo: str, settings: Settings) -> preflight.FirstRun:
+    """The run before anything is created, once nothing else stands in the way of a start."""
+    commit = Session.check_start(repo, settings)
+    first = preflight.run_first(repo, commit, settings, progress_printer(settings.budget))
+    if sys.stdout.isatty():
+        sys.stdout.write("\r\033[K")
+    return first
+
+
+def free_tag(repo: str, flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:
+    """Without a tag given, the date; after an ended session of that date, ``dec2-2`` and on."""
+    if given(flags, file_values, "tag"):
+        return flags
+    base = tag = default_tag()
+    number = 1
+    while git.branch_exists(repo, BRANCH_PREFIX + tag) or SessionFiles(repo, tag).exists():
+        number += 1
+        tag = f"{base}-{number}"
+    return {**flags, "tag": tag}
+
+
+def given(flags: dict[str, Any], file_values: dict[str, Any], key: str) -> bool:
+    return bool(flags.get(key) or file_values.get(key))
+
+
+def refuse(judged: preflight.Verdict | None) -> None:
+    """Nothing starts on a run that failed: its log's tail, then the reason in one line."""
+    if judged is None or judged.problem is None:
+        return
+    if judged.tail:
+        print_tail(list(judged.tail), sys.stderr)
+    if judged.log:
+        print(f"the whole log: {judged.log}", file=sys.stderr)
+    raise UserError(judged.problem)
+
+
+def print_started(session: Session) -> None:
+    settings: Settings = session.settings
+    scope = (
+        ", ".join(settings.scope)
+        if settings.scope
+        else f"{len(session.meta.scope_files)} tracked files"
+    )
+    protected = ", ".join(settings.protect) or "none"
+    print(
+        f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
+        f"({settings.direction}) · scope: {scope} · protected: {protected}"
+    )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from autoresearch.cli.flags import Commands, loop_flags, session_flags
+from autoresearch.cli.init import checked_start
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus
@@ -43,11 +44,13 @@ def find_or_start(
         return session
     file_values, settings_file = read_settings_file(repo)
     settings = build_settings(file_values, flags)
-    session = Session.start(repo, settings, settings_file)
-    print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
     if no_baseline:
+        session = Session.start(repo, settings, settings_file)
+        print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
         return session
-    baseline = run_one(session, "baseline")
+    session, first = checked_start(repo, settings, settings_file)
+    print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
+    baseline = run_one(session, "baseline", first=first)
     if baseline is None or baseline.status == CRASH:
         return None
     return session
@@ -74,6 +77,7 @@ def terminal_report() -> LoopReport:
 def run_loop(
     session: Session, options: Mapping[str, Any], agent_name: str | None, seed: int | None
 ) -> int:
+    session.require_run()
     file_values, _ = read_settings_file(session.repo)
     agent, name = build_loop_agent(session, options, file_values, agent_name, seed)
     program = program_path(options)

@@ -27,6 +27,8 @@ COMMANDS = {
     "status": "status",
     "reset": "reset",
     "rewind": "rewind",
+    "config": "config",
+    "end": "end",
     "audit": "audit",
     "loop": "loop",
     "demo": "demo",

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import Watch
+from autoresearch.engine.measure import RunOutcome, Watch
 from autoresearch.engine.recovery import locked
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
@@ -24,12 +24,15 @@ def recovered(session: Session) -> Iterator[Session]:
         yield session
 
 
-def run_one(session: Session, description: str, as_json: bool = False) -> Experiment | None:
-    """One experiment, printed; None when it was interrupted (printed too)."""
+def run_one(
+    session: Session, description: str, as_json: bool = False, first: RunOutcome | None = None
+) -> Experiment | None:
+    """One experiment, printed; None when it was interrupted (printed too). ``first``: a run of
+    it made already."""
     tick = progress_printer(session.settings.budget)
     with recovered(session):
         try:
-            experiment = try_candidate(session, description, Watch(on_tick=tick))
+            experiment = try_candidate(session, description, Watch(on_tick=tick), first=first)
         except Interrupted as interrupted:
             report_experiment(interrupted.experiment, as_json, tick is not None)
             return None

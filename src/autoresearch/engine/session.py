@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.rules import columns
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
@@ -47,6 +48,8 @@ class SessionMeta(NamedTuple):
     protected: Mapping[str, Mapping[str, Any]] = _EMPTY  # fingerprints, by path
     rewinds: tuple[Mapping[str, Any], ...] = ()
     imported: Mapping[str, Any] | None = None
+    start_branch: str | None = None  # where `autoresearch end` goes back to (None: detached)
+    changes: tuple[Mapping[str, Any], ...] = ()  # `autoresearch config`, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class SessionMeta(NamedTuple):
             "protected": {path: dict(print_) for path, print_ in self.protected.items()},
             "rewinds": [dict(rewind) for rewind in self.rewinds],
             "imported": None if self.imported is None else dict(self.imported),
+            "changes": [dict(change) for change in self.changes],
         }
 
     @classmethod
@@ -70,6 +74,8 @@ class SessionMeta(NamedTuple):
             protected=data.get("protected") or _EMPTY,
             rewinds=tuple(data.get("rewinds") or ()),
             imported=data.get("imported"),
+            start_branch=data.get("start_branch"),
+            changes=tuple(data.get("changes") or ()),
         )
 
 
@@ -86,9 +92,8 @@ class Session:
     # ----- starting and finding a session -------------------------------------------------
 
     @classmethod
-    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
-        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
-        repo = git.toplevel(path)
+    def check_start(cls, repo: str, settings: Settings) -> str:
+        """Refuse, changing nothing, what would stop a start; returns the commit to start from."""
         start = git.head(repo)
         if start is None:
             raise UserError("HEAD is unborn: make a first commit before starting a session")
@@ -103,12 +108,22 @@ class Session:
         if files.exists():
             raise UserError(f"session {settings.tag} already has state in {files.dir}")
         parking_place(files)  # a results.tsv that cannot be moved aside refuses the start
+        return start
+
+    @classmethod
+    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+        repo = git.toplevel(path)
+        start = cls.check_start(repo, settings)
+        branch = BRANCH_PREFIX + settings.tag
+        files = SessionFiles(repo, settings.tag)
         excluded_from_default = {settings_file, PROGRAM_FILE}
         scope_files = (
             ()
             if settings.scope
             else tuple(p for p in git.tracked_files(repo) if p not in excluded_from_default)
         )
+        start_branch = git.current_branch(repo)
         git.create_branch(repo, branch)
         git.exclude(repo, EXCLUDED)
         meta = SessionMeta(
@@ -119,15 +134,12 @@ class Session:
             scope_files=scope_files,
             identity=git.has_identity(repo),
             protected=guard.snapshot(repo, settings.protect, files.protected_backup),
+            start_branch=start_branch,
         )
         write_json(files.session_json, meta.to_json())
         activate(files)
         metrics = [settings.metric, *settings.also]
-        holdout = [settings.holdout_column] if settings.holdout_column else []
-        ledger.create_ledger(
-            files.ledger,
-            ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
-        )
+        ledger.create_ledger(files.ledger, columns.header(metrics, settings.holdout_column))
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         return cls(files, meta)
 
@@ -160,9 +172,13 @@ class Session:
             yield
 
     def save(self, meta: SessionMeta) -> None:
-        """Record what happened to the session (a rewind, an import) in its frozen state."""
+        """Record what happened to the session (a rewind, an import, a changed setting) in its
+        frozen state."""
         write_json(self.files.session_json, meta.to_json())
         self.meta = meta
+        if meta.settings != self.settings:  # `autoresearch config` changed a setting
+            self.settings = meta.settings
+            self.patterns = self._metric_patterns()
 
     # ----- what the session knows -----------------------------------------------------------
 
@@ -181,6 +197,13 @@ class Session:
         if commit is None:
             raise UserError(f"the keep ref {self.keep_ref_name} is missing")
         return commit
+
+    def require_run(self) -> None:
+        """Refuse, changing nothing, when nothing can run: an imported history has no command."""
+        if not self.settings.run:
+            raise UserError(
+                f"session {self.tag} has no run command: set one with `autoresearch config run CMD`"
+            )
 
     def read_ledger(self) -> ledger.Ledger:
         if not os.path.exists(self.files.ledger):

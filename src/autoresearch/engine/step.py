@@ -14,9 +14,16 @@ from collections.abc import Mapping
 
 from autoresearch.engine import candidate
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import UNWATCHED, Measurement, Measuring, Watch, measure
+from autoresearch.engine.measure import (
+    UNWATCHED,
+    Measurement,
+    Measuring,
+    RunOutcome,
+    Watch,
+    measure,
+)
 from autoresearch.engine.session import Session
-from autoresearch.rules import verdict
+from autoresearch.rules import columns, verdict
 from autoresearch.store import git, ledger, runner, signals
 from autoresearch.store.files import now, write_json
 
@@ -27,18 +34,21 @@ def try_candidate(
     watch: Watch = UNWATCHED,
     tokens: int | None = None,
     cost_usd: float | None = None,
+    first: RunOutcome | None = None,
 ) -> Experiment:
     """Commit what differs from the keep ref, measure it, decide and record. Hold the lock.
 
-    Raises ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
+    ``first``: a run of this very candidate made already, which counts as its first. Raises
+    ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
     """
+    session.require_run()
     description = ledger.sanitize(description) or "(no description)"
     experiment: Experiment | None = None
     interrupted = False
     try:
         # Signals wait until the books agree; they act at once only while a run goes.
         with signals.deferred():
-            experiment, interrupted = _step(session, description, watch, tokens, cost_usd)
+            experiment, interrupted = _step(session, description, watch, tokens, cost_usd, first)
     except KeyboardInterrupt:
         if experiment is None:
             raise
@@ -54,6 +64,7 @@ def _step(
     watch: Watch,
     tokens: int | None,
     cost_usd: float | None,
+    first: RunOutcome | None,
 ) -> tuple[Experiment, bool]:
     """The experiment, and whether its run was interrupted."""
     found = candidate.find(session)
@@ -83,6 +94,7 @@ def _step(
             pinned.commit,
             inflight,
             watch,
+            first,
         )
         baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
@@ -116,16 +128,17 @@ def record_row(
     if session.settings.holdout_column:
         cells[session.settings.holdout_column] = measured.holdout
     spread = measured.spread
-    cells.update(
-        commit=commit[:7],
-        runs=len(measured.values),
-        spread=None if spread is None else float(f"{spread:.6g}"),
-        seconds=f"{measured.seconds:.1f}",
-        tokens=tokens,
-        cost_usd=cost_usd,
-        status=measured.verdict.status,
-        description=description,
-    )
+    run_values: dict[str, object] = {
+        "runs": len(measured.values),
+        "spread": None if spread is None else float(f"{spread:.6g}"),
+        "seconds": f"{measured.seconds:.1f}",
+        "tokens": tokens,
+        "cost_usd": cost_usd,
+    }
+    # Under the names this session's ledger gives them: a metric may be called `seconds`.
+    names = columns.run_column_names(session.patterns)
+    cells.update({names[role]: value for role, value in run_values.items()})
+    cells.update(commit=commit[:7], status=measured.verdict.status, description=description)
     ledger.append_row(session.files.ledger, cells)
 
 

@@ -90,6 +90,7 @@ class Audit:
     def __init__(self, session: Session, runs: int, say: Callable[[str], None]) -> None:
         if runs < 2:
             raise UserError("audit needs at least 2 runs of each version")
+        session.require_run()
         self.session = session
         self.runs = runs
         self.say = say

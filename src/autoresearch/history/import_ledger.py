@@ -102,7 +102,7 @@ def adopt(
     if not book.rows:
         raise UserError(f"{source}: no readable experiment rows to import")
     values, guessed = session_values(book, flags, file_values)
-    settings = build_settings(file_values, values)
+    settings = build_settings(file_values, values, need_run=False)
     files = SessionFiles(repo, settings.tag)
     aside = _move_aside(source, files)
     try:

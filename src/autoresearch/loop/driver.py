@@ -26,7 +26,7 @@ from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
 from autoresearch.store.files import write_text
-from autoresearch.store.ledger import Ledger, parse_number
+from autoresearch.store.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,7 @@ class Loop:
             if streak >= rules.plateau:
                 return f"plateau: {streak} experiments in a row without a keep"
         if rules.max_cost is not None:
-            spent = sum(parse_number(r.values.get("cost_usd", "")) or 0.0 for r in book.rows)
+            spent = sum(book.run_number(r, "cost_usd") or 0.0 for r in book.rows)
             if spent >= rules.max_cost:
                 return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
         return None

@@ -57,8 +57,9 @@ def session_clock(session: Session) -> Clock:
     return Clock(created, os.stat(session.files.ledger).st_mtime, imported_rows)
 
 
-# What only a session knows. A ledger read alone still carries these keys, as null (rewinds as an
-# empty list), so that a script reads one shape of `status --json` whichever it was given.
+# What only a session knows. A ledger read alone still carries these keys, as null (rewinds and
+# changes as empty lists), so that a script reads one shape of `status --json` whichever it was
+# given.
 SESSION_KEYS = (
     "tag",
     "branch",
@@ -74,7 +75,12 @@ SESSION_KEYS = (
 
 def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
-    return {**dict.fromkeys(SESSION_KEYS), "rewinds": [], **status_of(book, direction)}
+    return {
+        **dict.fromkeys(SESSION_KEYS),
+        "rewinds": [],
+        "changes": [],
+        **status_of(book, direction),
+    }
 
 
 def session_status(session: Session) -> dict[str, Any]:
@@ -104,6 +110,10 @@ def session_status(session: Session) -> dict[str, Any]:
                 "after_experiments": r.get("experiments_before"),
             }
             for r in session.meta.rewinds
+        ],
+        changes=[
+            {key: change.get(key) for key in ("key", "old", "new", "from_experiment")}
+            for change in session.meta.changes
         ],
         budget=session.settings.budget,
         noise=noise_status(session),

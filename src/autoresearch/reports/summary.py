@@ -204,7 +204,8 @@ def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Sum
             if score < best_score:
                 best_score, best_row = score, row
     wall_seconds, wall_label, per_hour = _pace(ledger, clock)
-    costs = [row.number("cost_usd") for row in rows] if "cost_usd" in ledger.columns else []
+    has_cost = "cost_usd" in ledger.run_columns
+    costs = [ledger.run_number(row, "cost_usd") for row in rows] if has_cost else []
     known_costs = [cost for cost in costs if cost is not None]
     return Summary(
         metric=ledger.metric,
@@ -232,9 +233,9 @@ def _pace(ledger: Ledger, clock: Clock | None) -> tuple[float | None, str, float
         seconds = max(clock.last_write - clock.started, 0.0)
         counted = max(len(ledger.rows) - clock.imported_rows, 0)
         return seconds, SESSION_CLOCK, counted / (max(seconds, 1.0) / 3600)
-    if "seconds" not in ledger.columns:
+    if "seconds" not in ledger.run_columns:
         return None, SUMMED_SECONDS, None
-    seconds = sum(row.number("seconds") or 0.0 for row in ledger.rows)
+    seconds = sum(ledger.run_number(row, "seconds") or 0.0 for row in ledger.rows)
     per_hour = len(ledger.rows) / (seconds / 3600) if seconds else None
     return seconds, SUMMED_SECONDS, per_hour
 

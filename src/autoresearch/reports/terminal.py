@@ -99,6 +99,13 @@ def noise_line(noise: dict[str, Any]) -> str:
     return f"noise: sigma {sigma:.4g} from {noise['repeated_runs']} repeated runs"
 
 
+def shown_setting(value: object) -> str:
+    """A setting as `config` takes it: ``none`` where it is not set."""
+    if value is None or value == "":
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else f"{value}"
+
+
 def status_lines(s: dict[str, Any]) -> list[str]:
     lines = []
     session = s.get("tag") is not None
@@ -164,6 +171,11 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(
             f"rewound: keep ref moved from {rewind['from']} back to {rewind['to']} "
             f"after {rewind['after_experiments']} experiments"
+        )
+    for change in s.get("changes") or []:
+        old, new = (shown_setting(change[key]) for key in ("old", "new"))
+        lines.append(
+            f"changed {change['key']}: {old} -> {new} from experiment {change['from_experiment']}"
         )
     for problem in s.get("ledger_problems") or []:
         lines.append(f"ledger: {problem} (row ignored, file left as it is)")

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 # A terminal colour or style code (CSI sequence). Libraries that force colour into a log file would
 # otherwise hide `val_loss: 0.5` behind `\x1b[32m`. Text, compiled on first use by `re`'s cache.
-_TERMINAL_CODE = r"\x1b\[[0-?]*[ -/]*[@-~]"
+TERMINAL_CODE = r"\x1b\[[0-?]*[ -/]*[@-~]"
 
 
 class Reading(NamedTuple):
@@ -61,7 +61,7 @@ def read_metrics(
     for line in lines_newest_first:
         for segment in reversed(line.rstrip("\r\n").split("\r")):
             if "\x1b" in segment:
-                segment = re.sub(_TERMINAL_CODE, "", segment)
+                segment = re.sub(TERMINAL_CODE, "", segment)
             for name, pattern in list(wanted.items()):
                 match = pattern.search(segment)
                 if match:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
+from autoresearch.rules.columns import refuse_ambiguous
 from autoresearch.rules.metrics import compile_pattern
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 
 PROGRAM_FILE = "program.md"
+NO_RUN = "no run command: give --run CMD or `run` in the settings file"
 _DIRECTION_WORDS = {
     "minimize": "minimize",
     "minimise": "minimize",
@@ -112,8 +114,13 @@ def flag_values(args: object) -> dict[str, Any]:
     return {name: getattr(args, name, None) for name in SESSION_KEYS}
 
 
-def build_settings(file_values: Mapping[str, Any], flags: Mapping[str, Any]) -> Settings:
-    """Merge the file's values with the flags given (a flag set to None was not given)."""
+def build_settings(
+    file_values: Mapping[str, Any], flags: Mapping[str, Any], need_run: bool = True
+) -> Settings:
+    """Merge the file's values with the flags given (a flag set to None was not given).
+
+    ``need_run``: False where nothing runs yet (an imported history); the run command is
+    then set later with `autoresearch config run CMD`."""
     unknown = set(file_values) - SESSION_KEYS - LOOP_KEYS - {"knob"}
     if unknown:
         raise UserError(f"unknown setting(s): {', '.join(sorted(unknown))}")
@@ -125,7 +132,7 @@ def build_settings(file_values: Mapping[str, Any], flags: Mapping[str, Any]) -> 
     knobs = file_values.get("knob", [])
     if not isinstance(knobs, list) or not all(isinstance(k, dict) for k in knobs):
         raise UserError("knob must be a list of tables ([[knob]] in TOML)")
-    return validate(merged, knobs=tuple(knobs), loop=loop)
+    return validate(merged, knobs=tuple(knobs), loop=loop, need_run=need_run)
 
 
 def _required_text(values: Mapping[str, Any], key: str, missing: str) -> str:
@@ -141,10 +148,9 @@ def validate(
     values: Mapping[str, Any],
     knobs: tuple[dict[str, Any], ...] = (),
     loop: Mapping[str, Any] | None = None,
+    need_run: bool = True,
 ) -> Settings:
-    run = _required_text(
-        values, "run", "no run command: give --run CMD or `run` in the settings file"
-    )
+    run = _required_text(values, "run", NO_RUN) if need_run or values.get("run") is not None else ""
     metric = _required_text(
         values, "metric", "no metric: give --metric NAME or `metric` in the settings file"
     )
@@ -172,7 +178,7 @@ def validate(
     holdout_metric = values.get("holdout_metric")
     if holdout_metric is not None and not re.match(_NAME, str(holdout_metric)):
         raise UserError(f"holdout metric name {holdout_metric!r} must be a word")
-    return Settings(
+    settings = Settings(
         tag=tag,
         run=run.strip(),
         metric=metric,
@@ -193,6 +199,8 @@ def validate(
         knobs=knobs,
         loop=dict(loop or {}),
     )
+    refuse_ambiguous([settings.metric, *settings.also], settings.holdout_column)
+    return settings
 
 
 class Constraint(NamedTuple):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.rules import formatting
+from autoresearch.rules.columns import RUN_COLUMNS, run_column
 from autoresearch.store.files import append_lines
 
 if TYPE_CHECKING:
@@ -51,12 +52,28 @@ class Ledger(NamedTuple):
     @property
     def secondary(self) -> list[str]:
         """Metric columns after the primary one, up to the bookkeeping columns."""
+        runs = [self.columns.index(name) for name in self.run_columns.values()]
+        if runs:  # the tool's own ledger: its run columns follow the metrics
+            return self.columns[2 : min(runs)]
         names = []
         for name in self.columns[2:]:
             if name in BOOKKEEPING_COLUMNS:
                 break
             names.append(name)
         return names
+
+    @property
+    def run_columns(self) -> dict[str, str]:
+        """The run columns this ledger has (``seconds``, ``cost_usd``, ...), by what they are
+        called in it: a metric may have taken a run column's usual name."""
+        after_primary = self.columns[2:]
+        found = {role: run_column(after_primary, role) for role in RUN_COLUMNS}
+        return {role: name for role, name in found.items() if name is not None}
+
+    def run_number(self, row: Row, role: str) -> float | None:
+        """A row's run column (``seconds``, ``cost_usd``), whatever it is called here."""
+        name = self.run_columns.get(role)
+        return None if name is None else row.number(name)
 
     def kept_row(self, commit: str) -> Row | None:
         """The last keep recorded for a full commit hash: where the keep ref's metric is read."""
@@ -73,9 +90,7 @@ class Ledger(NamedTuple):
         return None
 
 
-# Columns the tool writes after the metrics of each experiment, in this order.
-RUN_COLUMNS = ("runs", "spread", "seconds", "tokens", "cost_usd")
-# Everything before the first of these is a metric.
+# In a ledger without the tool's run columns, everything before the first of these is a metric.
 BOOKKEEPING_COLUMNS = (*RUN_COLUMNS, "holdout", "status", "description")
 
 

@@ -35,3 +35,20 @@ def _parse_toml(path: str) -> dict[str, Any]:
             return tomllib.loads(handle.read())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{os.path.basename(path)}: not valid TOML ({error})") from None
+
+
+def write_settings_file(repo: str, values: dict[str, str | float]) -> str:
+    """A new `autoresearch.toml` holding these settings; refuses to replace an existing one."""
+    import json
+
+    path = os.path.join(repo, SETTINGS_FILE)
+    lines = [
+        f"{key} = {json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value}"
+        for key, value in values.items()
+    ]
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except FileExistsError:
+        raise UserError(f"{SETTINGS_FILE} exists already; it was left as it is") from None
+    return SETTINGS_FILE

@@ -1,0 +1,125 @@
+"""init's check before it freezes: run the command once, before anything is created, and say
+what is wrong while it can still be changed (a metric the run does not print, a run that fails,
+a budget it does not keep). A run that passes becomes the baseline's first run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from typing import NamedTuple
+
+from autoresearch.engine.measure import RunOutcome, crash_reason, run_environment
+from autoresearch.engine.session import Session
+from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
+from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
+from autoresearch.rules.settings import Settings
+from autoresearch.store import runner
+from autoresearch.store.files import link_run_log
+
+
+class FirstRun(NamedTuple):
+    """The run made before the session exists: its outcome, its log, what it printed."""
+
+    result: runner.RunResult
+    log: str  # outside the repository until the session adopts it
+    printed: list[Printed]
+
+    @property
+    def tail(self) -> tuple[str, ...]:
+        return tuple(runner.tail(self.log, count=20))
+
+
+class Verdict(NamedTuple):
+    """The first run judged: the outcome the baseline takes over, or why nothing can start."""
+
+    outcome: RunOutcome | None
+    problem: str | None = None
+    tail: tuple[str, ...] = ()
+    log: str | None = None  # the whole log of a run that failed, left outside the repository
+
+
+def run_first(
+    repo: str, commit: str, settings: Settings, tick: Callable[[float], None] | None = None
+) -> FirstRun:
+    """Run the command once on ``commit`` (HEAD), as the baseline's first run would be run."""
+    handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
+    os.close(handle)
+    env = run_environment(settings.tag, commit, settings.budget, "0", 0)
+    result = runner.run_command(
+        settings.run, repo, log, env, kill_after=settings.kill_after, on_tick=tick
+    )
+    return FirstRun(result, log, printed_metrics(runner.lines_from_end(log)))
+
+
+def run_problem(first: FirstRun, settings: Settings) -> Verdict | None:
+    """Why the run itself failed (whatever it printed), or None."""
+    result = first.result
+    nothing = "nothing was created"
+    if result.interrupted:
+        return Verdict(None, f"interrupted during the first run: {nothing}")
+    if result.timed_out:
+        return Verdict(
+            None,
+            f"the run was killed after {settings.kill_after:g} s: {nothing}; give a longer "
+            "--budget (a run is killed at twice the budget) or --timeout",
+            first.tail,
+            first.log,
+        )
+    reason = crash_reason(result, {}, settings.kill_after)
+    if reason is not None:
+        return Verdict(
+            None,
+            f"the run failed ({reason}): {nothing}; fix it and init again",
+            first.tail,
+            first.log,
+        )
+    return None
+
+
+def judge_first(first: FirstRun, settings: Settings) -> Verdict:
+    """The outcome of the first run under these settings, or why the session cannot start."""
+    failed = run_problem(first, settings)
+    if failed is not None:
+        return failed
+    patterns = {
+        settings.metric: (
+            compile_pattern(settings.pattern)
+            if settings.pattern
+            else default_pattern(settings.metric)
+        ),
+        **{name: default_pattern(name) for name in settings.also},
+    }
+    readings = read_metrics(runner.lines_from_end(first.log), patterns)
+    for name, reading in readings.items():
+        if reading.value is not None:
+            continue
+        if reading.problem and reading.problem.startswith("no "):
+            flag = "--metric" if name == settings.metric else "--also"
+            custom = name == settings.metric and settings.pattern is not None
+            problem = missing_metric(name, flag, first.printed, custom)
+        else:
+            problem = f"{name}: {reading.problem}"
+        return Verdict(None, f"{problem} (nothing was created)")
+    seconds = first.result.seconds
+    if settings.budget is not None and seconds > settings.budget:
+        return Verdict(
+            None,
+            f"the run took {seconds:.1f} s, more than the budget of {settings.budget:g} s "
+            f"(nothing was created); give --budget {suggest_budget(seconds)}",
+        )
+    return Verdict(RunOutcome(readings, None, seconds))
+
+
+def adopt_first_run(session: Session, first: FirstRun) -> None:
+    """The first run's log becomes the baseline's first archived log (and ``run.log``)."""
+    archived = session.files.archived_log(0, session.meta.start_commit)
+    os.makedirs(session.files.logs, exist_ok=True)
+    try:
+        os.replace(first.log, archived)
+    except OSError:  # another file system: copied, then the temporary one removed
+        with open(first.log, "rb") as source, open(archived, "wb") as target:
+            target.write(source.read())
+        os.unlink(first.log)
+    link_run_log(session.files, archived)
