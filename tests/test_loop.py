@@ -12,7 +12,8 @@ from support import Cli, git, ledger_lines, write_train
 
 # A stand-in agent: each call takes the next planned edit of train.py from plan.json.
 # An entry is {"value": V, "exit": code-in-train.py, "agent_exit": code, "file": other path,
-# "sleep": seconds the run takes, "nothing": true}. It records the prompts it was given.
+# "sleep": seconds the run takes, "nothing": true, "prepend": text put before train.py's first
+# line}. It records the prompts it was given.
 AGENT = """\
 import json, os, pathlib, re, sys
 here = pathlib.Path(sys.argv[1])
@@ -33,7 +34,7 @@ elif not step.get("nothing"):
     text = re.sub(r"VALUE = .*", f"VALUE = {step['value']}", text)
     text = re.sub(r"EXIT = .*", f"EXIT = {step.get('exit', 0)}", text)
     text = re.sub(r"SLEEP = .*", f"SLEEP = {step.get('sleep', 0)}", text)
-    pathlib.Path("train.py").write_text(text)
+    pathlib.Path("train.py").write_text(step.get("prepend", "") + text)
 pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(
     step.get("say", f"set VALUE to {step.get('value')}") + "\\n")
 """
@@ -124,6 +125,38 @@ def test_a_failing_agent_stops_the_loop_instead_of_spinning(
     assert "3 agent attempts in a row failed" in result.stderr
     assert "command exited 4" in result.stdout and "agent is broken" in result.stdout
     assert statuses(repo) == ["keep"]
+
+
+def test_repeated_run_crashes_stop_the_loop_naming_the_error(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}])
+    result = loop(session, agent_dir, "--max-crashes", "3", "--max-fix-attempts", "1")
+    assert result.returncode == 1
+    assert statuses(repo) == ["keep", "crash", "crash", "crash"]  # an idea, its fix, an idea
+    assert (
+        "stopped: 3 run crashes in a row (--max-crashes 3); each: exit 1 · "
+        "ModuleNotFoundError: No module named 'missing_module_xyz'"
+    ) in result.stdout
+    assert git(repo, "rev-parse", "HEAD") == keep
+    (agent_dir / "calls").unlink()
+    (repo / "autoresearch.toml").write_text("max_crashes = 1\n")  # the settings key
+    assert loop(session, agent_dir, "--max-fix-attempts", "0").returncode == 1
+    assert statuses(repo)[-1] == "crash"
+    (agent_dir / "calls").unlink()
+    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}, {"value": 0.4}])
+    result = loop(
+        session,
+        agent_dir,
+        "--max-crashes",
+        "0",
+        "--max-fix-attempts",
+        "0",
+        "--max-experiments",
+        "2",
+    )
+    assert result.returncode == 0 and statuses(repo)[-2:] == ["crash", "keep"]
 
 
 def test_no_change_and_out_of_scope_edits_are_failed_attempts(

@@ -87,7 +87,7 @@ def run_loop(
     for line in status_lines(summary)[:3]:
         report.say(line)
     report.say(f"ledger: {session.files.ledger} · tree at the keep ref {summary['keep_ref']}")
-    return ExitStatus.OK
+    return ExitStatus.FAILED if report.failed else ExitStatus.OK
 
 
 def run(args: argparse.Namespace) -> int:

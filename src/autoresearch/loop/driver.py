@@ -38,6 +38,7 @@ class StopRules:
     max_cost: float | None = None
     max_fix_attempts: int = 2
     max_failures: int = 5
+    max_crashes: int = 10  # run crashes in a row; 0: never stop for them
 
 
 @dataclass
@@ -48,6 +49,7 @@ class LoopReport:
     tick: Callable[[str], None] | None = None
     experiments: list[Experiment] = field(default_factory=list)
     stop_reason: str = ""
+    failed: bool = False  # stopped because something is broken, not by a rule the user set
 
 
 class StopRequest:
@@ -89,6 +91,7 @@ class Loop:
         self.program = program
         self.started = time.monotonic()
         self.failures_in_a_row = 0
+        self.crashes: list[Experiment] = []  # the run crashes since the last measured run
         self.attempt = 0
 
     def run(self) -> LoopReport:
@@ -119,7 +122,7 @@ class Loop:
         if experiment is None:
             return
         fixes = self.rules.max_fix_attempts if getattr(self.agent, "can_fix", True) else 0
-        while experiment.status == CRASH and fixes > 0:
+        while experiment.status == CRASH and fixes > 0 and not self.too_many_crashes():
             fixes -= 1
             fixed = self.ask_and_try(crash=experiment)
             if fixed is None:
@@ -152,6 +155,7 @@ class Loop:
             self.failed(str(failure), crash)
             return None
         self.failures_in_a_row = 0
+        self.crashes = [*self.crashes, experiment] if experiment.status == CRASH else []
         self.report.experiments.append(experiment)
         self.agent.observe(self.outcome(experiment))
         self.report.say(self.verdict_line(experiment, proposal))
@@ -227,6 +231,9 @@ class Loop:
 
     def stop_reason(self) -> str | None:
         rules, s = self.rules, self.session
+        if self.too_many_crashes():
+            self.report.failed = True
+            return self.repeated_crash()
         done = len(self.report.experiments)
         if rules.max_experiments is not None and done >= rules.max_experiments:
             return f"reached --max-experiments {rules.max_experiments}"
@@ -254,6 +261,19 @@ class Loop:
             if spent >= rules.max_cost:
                 return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
         return None
+
+    def too_many_crashes(self) -> bool:
+        limit = self.rules.max_crashes
+        return limit > 0 and len(self.crashes) >= limit
+
+    def repeated_crash(self) -> str:
+        """The crashes that stop the loop, named by their reason and the log's last line."""
+        causes = [crash_cause(e) for e in self.crashes]
+        which = "each" if len(set(causes)) == 1 else "the last"
+        return (
+            f"{len(causes)} run crashes in a row (--max-crashes {self.rules.max_crashes}); "
+            f"{which}: {causes[-1]}; log: {self.crashes[-1].log}"
+        )
 
     def return_to_keep(self) -> None:
         keep = self.session.keep_ref()
@@ -289,6 +309,12 @@ class Loop:
             tick(f"experiment {number}: running {elapsed:.0f} s{budget}{best_text}")
 
         return show
+
+
+def crash_cause(experiment: Experiment) -> str:
+    """Why a run crashed, in a few words: the reason and what the run printed last."""
+    last = experiment.tail[-1].strip() if experiment.tail else ""
+    return f"{experiment.reason} · {last[:200]}" if last else experiment.reason
 
 
 class AgentGaveUp(UserError):
