@@ -79,6 +79,7 @@ def test_loop_runs_the_agent_once_per_experiment(repo: Path, session: Cli, agent
         "set VALUE to 0.8",
     ]
     assert "reached --max-experiments 3" in result.stdout
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout  # no live line in a pipe
     assert "VALUE = 0.8" in (repo / "train.py").read_text()
     assert git(repo, "status", "--porcelain") == "?? program.md"
     first, third = (agent_dir / "prompt-0.md").read_text(), (agent_dir / "prompt-2.md").read_text()
@@ -275,7 +276,9 @@ def test_a_second_ctrl_c_or_a_sigterm_kills_the_run_and_restores_the_keep_ref(
         time.sleep(0.3)
     out, _ = process.communicate(timeout=60)
     assert "stopped now at your request" in out
-    assert statuses(repo) == ["keep", "crash"]
+    assert (
+        "[1] crash " in out and "interrupted" in out
+    )  # its verdict line, as any other    assert statuses(repo) == ["keep", "crash"]
     assert ledger_lines(repo)[-1][-1] == "set VALUE to 0.5"
     assert git(repo, "rev-parse", "HEAD") == keep
 

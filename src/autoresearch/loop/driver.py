@@ -16,12 +16,13 @@ from types import FrameType
 
 from autoresearch.engine import recovery
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import Watch
+from autoresearch.engine.measure import UNWATCHED, Watch
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
 from autoresearch.errors import UserError
-from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome, Proposal
+from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
 from autoresearch.loop.prompt import PromptInputs, build_prompt
+from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
@@ -46,7 +47,7 @@ class LoopReport:
     """What the loop tells the terminal: each event as it happens, and why it stopped."""
 
     say: Callable[[str], None]
-    tick: Callable[[str], None] | None = None
+    progress: Progress | None = None  # the live line at a terminal
     experiments: list[Experiment] = field(default_factory=list)
     stop_reason: str = ""
     failed: bool = False  # stopped because something is broken, not by a rule the user set
@@ -110,6 +111,7 @@ class Loop:
             except (KeyboardInterrupt, Interrupted) as interruption:
                 if isinstance(interruption, Interrupted):
                     self.report.experiments.append(interruption.experiment)
+                    self.report.say(self.verdict_line(interruption.experiment))
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
             finally:
                 self.return_to_keep()
@@ -135,8 +137,8 @@ class Loop:
         self.attempt += 1
         book = self.session.read_ledger()  # read once: the prompt and the ticker share it
         number = book.data_lines
-        doing = "fixing the crash of" if crash else "asking for"
-        self.status_line(f"experiment {number}: {doing} an idea ({self.agent_name})")
+        doing = f"fixing {crash.commit[:7]}" if crash else "working"
+        self.status_line(f"experiment {number}: {self.agent_name} {doing}")
         try:
             proposal = self.agent.propose(self.request(crash, book))
             if not self.has_changes():
@@ -147,7 +149,7 @@ class Loop:
             experiment = try_candidate(
                 self.session,
                 description,
-                Watch(on_tick=self.run_ticker(number, book)),
+                self.run_watch(number, book),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
             )
@@ -158,7 +160,7 @@ class Loop:
         self.crashes = [*self.crashes, experiment] if experiment.status == CRASH else []
         self.report.experiments.append(experiment)
         self.agent.observe(self.outcome(experiment))
-        self.report.say(self.verdict_line(experiment, proposal))
+        self.report.say(self.verdict_line(experiment, proposal.cost_usd))
         return experiment
 
     def failed(self, reason: str, crash: Experiment | None) -> None:
@@ -285,30 +287,27 @@ class Loop:
             experiment.commit, experiment.status, experiment.value, experiment.description
         )
 
-    def verdict_line(self, experiment: Experiment, proposal: Proposal) -> str:
+    def verdict_line(self, experiment: Experiment, cost_usd: float | None = None) -> str:
         from autoresearch.reports.terminal import verdict_lines
 
-        cost = f"  ${proposal.cost_usd:.2f}" if proposal.cost_usd else ""
+        cost = f"  ${cost_usd:.2f}" if cost_usd else ""
         first = verdict_lines(experiment)[0]
         return f"[{experiment.number}] {first}{cost}  — {experiment.description}"
 
     def status_line(self, text: str) -> None:
-        if self.report.tick is not None:
-            self.report.tick(text)
+        if self.report.progress is not None:
+            self.report.progress.working(text)
 
-    def run_ticker(self, number: int, book: Ledger) -> Callable[[float], None] | None:
-        if self.report.tick is None:
-            return None
+    def run_watch(self, number: int, book: Ledger) -> Watch:
+        """The live line of the experiment's runs: elapsed against the budget, the log's end."""
+        progress = self.report.progress
+        if progress is None:
+            return UNWATCHED
         s = self.session
-        budget = f" / {s.settings.budget:g} s" if s.settings.budget else ""
         best = s.best_value(book, s.keep_ref())
-        best_text = f" · best {best:g}" if best is not None else ""
-        tick = self.report.tick
-
-        def show(elapsed: float) -> None:
-            tick(f"experiment {number}: running {elapsed:.0f} s{budget}{best_text}")
-
-        return show
+        best_text = f" (best {best:g})" if best is not None else ""
+        label = f"experiment {number}{best_text}: running"
+        return progress.watch(label, s.settings.budget, s.files.run_log, most_runs(s.settings))
 
 
 def crash_cause(experiment: Experiment) -> str:
