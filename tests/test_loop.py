@@ -255,6 +255,7 @@ def test_first_ctrl_c_finishes_the_experiment_then_stops(
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0
+    assert "stopping after this experiment (Ctrl-C again to stop now)" in out
     assert "stopped at your request" in out
     assert statuses(repo) == ["keep", "keep"]
     assert git(repo, "status", "--porcelain") == ""

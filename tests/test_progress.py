@@ -110,7 +110,7 @@ def test_loop_at_a_terminal_shows_the_agent_then_the_run_without_colour_under_no
         f"pathlib.Path('train.py').write_text({SLOW_TRAIN.format(go=str(go), value=0.5)!r})\n"
     )
     seen_agent = release_when("experiment 1: command working 0m00s", agent_go)
-    seen_run = release_when("experiment 1 (best 1): running 0m00s · epoch 1 loss 3.25", go)
+    seen_run = release_when(" · epoch 1 loss 3.25", go)
 
     def react(output: str) -> None:
         seen_agent(output)
@@ -121,6 +121,7 @@ def test_loop_at_a_terminal_shows_the_agent_then_the_run_without_colour_under_no
     code, output = at_terminal([*args, "--max-experiments", "1"], repo, env, react)
     assert code == 0, output
     assert go.exists() and agent_go.exists()
+    assert "\r\x1b[Kexperiment 1 (best 1): running 0m00s" in output  # drawn as the run starts
     assert "\x1b[2m" not in output  # no colour, only the line's own erasing
     assert "[1] keep " in output and "reached --max-experiments 1" in output
     assert git(repo, "status", "--porcelain") == ""

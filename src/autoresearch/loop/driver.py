@@ -56,8 +56,9 @@ class LoopReport:
 class StopRequest:
     """First Ctrl-C: finish the experiment in hand, then stop. Second: stop now."""
 
-    def __init__(self) -> None:
+    def __init__(self, tell: Callable[[str], None]) -> None:
         self.requested = False
+        self.tell = tell
         self._previous: object = None
 
     def __enter__(self) -> StopRequest:
@@ -71,7 +72,7 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after this experiment (Ctrl-C again to stop now)", flush=True)
+        self.tell("stopping after this experiment (Ctrl-C again to stop now)")
 
 
 class Loop:
@@ -96,7 +97,9 @@ class Loop:
         self.attempt = 0
 
     def run(self) -> LoopReport:
-        with self.session.lock(), StopRequest() as stop:
+        progress = self.report.progress
+        tell = progress.note if progress is not None else self.report.say
+        with self.session.lock(), StopRequest(tell) as stop:
             for message in recovery.recover(self.session):
                 self.report.say(f"recovered: {message}")
             try:

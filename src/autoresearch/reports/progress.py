@@ -88,7 +88,8 @@ class Progress:
         self.colour = colour
         self._phase: Phase | None = None
         self._drawn = ""
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler may print a note while the main thread holds it.
+        self._lock = threading.RLock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,6 +124,14 @@ class Progress:
             self._phase = None
             self._erase()
             self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """Print a line above the live line, which goes on."""
+        with self._lock:
+            self._erase()
+            self.stream.write(text + "\n")
+            self._draw()
             self.stream.flush()
 
     def close(self) -> None:
