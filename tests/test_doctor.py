@@ -9,6 +9,8 @@ from pathlib import Path
 
 from support import Cli, write_train
 
+from autoresearch.store.files import SessionFiles, session_lock
+
 PASSING_AGENT = f"{sys.executable} -c pass"
 
 
@@ -119,6 +121,10 @@ def test_in_a_session_its_frozen_settings_are_checked_and_edits_are_a_warning(
     assert line(out, "git").startswith("warn ") and "train.py" in line(out, "git")
     assert "on autoresearch/t" in line(out, "git")
     assert "printed val_bpb: 0.5" in line(out, "run")
+    with session_lock(SessionFiles(str(repo), "t")):  # as a running loop holds it
+        code, out = doctor(repo, "--agent", "command", "--agent-cmd", PASSING_AGENT)
+    assert code == 0 and line(out, "run").startswith("info ")
+    assert f"not run: a command of this session is running (pid {os.getpid()})" in out
 
 
 def test_ray_is_checked_only_when_configured(repo: Path) -> None:

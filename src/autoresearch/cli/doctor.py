@@ -12,7 +12,7 @@ from autoresearch.loop.doctor import FAIL, WARN, Check, Night, checks
 from autoresearch.loop.launch import loop_options
 from autoresearch.rules.settings import build_settings, flag_values
 from autoresearch.store import git
-from autoresearch.store.files import SessionFiles
+from autoresearch.store.files import SessionFiles, lock_holder
 from autoresearch.store.settings_file import read_settings_file
 
 
@@ -57,9 +57,11 @@ def gather(args: argparse.Namespace) -> Night:
     branch = git.current_branch(repo) or ""
     tag = branch[len(BRANCH_PREFIX) :] if branch.startswith(BRANCH_PREFIX) else None
     try:
-        if tag and SessionFiles(repo, tag).exists():
+        files = SessionFiles(repo, tag) if tag else None
+        if files is not None and files.exists():
             settings = Session.open(repo).settings
-            return Night(repo, settings, None, options, tuple(knobs or settings.knobs), True)
+            knobs = tuple(knobs or settings.knobs)
+            return Night(repo, settings, None, options, knobs, True, lock_holder(files))
         settings = build_settings(file_values, flag_values(args))
     except UserError as error:
         return Night(repo, None, str(error), options, tuple(knobs))

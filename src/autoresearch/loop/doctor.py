@@ -66,14 +66,23 @@ class Night(NamedTuple):
     options: Mapping[str, Any]
     knobs: tuple[dict[str, Any], ...] = ()
     in_session: bool = False
+    busy: int | None = None  # the pid of a command of the session running now
 
 
 def checks(night: Night, run: bool = True) -> Iterator[Check]:
     """Every check in order, each as soon as it is known (the run takes a while)."""
-    if night.repo is not None:
+    if night.repo is None:
+        where = "run doctor in your project's git repository (or give -C DIR)"
+        yield Check("git", FAIL, night.problem or "not in a git repository", where)
+    else:
         yield git_check(night.repo, night.in_session)
-    yield settings_check(night)
-    if run and night.repo is not None and night.settings is not None:
+        yield settings_check(night)
+    if run and night.busy is not None:
+        # A second run beside a night's own would share its tree and its GPU.
+        yield Check(
+            "run", INFO, f"not run: a command of this session is running (pid {night.busy})"
+        )
+    elif run and night.repo is not None and night.settings is not None:
         yield run_check(night.repo, night.settings)
     yield disk_check(night.repo or os.getcwd())
     yield agent_check(night)
@@ -117,7 +126,10 @@ def settings_check(night: Night) -> Check:
         )
     budget = f"budget {s.budget:g} s" if s.budget else "no budget"
     detail = f"run `{s.run}` · metric {s.metric} ({s.direction}) · {budget}"
-    words = shlex.split(s.run) if s.run.strip() else [""]
+    try:
+        words = shlex.split(s.run) or [""]
+    except ValueError:  # unbalanced quotes: the shell will say so at the run
+        words = s.run.split() or [""]
     if re.match(_BARE_PYTHON, os.path.basename(words[0])) and not os.path.isabs(words[0]):
         return Check(
             "settings",
