@@ -64,7 +64,11 @@ def test_a_failing_command_and_a_missing_metric_stop_the_night(repo: Path) -> No
     )
 
 
-def test_missing_settings_and_a_bare_interpreter_are_reported(repo: Path) -> None:
+def test_missing_settings_and_a_bare_interpreter_are_reported(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    code, out = doctor(outside, "--no-run")
+    assert code == 1 and line(out, "git").startswith("FAIL ") and "not in a git repository" in out
     code, out = doctor(repo, "--no-run", "--agent", "command", "--agent-cmd", "true")
     assert code == 1 and line(out, "settings").startswith("FAIL ")
     assert "no run command" in line(out, "settings")
