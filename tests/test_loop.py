@@ -12,7 +12,8 @@ from support import Cli, git, ledger_lines, write_train
 
 # A stand-in agent: each call takes the next planned edit of train.py from plan.json.
 # An entry is {"value": V, "exit": code-in-train.py, "agent_exit": code, "file": other path,
-# "sleep": seconds the run takes, "nothing": true}. It records the prompts it was given.
+# "sleep": seconds the run takes, "nothing": true, "prepend": text put before train.py's first
+# line}. It records the prompts it was given.
 AGENT = """\
 import json, os, pathlib, re, sys
 here = pathlib.Path(sys.argv[1])
@@ -33,7 +34,7 @@ elif not step.get("nothing"):
     text = re.sub(r"VALUE = .*", f"VALUE = {step['value']}", text)
     text = re.sub(r"EXIT = .*", f"EXIT = {step.get('exit', 0)}", text)
     text = re.sub(r"SLEEP = .*", f"SLEEP = {step.get('sleep', 0)}", text)
-    pathlib.Path("train.py").write_text(text)
+    pathlib.Path("train.py").write_text(step.get("prepend", "") + text)
 pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(
     step.get("say", f"set VALUE to {step.get('value')}") + "\\n")
 """
@@ -78,6 +79,7 @@ def test_loop_runs_the_agent_once_per_experiment(repo: Path, session: Cli, agent
         "set VALUE to 0.8",
     ]
     assert "reached --max-experiments 3" in result.stdout
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout  # no live line in a pipe
     assert "VALUE = 0.8" in (repo / "train.py").read_text()
     assert git(repo, "status", "--porcelain") == "?? program.md"
     first, third = (agent_dir / "prompt-0.md").read_text(), (agent_dir / "prompt-2.md").read_text()
@@ -124,6 +126,38 @@ def test_a_failing_agent_stops_the_loop_instead_of_spinning(
     assert "3 agent attempts in a row failed" in result.stderr
     assert "command exited 4" in result.stdout and "agent is broken" in result.stdout
     assert statuses(repo) == ["keep"]
+
+
+def test_repeated_run_crashes_stop_the_loop_naming_the_error(
+    repo: Path, session: Cli, agent_dir: Path
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}])
+    result = loop(session, agent_dir, "--max-crashes", "3", "--max-fix-attempts", "1")
+    assert result.returncode == 1
+    assert statuses(repo) == ["keep", "crash", "crash", "crash"]  # an idea, its fix, an idea
+    assert (
+        "stopped: 3 run crashes in a row (--max-crashes 3); each: exit 1 · "
+        "ModuleNotFoundError: No module named 'missing_module_xyz'"
+    ) in result.stdout
+    assert git(repo, "rev-parse", "HEAD") == keep
+    (agent_dir / "calls").unlink()
+    (repo / "autoresearch.toml").write_text("max_crashes = 1\n")  # the settings key
+    assert loop(session, agent_dir, "--max-fix-attempts", "0").returncode == 1
+    assert statuses(repo)[-1] == "crash"
+    (agent_dir / "calls").unlink()
+    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}, {"value": 0.4}])
+    result = loop(
+        session,
+        agent_dir,
+        "--max-crashes",
+        "0",
+        "--max-fix-attempts",
+        "0",
+        "--max-experiments",
+        "2",
+    )
+    assert result.returncode == 0 and statuses(repo)[-2:] == ["crash", "keep"]
 
 
 def test_no_change_and_out_of_scope_edits_are_failed_attempts(
@@ -221,6 +255,7 @@ def test_first_ctrl_c_finishes_the_experiment_then_stops(
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0
+    assert "stopping after this experiment (Ctrl-C again to stop now)" in out
     assert "stopped at your request" in out
     assert statuses(repo) == ["keep", "keep"]
     assert git(repo, "status", "--porcelain") == ""
@@ -242,7 +277,9 @@ def test_a_second_ctrl_c_or_a_sigterm_kills_the_run_and_restores_the_keep_ref(
         time.sleep(0.3)
     out, _ = process.communicate(timeout=60)
     assert "stopped now at your request" in out
-    assert statuses(repo) == ["keep", "crash"]
+    assert (
+        "[1] crash " in out and "interrupted" in out
+    )  # its verdict line, as any other    assert statuses(repo) == ["keep", "crash"]
     assert ledger_lines(repo)[-1][-1] == "set VALUE to 0.5"
     assert git(repo, "rev-parse", "HEAD") == keep
 

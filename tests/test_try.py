@@ -27,6 +27,7 @@ def test_keep_moves_the_keep_ref_and_reports_the_change(repo: Path, session: Cli
     assert result.returncode == 0
     line = result.stdout.splitlines()[0]
     assert line.startswith("keep ") and "val_bpb 0.900000" in line
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout  # no live line in a pipe
     assert "(best was 1.000000, -10.00%)" in line
     assert keep_ref(repo) == git(repo, "rev-parse", "HEAD")
     assert git(repo, "log", "-1", "--format=%s") == "increase LR to 0.04"

@@ -97,6 +97,9 @@ def loop_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--program", help="research program file (default: program.md)")
     parser.add_argument("--max-fix-attempts", help="fix calls after a crash (default 2)")
     parser.add_argument("--max-failures", help="failed agent calls in a row before stopping")
+    parser.add_argument(
+        "--max-crashes", help="stop after N run crashes in a row (default 10; 0: never)"
+    )
     parser.add_argument("--max-experiments", help="stop after N experiments")
     parser.add_argument("--max-hours", help="stop after H hours")
     parser.add_argument("--target", help="stop once the best reaches VALUE")

@@ -13,7 +13,8 @@ from autoresearch.engine import preflight
 from autoresearch.engine.measure import RunOutcome
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
-from autoresearch.reports.terminal import print_tail, progress_printer
+from autoresearch.reports.progress import Progress
+from autoresearch.reports.terminal import print_tail
 from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
@@ -92,10 +93,18 @@ def checked_start(
 def run_first(repo: str, settings: Settings) -> preflight.FirstRun:
     """The run before anything is created, once nothing else stands in the way of a start."""
     commit = Session.check_start(repo, settings)
-    first = preflight.run_first(repo, commit, settings, progress_printer(settings.budget))
-    if sys.stdout.isatty():
-        sys.stdout.write("\r\033[K")
-    return first
+    progress = Progress.for_terminal()
+    if progress is None:
+        return preflight.run_first(repo, commit, settings)
+    try:
+        return preflight.run_first(
+            repo,
+            commit,
+            settings,
+            lambda log: progress.watch("checking the run", settings.budget, log, 1),
+        )
+    finally:
+        progress.close()
 
 
 def free_tag(repo: str, flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from autoresearch.cli.flags import Commands, loop_flags, session_flags
@@ -21,6 +21,7 @@ from autoresearch.loop.launch import (
     program_path,
     stop_rules,
 )
+from autoresearch.reports.progress import Progress
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
 from autoresearch.rules.settings import build_settings, flag_values
@@ -57,21 +58,10 @@ def find_or_start(
 
 
 def terminal_report() -> LoopReport:
-    tty = sys.stdout.isatty()
-
-    def say(text: str) -> None:
-        if tty:
-            sys.stdout.write("\r\033[K")
-        print(text, flush=True)
-
-    tick: Callable[[str], None] | None = None
-    if tty:
-
-        def tick(text: str) -> None:
-            sys.stdout.write("\r\033[K" + text[:150])
-            sys.stdout.flush()
-
-    return LoopReport(say=say, tick=tick)
+    progress = Progress.for_terminal()
+    if progress is None:
+        return LoopReport(say=lambda text: print(text, flush=True))
+    return LoopReport(say=progress.say, progress=progress)
 
 
 def run_loop(
@@ -85,13 +75,19 @@ def run_loop(
     report.say(
         f"loop: agent {name} on session {session.tag}; Ctrl-C stops after the running experiment"
     )
-    Loop(session, agent, name, stop_rules(options), report, program).run()
+    try:
+        Loop(session, agent, name, stop_rules(options), report, program).run()
+    finally:
+        if report.progress is not None:
+            report.progress.close()
     summary = session_status(session)
     report.say(f"stopped: {report.stop_reason}")
     for line in status_lines(summary)[:3]:
         report.say(line)
     report.say(f"ledger: {session.files.ledger} · tree at the keep ref {summary['keep_ref']}")
-    return ExitStatus.INTERRUPTED if report.stopped_now else ExitStatus.OK
+    if report.stopped_now:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.FAILED if report.failed else ExitStatus.OK
 
 
 def run(args: argparse.Namespace) -> int:

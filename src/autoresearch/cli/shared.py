@@ -8,11 +8,12 @@ import sys
 from collections.abc import Iterator
 
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import RunOutcome, Watch
+from autoresearch.engine.measure import UNWATCHED, RunOutcome
 from autoresearch.engine.recovery import locked
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
-from autoresearch.reports.terminal import progress_printer, report_experiment
+from autoresearch.reports.progress import Progress, most_runs
+from autoresearch.reports.terminal import report_experiment
 
 
 @contextlib.contextmanager
@@ -29,15 +30,23 @@ def run_one(
 ) -> Experiment | None:
     """One experiment, printed; None when it was interrupted (printed too). ``first``: a run of
     it made already."""
-    tick = progress_printer(session.settings.budget)
+    progress = Progress.for_terminal()
+    watch = UNWATCHED
+    if progress is not None:
+        settings = session.settings
+        log = session.files.run_log
+        watch = progress.watch("running", settings.budget, log, most_runs(settings))
+    interrupted = False
     with recovered(session):
         try:
-            experiment = try_candidate(session, description, Watch(on_tick=tick), first=first)
-        except Interrupted as interrupted:
-            report_experiment(interrupted.experiment, as_json, tick is not None)
-            return None
-    report_experiment(experiment, as_json, tick is not None)
-    return experiment
+            experiment = try_candidate(session, description, watch, first=first)
+        except Interrupted as stopped:
+            experiment, interrupted = stopped.experiment, True
+        finally:
+            if progress is not None:
+                progress.close()
+    report_experiment(experiment, as_json, tty=False)
+    return None if interrupted else experiment
 
 
 def in_directory(directory: str, name: str) -> str:

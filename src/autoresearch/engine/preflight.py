@@ -10,7 +10,13 @@ import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
-from autoresearch.engine.measure import RunOutcome, crash_reason, run_environment
+from autoresearch.engine.measure import (
+    UNWATCHED,
+    RunOutcome,
+    Watch,
+    crash_reason,
+    run_environment,
+)
 from autoresearch.engine.session import Session
 from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
 from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
@@ -41,14 +47,23 @@ class Verdict(NamedTuple):
 
 
 def run_first(
-    repo: str, commit: str, settings: Settings, tick: Callable[[float], None] | None = None
+    repo: str, commit: str, settings: Settings, watch: Callable[[str], Watch] | None = None
 ) -> FirstRun:
-    """Run the command once on ``commit`` (HEAD), as the baseline's first run would be run."""
+    """Run the command once on ``commit`` (HEAD), as the baseline's first run would be run.
+
+    ``watch`` gives, for the run's log file, who wants to know how the run goes."""
     handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
     os.close(handle)
     env = run_environment(settings.tag, commit, settings.budget, "0", 0)
+    watching = watch(log) if watch is not None else UNWATCHED
     result = runner.run_command(
-        settings.run, repo, log, env, kill_after=settings.kill_after, on_tick=tick
+        settings.run,
+        repo,
+        log,
+        env,
+        kill_after=settings.kill_after,
+        on_start=watching.on_start,
+        on_tick=watching.on_tick,
     )
     return FirstRun(result, log, printed_metrics(runner.lines_from_end(log)))
 

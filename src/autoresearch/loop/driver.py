@@ -16,12 +16,13 @@ from types import FrameType
 
 from autoresearch.engine import recovery
 from autoresearch.engine.experiment import Experiment, Interrupted
-from autoresearch.engine.measure import Watch
+from autoresearch.engine.measure import UNWATCHED, Watch
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
 from autoresearch.errors import UserError
-from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome, Proposal
+from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
 from autoresearch.loop.prompt import PromptInputs, build_prompt
+from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
@@ -38,6 +39,7 @@ class StopRules:
     max_cost: float | None = None
     max_fix_attempts: int = 2
     max_failures: int = 5
+    max_crashes: int = 10  # run crashes in a row; 0: never stop for them
 
 
 @dataclass
@@ -45,17 +47,19 @@ class LoopReport:
     """What the loop tells the terminal: each event as it happens, and why it stopped."""
 
     say: Callable[[str], None]
-    tick: Callable[[str], None] | None = None
+    progress: Progress | None = None  # the live line at a terminal
     experiments: list[Experiment] = field(default_factory=list)
     stop_reason: str = ""
     stopped_now: bool = False  # by a second Ctrl-C, SIGTERM or SIGHUP: the exit says so
+    failed: bool = False  # stopped because something is broken, not by a rule the user set
 
 
 class StopRequest:
     """First Ctrl-C: finish the experiment in hand, then stop. Second: stop now."""
 
-    def __init__(self) -> None:
+    def __init__(self, tell: Callable[[str], None]) -> None:
         self.requested = False
+        self.tell = tell
         self._previous: object = None
 
     def __enter__(self) -> StopRequest:
@@ -69,7 +73,7 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print("\nstopping after this experiment (Ctrl-C again to stop now)", flush=True)
+        self.tell("stopping after this experiment (Ctrl-C again to stop now)")
 
 
 class Loop:
@@ -90,10 +94,13 @@ class Loop:
         self.program = program
         self.started = time.monotonic()
         self.failures_in_a_row = 0
+        self.crashes: list[Experiment] = []  # the run crashes since the last measured run
         self.attempt = 0
 
     def run(self) -> LoopReport:
-        with self.session.lock(), StopRequest() as stop:
+        progress = self.report.progress
+        tell = progress.note if progress is not None else self.report.say
+        with self.session.lock(), StopRequest(tell) as stop:
             for message in recovery.recover(self.session):
                 self.report.say(f"recovered: {message}")
             try:
@@ -108,6 +115,7 @@ class Loop:
             except (KeyboardInterrupt, Interrupted) as interruption:
                 if isinstance(interruption, Interrupted):
                     self.report.experiments.append(interruption.experiment)
+                    self.report.say(self.verdict_line(interruption.experiment))
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
                 self.report.stopped_now = True
             finally:
@@ -121,7 +129,7 @@ class Loop:
         if experiment is None:
             return
         fixes = self.rules.max_fix_attempts if getattr(self.agent, "can_fix", True) else 0
-        while experiment.status == CRASH and fixes > 0:
+        while experiment.status == CRASH and fixes > 0 and not self.too_many_crashes():
             fixes -= 1
             fixed = self.ask_and_try(crash=experiment)
             if fixed is None:
@@ -134,8 +142,8 @@ class Loop:
         self.attempt += 1
         book = self.session.read_ledger()  # read once: the prompt and the ticker share it
         number = book.data_lines
-        doing = "fixing the crash of" if crash else "asking for"
-        self.status_line(f"experiment {number}: {doing} an idea ({self.agent_name})")
+        doing = f"fixing {crash.commit[:7]}" if crash else "working"
+        self.status_line(f"experiment {number}: {self.agent_name} {doing}")
         try:
             proposal = self.agent.propose(self.request(crash, book))
             if not self.has_changes():
@@ -146,7 +154,7 @@ class Loop:
             experiment = try_candidate(
                 self.session,
                 description,
-                Watch(on_tick=self.run_ticker(number, book)),
+                self.run_watch(number, book),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
             )
@@ -154,9 +162,10 @@ class Loop:
             self.failed(str(failure), crash)
             return None
         self.failures_in_a_row = 0
+        self.crashes = [*self.crashes, experiment] if experiment.status == CRASH else []
         self.report.experiments.append(experiment)
         self.agent.observe(self.outcome(experiment))
-        self.report.say(self.verdict_line(experiment, proposal))
+        self.report.say(self.verdict_line(experiment, proposal.cost_usd))
         return experiment
 
     def failed(self, reason: str, crash: Experiment | None) -> None:
@@ -229,6 +238,9 @@ class Loop:
 
     def stop_reason(self) -> str | None:
         rules, s = self.rules, self.session
+        if self.too_many_crashes():
+            self.report.failed = True
+            return self.repeated_crash()
         done = len(self.report.experiments)
         if rules.max_experiments is not None and done >= rules.max_experiments:
             return f"reached --max-experiments {rules.max_experiments}"
@@ -257,6 +269,19 @@ class Loop:
                 return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
         return None
 
+    def too_many_crashes(self) -> bool:
+        limit = self.rules.max_crashes
+        return limit > 0 and len(self.crashes) >= limit
+
+    def repeated_crash(self) -> str:
+        """The crashes that stop the loop, named by their reason and the log's last line."""
+        causes = [crash_cause(e) for e in self.crashes]
+        which = "each" if len(set(causes)) == 1 else "the last"
+        return (
+            f"{len(causes)} run crashes in a row (--max-crashes {self.rules.max_crashes}); "
+            f"{which}: {causes[-1]}; log: {self.crashes[-1].log}"
+        )
+
     def return_to_keep(self) -> None:
         keep = self.session.keep_ref()
         if git.head(self.session.repo) != keep or not git.status(self.session.repo).clean:
@@ -267,30 +292,33 @@ class Loop:
             experiment.commit, experiment.status, experiment.value, experiment.description
         )
 
-    def verdict_line(self, experiment: Experiment, proposal: Proposal) -> str:
+    def verdict_line(self, experiment: Experiment, cost_usd: float | None = None) -> str:
         from autoresearch.reports.terminal import verdict_lines
 
-        cost = f"  ${proposal.cost_usd:.2f}" if proposal.cost_usd else ""
+        cost = f"  ${cost_usd:.2f}" if cost_usd else ""
         first = verdict_lines(experiment)[0]
         return f"[{experiment.number}] {first}{cost}  — {experiment.description}"
 
     def status_line(self, text: str) -> None:
-        if self.report.tick is not None:
-            self.report.tick(text)
+        if self.report.progress is not None:
+            self.report.progress.working(text)
 
-    def run_ticker(self, number: int, book: Ledger) -> Callable[[float], None] | None:
-        if self.report.tick is None:
-            return None
+    def run_watch(self, number: int, book: Ledger) -> Watch:
+        """The live line of the experiment's runs: elapsed against the budget, the log's end."""
+        progress = self.report.progress
+        if progress is None:
+            return UNWATCHED
         s = self.session
-        budget = f" / {s.settings.budget:g} s" if s.settings.budget else ""
         best = s.best_value(book, s.keep_ref())
-        best_text = f" · best {best:g}" if best is not None else ""
-        tick = self.report.tick
+        best_text = f" (best {best:g})" if best is not None else ""
+        label = f"experiment {number}{best_text}: running"
+        return progress.watch(label, s.settings.budget, s.files.run_log, most_runs(s.settings))
 
-        def show(elapsed: float) -> None:
-            tick(f"experiment {number}: running {elapsed:.0f} s{budget}{best_text}")
 
-        return show
+def crash_cause(experiment: Experiment) -> str:
+    """Why a run crashed, in a few words: the reason and what the run printed last."""
+    last = experiment.tail[-1].strip() if experiment.tail else ""
+    return f"{experiment.reason} · {last[:200]}" if last else experiment.reason
 
 
 class AgentGaveUp(UserError):

@@ -46,6 +46,7 @@ def _number(options: Mapping[str, Any], key: str, kind: type, minimum: float = 0
 def stop_rules(options: Mapping[str, Any]) -> StopRules:
     fixes = _number(options, "max_fix_attempts", int)
     failures = _number(options, "max_failures", int, 1)
+    crashes = _number(options, "max_crashes", int)
     return StopRules(
         max_experiments=_number(options, "max_experiments", int, 1),
         max_hours=_number(options, "max_hours", float),
@@ -54,6 +55,7 @@ def stop_rules(options: Mapping[str, Any]) -> StopRules:
         max_cost=_number(options, "max_cost", float),
         max_fix_attempts=2 if fixes is None else fixes,
         max_failures=5 if failures is None else failures,
+        max_crashes=10 if crashes is None else crashes,
     )
 
 

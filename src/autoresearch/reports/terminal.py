@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
@@ -50,19 +49,6 @@ def verdict_lines(experiment: Experiment) -> list[str]:
 
 def print_json(data: object) -> None:
     print(json.dumps(data, indent=None, default=str))
-
-
-def progress_printer(budget: float | None) -> Callable[[float], None] | None:
-    """A one-line live indicator, only when a person is watching a terminal."""
-    if not sys.stdout.isatty():
-        return None
-    limit = f" / {duration(budget)}" if budget else ""
-
-    def tick(elapsed: float) -> None:
-        sys.stdout.write(f"\r  running {duration(elapsed)}{limit} ")
-        sys.stdout.flush()
-
-    return tick
 
 
 def report_experiment(experiment: Experiment, as_json: bool, tty: bool) -> None:

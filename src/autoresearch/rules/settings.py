@@ -95,6 +95,7 @@ LOOP_KEYS = {
     "agent_timeout",
     "max_fix_attempts",
     "max_failures",
+    "max_crashes",
     "agent_arg",
     "program",
     "max_experiments",
