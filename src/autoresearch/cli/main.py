@@ -35,6 +35,7 @@ COMMANDS = {
     "finalize": "finalize",
     "skill": "skill",
     "import": "import_",
+    "export": "export",
 }
 # Agents call these hundreds of times a night: only the named command's parser is built, and the
 # interpreter exits without tearing itself down.
