@@ -9,6 +9,7 @@ from autoresearch.cli.flags import Commands, session_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
+from autoresearch.history.trackers import require as require_trackers
 from autoresearch.rules.settings import build_settings, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
     settings = build_settings(file_values, flag_values(args))
+    require_trackers(settings.track)
     session = Session.start(repo, settings, settings_file)
     scope = (
         ", ".join(settings.scope)

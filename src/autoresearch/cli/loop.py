@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autoresearch.cli.flags import Commands, loop_flags, session_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus
+from autoresearch.history.trackers import require as require_trackers
 from autoresearch.loop.driver import Loop, LoopReport
 from autoresearch.loop.launch import (
     build_loop_agent,
@@ -20,9 +21,10 @@ from autoresearch.loop.launch import (
     program_path,
     stop_rules,
 )
+from autoresearch.loop.tracking import Tracking
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
-from autoresearch.rules.settings import build_settings, flag_values
+from autoresearch.rules.settings import build_settings, flag_values, parse_trackers
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
 from autoresearch.store.settings_file import read_settings_file
@@ -72,7 +74,11 @@ def terminal_report() -> LoopReport:
 
 
 def run_loop(
-    session: Session, options: Mapping[str, Any], agent_name: str | None, seed: int | None
+    session: Session,
+    options: Mapping[str, Any],
+    agent_name: str | None,
+    seed: int | None,
+    track: Sequence[str] = (),
 ) -> int:
     file_values, _ = read_settings_file(session.repo)
     agent, name = build_loop_agent(session, options, file_values, agent_name, seed)
@@ -81,7 +87,13 @@ def run_loop(
     report.say(
         f"loop: agent {name} on session {session.tag}; Ctrl-C stops after the running experiment"
     )
-    Loop(session, agent, name, stop_rules(options), report, program).run()
+    known = {"agent": name, "model": options.get("model")}
+    tracking = start_tracking(session, track, report, known)
+    try:
+        Loop(session, agent, name, stop_rules(options), report, program, tracking).run()
+    finally:
+        if tracking is not None:
+            tracking.close()
     summary = session_status(session)
     report.say(f"stopped: {report.stop_reason}")
     for line in status_lines(summary)[:3]:
@@ -90,11 +102,26 @@ def run_loop(
     return ExitStatus.OK
 
 
+def start_tracking(
+    session: Session, track: Sequence[str], report: LoopReport, known: Mapping[str, Any]
+) -> Tracking | None:
+    """The session's trackers and those named with --track now, sending in the background."""
+    names = list(dict.fromkeys([*session.settings.track, *parse_trackers(list(track))]))
+    if not names:
+        return None
+    tracking = Tracking(session.files, names, report.say, known)
+    tracking.start()
+    report.say(f"tracking: every experiment goes to {', '.join(names)} too")
+    return tracking
+
+
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, _ = read_settings_file(repo)
     options = loop_options(vars(args), file_values)
     stop_rules(options)  # refuse bad numbers before anything is started
+    track = parse_trackers(args.track or file_values.get("track"))
+    require_trackers(track)
     check_knobs(repo, file_values, args.agent or options.get("agent"))
     session = find_or_start(repo, args.tag, flag_values(args), args.no_baseline)
     if session is None:
@@ -104,4 +131,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitStatus.FAILED
-    return run_loop(session, options, args.agent, args.seed)
+    return run_loop(session, options, args.agent, args.seed, track)

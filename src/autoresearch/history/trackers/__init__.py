@@ -48,3 +48,16 @@ def open_tracker(name: str, state_dir: str) -> Tracker:
         raise UserError(
             f"{name} is not installed ({error.name or error}): pip install 'autoresearch[{name}]'"
         ) from None
+
+
+# The library each tracker needs, looked for without importing it.
+LIBRARIES = {"mlflow": "mlflow", "wandb": "wandb"}
+
+
+def require(names: list[str] | tuple[str, ...]) -> None:
+    """Refuse, before anything starts, a tracker whose library is not installed."""
+    from importlib.util import find_spec
+
+    for name in names:
+        if find_spec(LIBRARIES[name]) is None:
+            raise UserError(f"--track {name} needs {name}: pip install 'autoresearch[{name}]'")

@@ -9,9 +9,11 @@ caller goes on, so a kill loses nothing.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from autoresearch.store.files import SessionFiles, append_lines
@@ -19,6 +21,16 @@ from autoresearch.store.files import SessionFiles, append_lines
 
 def path(files: SessionFiles) -> str:
     return os.path.join(files.dir, "tracking.jsonl")
+
+
+@contextlib.contextmanager
+def sending(files: SessionFiles) -> Iterator[None]:
+    """One sender at a time per session (the loop, a sender started by `try`, `export`): two
+    that asked a tracker what it has at the same moment would both send what it lacks."""
+    os.makedirs(files.dir, exist_ok=True)
+    with open(os.path.join(files.dir, "tracking.lock"), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # the OS drops it when its holder dies
+        yield
 
 
 def queue(files: SessionFiles, number: int, extra: Mapping[str, Any] | None = None) -> None:

@@ -57,24 +57,26 @@ def export(
 
 def drain(tracker: Tracker, files: SessionFiles) -> Sent:
     """Send the session's queued experiments this tracker has not got, marking each sent."""
-    box = outbox_file.Outbox(files)
-    pending = box.pending(tracker.name)
-    if not pending:
-        return Sent([], [])
+    with outbox_file.sending(files):
+        box = outbox_file.Outbox(files)
+        pending = box.pending(tracker.name)
+        if not pending:
+            return Sent([], [])
 
-    def done(number: int) -> None:
-        outbox_file.mark_sent(files, tracker.name, [number])
+        def done(number: int) -> None:
+            outbox_file.mark_sent(files, tracker.name, [number])
 
-    return export(tracker, session_source(files), box.extras, only=set(pending), on_sent=done)
+        return export(tracker, session_source(files), box.extras, set(pending), done)
 
 
 def export_session(tracker: Tracker, files: SessionFiles) -> Sent:
     """The whole session, with what the loop knew of each experiment; fills the outbox's gaps."""
-    box = outbox_file.Outbox(files)
-    pending = set(box.pending(tracker.name))
+    with outbox_file.sending(files):
+        box = outbox_file.Outbox(files)
+        pending = set(box.pending(tracker.name))
 
-    def done(number: int) -> None:
-        if number in pending:
-            outbox_file.mark_sent(files, tracker.name, [number])
+        def done(number: int) -> None:
+            if number in pending:
+                outbox_file.mark_sent(files, tracker.name, [number])
 
-    return export(tracker, session_source(files), box.extras, on_sent=done)
+        return export(tracker, session_source(files), box.extras, on_sent=done)
