@@ -34,7 +34,8 @@ class Tracking:
         self.files = files
         self.names = tuple(names)
         self.say = say
-        self.known = dict(known or {})  # what holds for every experiment: agent, model
+        # What holds for every experiment: the agent, its model.
+        self.known = {key: value for key, value in (known or {}).items() if value is not None}
         self.down: dict[str, str] = {}
         self._caught_up: set[str] = set()
         self._trackers: dict[str, Tracker] = {}
