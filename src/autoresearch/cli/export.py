@@ -35,11 +35,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.results is None:
             from autoresearch.engine.session import Session
+            from autoresearch.history.trackers.outbox import sending
 
             session = Session.open(args.directory, args.tag)
-            tracker = open_tracker(args.tracker, session.files.root)
             group = session.tag
-            result = export_session(tracker, session.files)
+            # One sender at a time: the loop's, those `try` starts, this one.
+            with sending(session.files):
+                tracker = open_tracker(args.tracker, session.files.root)
+                result = export_session(tracker, session.files)
         else:
             path = in_directory(args.directory, args.results)
             read_ledger_file(path)  # refuse what is not a ledger, in one line

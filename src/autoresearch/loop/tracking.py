@@ -82,13 +82,14 @@ class Tracking:
 
     def _send(self, name: str) -> None:
         try:
-            tracker = self._trackers.get(name) or open_tracker(name, self.files.root)
-            self._trackers[name] = tracker
-            if name in self._caught_up:
-                drain(tracker, self.files)
-            else:
-                export_session(tracker, self.files)
-                self._caught_up.add(name)
+            with outbox_file.sending(self.files):
+                tracker = self._trackers.get(name) or open_tracker(name, self.files.root)
+                self._trackers[name] = tracker
+                if name in self._caught_up:
+                    drain(tracker, self.files)
+                else:
+                    export_session(tracker, self.files)
+                    self._caught_up.add(name)
         except (TrackerDown, UserError) as failure:
             self._warn(name, str(failure))
         except Exception as failure:  # noqa: BLE001 - a tracker never stops the loop

@@ -41,13 +41,18 @@ def open_tracker(name: str, state_dir: str) -> Tracker:
     """The tracker called ``name``; ``state_dir`` holds its local store when it needs one."""
     if name not in TRACKERS:
         raise UserError(f"unknown tracker {name!r}: use {' or '.join(TRACKERS)}")
-    module = importlib.import_module(f"{__name__}.{TRACKERS[name]}")
     try:
+        module = importlib.import_module(f"{__name__}.{TRACKERS[name]}")
         return module.open_tracker(state_dir)  # type: ignore[no-any-return]
     except ImportError as error:
         raise UserError(
             f"{name} is not installed ({error.name or error}): pip install 'autoresearch[{name}]'"
         ) from None
+    except TrackerDown:
+        raise
+    except Exception as error:  # noqa: BLE001 - a store that cannot be opened is a tracker down
+        text = " ".join(str(error).split())[:200] or type(error).__name__
+        raise TrackerDown(f"{name}: {text}") from error
 
 
 # The library each tracker needs, looked for without importing it.

@@ -87,8 +87,9 @@ class MlflowTracker:
         metrics += [Metric("run_value", v, stamp, i) for i, v in enumerate(item.run_values)]
         params = [Param(k, v) for k, v in item.params.items()]
         self.client.log_batch(run_id, metrics=metrics, params=params)
-        if item.diff:
-            self.client.log_text(run_id, item.diff, "diff.patch")
+        diff = item.diff()
+        if diff:
+            self.client.log_text(run_id, diff, "diff.patch")
         if item.log:
             self.client.log_artifact(run_id, item.log)
         status = RunStatus.FAILED if item.crashed else RunStatus.FINISHED

@@ -41,9 +41,18 @@ class Tracked(NamedTuple):
     metrics: dict[str, float]
     run_values: list[float]  # each run's measurement of the primary metric, in order
     tags: dict[str, str]
-    diff: str | None
     log: str | None  # the archived run log, when it is on disk
     crashed: bool
+    repo: str | None = None
+    base: str | None = None
+
+    def diff(self) -> str | None:
+        """The change against its base, asked of git only for what is sent."""
+        commit = self.params["commit"]
+        if self.repo is None or not self.base or not commit or commit == "baseline":
+            return None
+        text = git.git(self.repo, "diff", "--no-color", self.base, commit, check=False)
+        return text or None
 
 
 def experiments(
@@ -122,9 +131,10 @@ def _tracked(
         metrics=metrics,
         run_values=[] if crashed else run_values,
         tags=tags,
-        diff=_diff(repo, base, row.commit),
         log=_log(source.files, number, row.commit),
         crashed=crashed,
+        repo=repo,
+        base=base,
     )
 
 
@@ -150,13 +160,6 @@ def _digest(group: str, book: Ledger) -> str:
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", text)
-
-
-def _diff(repo: str | None, base: str | None, commit: str) -> str | None:
-    if repo is None or not base or not commit or commit == "baseline":
-        return None
-    text = git.git(repo, "diff", "--no-color", base, commit, check=False)
-    return text or None
 
 
 def _log(files: SessionFiles | None, number: int, commit: str) -> str | None:

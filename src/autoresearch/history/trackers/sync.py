@@ -56,27 +56,27 @@ def export(
 
 
 def drain(tracker: Tracker, files: SessionFiles) -> Sent:
-    """Send the session's queued experiments this tracker has not got, marking each sent."""
-    with outbox_file.sending(files):
-        box = outbox_file.Outbox(files)
-        pending = box.pending(tracker.name)
-        if not pending:
-            return Sent([], [])
+    """Send the session's queued experiments this tracker has not got, marking each sent.
+    Hold ``outbox.sending``."""
+    box = outbox_file.Outbox(files)
+    pending = box.pending(tracker.name)
+    if not pending:
+        return Sent([], [])
 
-        def done(number: int) -> None:
-            outbox_file.mark_sent(files, tracker.name, [number])
+    def done(number: int) -> None:
+        outbox_file.mark_sent(files, tracker.name, [number])
 
-        return export(tracker, session_source(files), box.extras, set(pending), done)
+    return export(tracker, session_source(files), box.extras, set(pending), done)
 
 
 def export_session(tracker: Tracker, files: SessionFiles) -> Sent:
-    """The whole session, with what the loop knew of each experiment; fills the outbox's gaps."""
-    with outbox_file.sending(files):
-        box = outbox_file.Outbox(files)
-        pending = set(box.pending(tracker.name))
+    """The whole session, with what the loop knew of each experiment; fills the outbox's gaps.
+    Hold ``outbox.sending``."""
+    box = outbox_file.Outbox(files)
+    pending = set(box.pending(tracker.name))
 
-        def done(number: int) -> None:
-            if number in pending:
-                outbox_file.mark_sent(files, tracker.name, [number])
+    def done(number: int) -> None:
+        if number in pending:
+            outbox_file.mark_sent(files, tracker.name, [number])
 
-        return export(tracker, session_source(files), box.extras, on_sent=done)
+    return export(tracker, session_source(files), box.extras, on_sent=done)

@@ -102,8 +102,9 @@ class WandbTracker:
 
 
 def _files(item: Tracked) -> Iterator[tuple[str, str]]:
-    if item.diff:
-        yield "diff.patch", item.diff
+    diff = item.diff()
+    if diff:
+        yield "diff.patch", diff
     if item.log:
         with open(item.log, encoding="utf-8", errors="replace") as handle:
             yield os.path.basename(item.log), handle.read()
