@@ -224,6 +224,19 @@ def test_the_loops_knowledge_becomes_parameters(tmp_path: Path) -> None:
     assert items[0].key != items[1].key
 
 
+def test_the_loop_queues_the_tuners_knobs_with_each_experiment(tmp_path: Path) -> None:
+    from autoresearch.engine.experiment import Experiment
+    from autoresearch.loop.tracking import Tracking
+
+    files = SessionFiles(str(tmp_path), "t")
+    tracking = Tracking(files, ["mlflow"], print, {"agent": "tune", "model": None})
+    done = Experiment(3, "c" * 40, "keep", "better", "loss", 0.5, {}, 0.6, "c" * 40, 1.0, "d", "l")
+    tracking.submit(done, {"trial": 2, "knobs": {"LR": 0.01}})
+    box = Outbox(files)
+    assert box.pending("mlflow") == [3]
+    assert box.extras[3] == {"agent": "tune", "reason": "better", "knobs": {"LR": 0.01}}
+
+
 def test_an_unknown_tracker_is_refused_before_anything_changes(repo: Path, cli: Cli) -> None:
     result = cli.init("--tag", "bad", "--track", "neptune")
     assert result.returncode == 2 and "unknown tracker" in result.stderr
