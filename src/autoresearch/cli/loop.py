@@ -109,6 +109,7 @@ def start_tracking(
     names = list(dict.fromkeys([*session.settings.track, *parse_trackers(list(track))]))
     if not names:
         return None
+    require_trackers(names)
     tracking = Tracking(session.files, names, report.say, known)
     tracking.start()
     report.say(f"tracking: every experiment goes to {', '.join(names)} too")
