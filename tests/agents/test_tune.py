@@ -77,6 +77,7 @@ def test_propose_rewrites_the_literals_and_describes_the_change(repo: Path) -> N
     assert after != before
     changed = [name for name in before if before[name] != after[name]]
     assert proposal.description.startswith(changed[0])
+    assert proposal.details["knobs"] == after  # what a tracker records as the run's parameters
     source = (repo / "params.py").read_text()
     assert source.endswith("print(RATE, WIDTH, MODE)\n") and source.count("\n") == 4
 

@@ -77,6 +77,12 @@ def session_flags(parser: argparse.ArgumentParser, baseline: bool = True) -> Non
     )
     parser.add_argument("--holdout", metavar="CMD", help="command run after each keep only")
     parser.add_argument("--holdout-metric", help="metric the holdout prints (default: METRIC)")
+    parser.add_argument(
+        "--track",
+        action="append",
+        metavar="NAME",
+        help="send every experiment to mlflow or wandb too (repeatable)",
+    )
     if baseline:
         parser.add_argument(
             "--no-baseline",

@@ -13,6 +13,7 @@ from autoresearch.engine import preflight
 from autoresearch.engine.measure import RunOutcome
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
+from autoresearch.history.trackers import require as require_trackers
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.terminal import print_tail
 from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
@@ -42,13 +43,16 @@ def run(args: argparse.Namespace) -> int:
     file_values, settings_file = read_settings_file(repo)
     flags = free_tag(repo, flag_values(args), file_values)
     if args.no_baseline:
-        session = Session.start(repo, build_settings(file_values, flags), settings_file)
+        settings = build_settings(file_values, flags)
+        require_trackers(settings.track)
+        session = Session.start(repo, settings, settings_file)
         print_started(session)
         print("baseline not run: the first `autoresearch try` measures the starting point")
         return ExitStatus.OK
     discovering = not given(flags, file_values, "metric") and given(flags, file_values, "run")
     chosen = {**flags, "metric": UNKNOWN_METRIC} if discovering else flags
     settings = build_settings(file_values, chosen)
+    require_trackers(settings.track)
     first = run_first(repo, settings)
     if discovering:
         from autoresearch.cli.init_guess import choose_settings

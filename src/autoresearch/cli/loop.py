@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autoresearch.cli.flags import Commands, loop_flags, session_flags
@@ -12,6 +12,7 @@ from autoresearch.cli.init import checked_start
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus
+from autoresearch.history.trackers import require as require_trackers
 from autoresearch.loop.driver import Loop, LoopReport
 from autoresearch.loop.launch import (
     build_loop_agent,
@@ -21,10 +22,11 @@ from autoresearch.loop.launch import (
     program_path,
     stop_rules,
 )
+from autoresearch.loop.tracking import Tracking
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
-from autoresearch.rules.settings import build_settings, flag_values
+from autoresearch.rules.settings import build_settings, flag_values, parse_trackers
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
 from autoresearch.store.settings_file import read_settings_file
@@ -65,7 +67,11 @@ def terminal_report() -> LoopReport:
 
 
 def run_loop(
-    session: Session, options: Mapping[str, Any], agent_name: str | None, seed: int | None
+    session: Session,
+    options: Mapping[str, Any],
+    agent_name: str | None,
+    seed: int | None,
+    track: Sequence[str] = (),
 ) -> int:
     session.require_run()
     file_values, _ = read_settings_file(session.repo)
@@ -75,9 +81,13 @@ def run_loop(
     report.say(
         f"loop: agent {name} on session {session.tag}; Ctrl-C stops after the running experiment"
     )
+    known = {"agent": name, "model": options.get("model")}
+    tracking = start_tracking(session, track, report, known)
     try:
-        Loop(session, agent, name, stop_rules(options), report, program).run()
+        Loop(session, agent, name, stop_rules(options), report, program, tracking).run()
     finally:
+        if tracking is not None:
+            tracking.close()
         if report.progress is not None:
             report.progress.close()
     summary = session_status(session)
@@ -90,11 +100,27 @@ def run_loop(
     return ExitStatus.FAILED if report.failed else ExitStatus.OK
 
 
+def start_tracking(
+    session: Session, track: Sequence[str], report: LoopReport, known: Mapping[str, Any]
+) -> Tracking | None:
+    """The session's trackers and those named with --track now, sending in the background."""
+    names = list(dict.fromkeys([*session.settings.track, *parse_trackers(list(track))]))
+    if not names:
+        return None
+    require_trackers(names)
+    tracking = Tracking(session.files, names, report.say, known)
+    tracking.start()
+    report.say(f"tracking: every experiment goes to {', '.join(names)} too")
+    return tracking
+
+
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, _ = read_settings_file(repo)
     options = loop_options(vars(args), file_values)
     stop_rules(options)  # refuse bad numbers before anything is started
+    track = parse_trackers(args.track or file_values.get("track"))
+    require_trackers(track)
     check_knobs(repo, file_values, args.agent or options.get("agent"))
     session = find_or_start(repo, args.tag, flag_values(args), args.no_baseline)
     if session is None:
@@ -104,4 +130,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitStatus.FAILED
-    return run_loop(session, options, args.agent, args.seed)
+    return run_loop(session, options, args.agent, args.seed, track)

@@ -39,6 +39,7 @@ COMMANDS = {
     "skill": "skill",
     "import": "import_",
     "doctor": "doctor",
+    "export": "export",
 }
 # Agents call these hundreds of times a night: only the named command's parser is built, and the
 # interpreter exits without tearing itself down.

@@ -46,7 +46,29 @@ def run_one(
             if progress is not None:
                 progress.close()
     report_experiment(experiment, as_json, tty=False)
+    if session.settings.track:
+        send_in_background(session, experiment)
     return None if interrupted else experiment
+
+
+def send_in_background(session: Session, experiment: Experiment) -> None:
+    """Queue the experiment for the session's trackers and start a sender that outlives this
+    command: `try` returns at once, whatever the trackers do."""
+    import subprocess
+
+    from autoresearch.history.trackers import outbox
+
+    outbox.queue(session.files, experiment.number, {"reason": experiment.reason})
+    with open(os.path.join(session.files.dir, "tracking.log"), "a", encoding="utf-8") as log:
+        for name in session.settings.track:
+            subprocess.Popen(
+                [sys.executable, "-m", "autoresearch", "-C", session.repo, "export", name]
+                + ["--tag", session.tag],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
 
 
 def in_directory(directory: str, name: str) -> str:

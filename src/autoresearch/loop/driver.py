@@ -22,6 +22,7 @@ from autoresearch.engine.step import try_candidate
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
 from autoresearch.loop.prompt import PromptInputs, build_prompt
+from autoresearch.loop.tracking import Tracking
 from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
@@ -85,8 +86,10 @@ class Loop:
         rules: StopRules,
         report: LoopReport,
         program: Path | None = None,
+        tracking: Tracking | None = None,
     ) -> None:
         self.session = session
+        self.tracking = tracking
         self.agent = agent
         self.agent_name = agent_name
         self.rules = rules
@@ -116,6 +119,7 @@ class Loop:
                 if isinstance(interruption, Interrupted):
                     self.report.experiments.append(interruption.experiment)
                     self.report.say(self.verdict_line(interruption.experiment))
+                    self.track(interruption.experiment)
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
                 self.report.stopped_now = True
             finally:
@@ -164,9 +168,14 @@ class Loop:
         self.failures_in_a_row = 0
         self.crashes = [*self.crashes, experiment] if experiment.status == CRASH else []
         self.report.experiments.append(experiment)
+        self.track(experiment, proposal.details)
         self.agent.observe(self.outcome(experiment))
         self.report.say(self.verdict_line(experiment, proposal.cost_usd))
         return experiment
+
+    def track(self, experiment: Experiment, details: dict[str, object] | None = None) -> None:
+        if self.tracking is not None:
+            self.tracking.submit(experiment, details)
 
     def failed(self, reason: str, crash: Experiment | None) -> None:
         self.failures_in_a_row += 1

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 PROGRAM_FILE = "program.md"
 NO_RUN = "no run command: give --run CMD or `run` in the settings file"
+# Experiment trackers each experiment can be sent to (``--track``), as the registry names them.
+TRACKERS = ("mlflow", "wandb")
 _DIRECTION_WORDS = {
     "minimize": "minimize",
     "minimise": "minimize",
@@ -58,6 +60,7 @@ class Settings(NamedTuple):
     holdout: str | None = None
     holdout_metric: str | None = None
     knobs: tuple[dict[str, Any], ...] = ()
+    track: tuple[str, ...] = ()
     loop: Mapping[str, Any] = MappingProxyType({})
 
     @property
@@ -81,7 +84,7 @@ class Settings(NamedTuple):
     def from_dict(cls, data: Mapping[str, Any]) -> Settings:
         known = set(cls._fields)
         values = {key: value for key, value in data.items() if key in known}
-        for key in ("scope", "protect", "also", "knobs", "constraint"):
+        for key in ("scope", "protect", "also", "knobs", "constraint", "track"):
             values[key] = tuple(values.get(key) or ())
         return cls(**values)
 
@@ -198,6 +201,7 @@ def validate(
         holdout=holdout.strip() if isinstance(holdout, str) else None,
         holdout_metric=str(holdout_metric) if holdout_metric is not None else None,
         knobs=knobs,
+        track=parse_trackers(values.get("track")),
         loop=dict(loop or {}),
     )
     refuse_ambiguous([settings.metric, *settings.also], settings.holdout_column)
@@ -238,6 +242,18 @@ def parse_constraint(text: str) -> Constraint:
     if not match or limit is None or not math.isfinite(limit):
         raise UserError(f"constraint {text!r}: write it as NAME<=NUMBER (or <, >=, >, ==)")
     return Constraint(match.group(1), match.group(2), limit)
+
+
+def parse_trackers(value: object) -> tuple[str, ...]:
+    """The trackers named, each once, in the order given; an unknown name is refused."""
+    names: list[str] = []
+    for name in _string_list(value, "track"):
+        word = name.strip().lower()
+        if word not in TRACKERS:
+            raise UserError(f"unknown tracker {name!r}: use {' or '.join(TRACKERS)}")
+        if word not in names:
+            names.append(word)
+    return tuple(names)
 
 
 def parse_noise(value: object) -> str:

@@ -102,7 +102,8 @@ class TuneAgent:
             raise AgentError(f"could not write the knobs: {error}") from None
         self._pending = trial
         return Proposal(
-            description=describe_change(current, values), details={"trial": trial.number}
+            description=describe_change(current, values),
+            details={"trial": trial.number, "knobs": dict(values)},
         )
 
     def observe(self, outcome: Outcome) -> None:
