@@ -26,6 +26,7 @@ COMMANDS = {
     "status": "status",
     "reset": "reset",
     "rewind": "rewind",
+    "repair": "repair",
     "audit": "audit",
     "loop": "loop",
     "demo": "demo",
@@ -38,7 +39,7 @@ COMMANDS = {
 }
 # Agents call these hundreds of times a night: only the named command's parser is built, and the
 # interpreter exits without tearing itself down.
-ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit")
+ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit", "repair")
 
 
 def command_module(name: str) -> ModuleType:

@@ -17,7 +17,7 @@ from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
-from autoresearch.store import git, guard, ledger
+from autoresearch.store import git, guard, journal, ledger
 from autoresearch.store.files import (
     EXCLUDED,
     RESERVED,
@@ -47,6 +47,7 @@ class SessionMeta(NamedTuple):
     protected: Mapping[str, Mapping[str, Any]] = _EMPTY  # fingerprints, by path
     rewinds: tuple[Mapping[str, Any], ...] = ()
     imported: Mapping[str, Any] | None = None
+    recorded: bool = False  # kept in the record in git; a session older than the record is not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class SessionMeta(NamedTuple):
             protected=data.get("protected") or _EMPTY,
             rewinds=tuple(data.get("rewinds") or ()),
             imported=data.get("imported"),
+            recorded=bool(data.get("recorded", False)),
         )
 
 
@@ -82,6 +84,7 @@ class Session:
         self.settings = meta.settings
         self.keep_ref_name = f"refs/autoresearch/{self.tag}/keep"
         self.patterns = self._metric_patterns()
+        self.record: journal.Tip | None = None  # the record's last entry, once read or written
 
     # ----- starting and finding a session -------------------------------------------------
 
@@ -119,6 +122,7 @@ class Session:
             scope_files=scope_files,
             identity=git.has_identity(repo),
             protected=guard.snapshot(repo, settings.protect, files.protected_backup),
+            recorded=True,
         )
         write_json(files.session_json, meta.to_json())
         activate(files)
@@ -129,7 +133,9 @@ class Session:
             ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
         )
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
-        return cls(files, meta)
+        session = cls(files, meta)
+        session.write_record({"kind": "start"}, keep=start, settings_saved=True)
+        return session
 
     @classmethod
     def open(cls, path: str, tag: str | None = None) -> Session:
@@ -159,10 +165,41 @@ class Session:
         with session_lock(self.files):
             yield
 
-    def save(self, meta: SessionMeta) -> None:
-        """Record what happened to the session (a rewind, an import) in its frozen state."""
+    def save(self, meta: SessionMeta, kind: str) -> None:
+        """Record what happened to the session (a rewind, an import) in its frozen state, and
+        in the record."""
         write_json(self.files.session_json, meta.to_json())
         self.meta = meta
+        self.write_record({"kind": kind}, settings_saved=True)
+
+    # ----- the record in git, of which the files are views --------------------------------
+
+    @property
+    def views(self) -> journal.Views:
+        return journal.Views(self.files.ledger, self.files.runs_jsonl, self.files.session_json)
+
+    def read_record(self) -> tuple[journal.Tip | None, str | None]:
+        """The record's tip and the keep ref as git has them now, in one git call."""
+        tip, keep = journal.read_tip(self.repo, self.tag, self.keep_ref_name)
+        self.record = tip
+        return tip, keep
+
+    def start_record(
+        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+    ) -> journal.Entry:
+        """Begin the record's next entry from the files as they are now (what they gained since
+        the last one); ``finish_record`` moves the record to it."""
+        tip = self.record if self.record is not None else self.read_record()[0]
+        keep = keep or self.keep_ref()
+        return journal.append(self.repo, self.tag, self.views, tip, keep, fields, settings_saved)
+
+    def finish_record(self, entry: journal.Entry) -> None:
+        self.record = entry.commit()
+
+    def write_record(
+        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+    ) -> None:
+        self.finish_record(self.start_record(fields, keep, settings_saved))
 
     # ----- what the session knows -----------------------------------------------------------
 
@@ -184,7 +221,10 @@ class Session:
 
     def read_ledger(self) -> ledger.Ledger:
         if not os.path.exists(self.files.ledger):
-            raise UserError(f"{self.files.ledger} is missing: the session's ledger is gone")
+            raise UserError(
+                f"{self.files.ledger} is missing: `autoresearch repair` rebuilds it from the "
+                "session's record"
+            )
         return ledger.read_ledger(self.files.ledger)
 
     def best_value(self, book: ledger.Ledger, keep: str) -> float | None:

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any
 
+from autoresearch.engine import record
 from autoresearch.engine.session import Session
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
@@ -79,6 +80,7 @@ SESSION_KEYS = (
     "budget",
     "noise",
     "holdout",
+    "record",
 )
 
 
@@ -88,6 +90,7 @@ def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
 
 
 def session_status(session: Session) -> dict[str, Any]:
+    differences = record.report(session)
     book = session.read_ledger()
     keep = session.keep_ref()
     summary = summarize(book, session.settings.direction, keep_commit=keep)
@@ -126,6 +129,7 @@ def session_status(session: Session) -> dict[str, Any]:
         budget=session.settings.budget,
         noise=noise_status(session),
         holdout=holdout_trend(book, session.settings.holdout_column, keep),
+        record=differences,
     )
     return summary
 
