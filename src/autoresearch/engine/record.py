@@ -143,7 +143,9 @@ def _row_change(name: str, data: bytes, recorded: bytes, header: bool) -> str:
         if line != kept:
             return f"{name} {_line_name(index, header)} differs from the session's record"
     if len(now) < len(then):
-        return f"{name} lacks {_line_name(len(now), header)} and after of the session's record"
+        more = len(then) - len(now) - 1
+        also = f" and {more} more" if more else ""
+        return f"{name} lacks {_line_name(len(now), header)}{also} of the session's record"
     if len(now) > len(then):
         return f"{name} {_line_name(len(then), header)} is not in the session's record"
     return f"{name} differs from the session's record"
