@@ -134,11 +134,14 @@ def append(
     ledger_from = tip.ledger.size if tip else 0
     runs_from = tip.runs.size if tip else 0
     added_ledger, added_runs = ledger[ledger_from:], runs[runs_from:]
-    if tip is not None and not _extends(ledger, runs, tip):
+    ledger_kept, ledger_digest = _grown(ledger, tip.ledger if tip else None)
+    runs_kept, runs_digest = _grown(runs, tip.runs if tip else None)
+    if not (ledger_kept and runs_kept):
         # Changed while the command ran (by the run itself, say): the entry extends the
         # record, and the next check names what differs.
         rebuilt = rebuild(repo, tag)
-        ledger, runs = rebuilt.ledger + added_ledger, rebuilt.runs + added_runs
+        ledger_digest = Digest.of(rebuilt.ledger + added_ledger)
+        runs_digest = Digest.of(rebuilt.runs + added_runs)
     session_digest = hashlib.sha256(session).hexdigest()
     if tip is not None and (tip.session == session_digest or not settings_saved):
         tree, session_digest = tip.tree, tip.session
@@ -147,8 +150,8 @@ def append(
     entry = {
         **fields,
         "keep": keep,
-        "ledger": list(Digest.of(ledger)),
-        "runs": list(Digest.of(runs)),
+        "ledger": list(ledger_digest),
+        "runs": list(runs_digest),
         "session": session_digest,
         "ledger_added": added_ledger.decode("utf-8", "surrogateescape"),
         "runs_added": added_runs.decode("utf-8", "surrogateescape"),
@@ -166,8 +169,14 @@ def extends(data: bytes, digest: Digest) -> bool:
     return len(data) >= digest.size and Digest.of(data[: digest.size]) == digest
 
 
-def _extends(ledger: bytes, runs: bytes, tip: Tip) -> bool:
-    return extends(ledger, tip.ledger) and extends(runs, tip.runs)
+def _grown(data: bytes, recorded: Digest | None) -> tuple[bool, Digest]:
+    """Whether ``data`` begins with the recorded file, and its digest, hashed in one pass."""
+    if recorded is None:
+        return True, Digest.of(data)
+    hashing = hashlib.sha256(data[: recorded.size])
+    kept = len(data) >= recorded.size and hashing.hexdigest() == recorded.sha256
+    hashing.update(data[recorded.size :])
+    return kept, Digest(len(data), hashing.hexdigest())
 
 
 class Entry(git.Pending):
