@@ -247,3 +247,11 @@ def test_the_loop_stops_when_its_agent_touches_the_books(
     assert result.returncode == 2, result.stdout + result.stderr
     assert "results.tsv row 2 (line 4) differs from the session's record" in result.stderr
     assert len(ledger_lines(repo)) == 4  # the forging turn's edit was not run
+
+
+def test_the_commands_that_only_read_refuse_too(repo: Path, session: Cli) -> None:
+    ledger = repo / "results.tsv"
+    ledger.write_text(ledger.read_text().replace("0.800000", "0.000100"))
+    for command in (("finalize",), ("report", "--format", "md")):
+        assert "row 1 (line 3) differs" in refused(session, *command)
+    assert not (repo / ".git/refs/heads/autoresearch/t-final").exists()
