@@ -255,3 +255,11 @@ def test_the_commands_that_only_read_refuse_too(repo: Path, session: Cli) -> Non
     for command in (("finalize",), ("report", "--format", "md")):
         assert "row 1 (line 3) differs" in refused(session, *command)
     assert not (repo / ".git/refs/heads/autoresearch/t-final").exists()
+
+
+def test_init_killed_before_the_first_entry_starts_the_record_quietly(repo: Path, cli: Cli) -> None:
+    assert cli.init("--no-baseline").returncode == 0
+    git(repo, "update-ref", "-d", JOURNAL)  # as a kill just before the record's first entry
+    result = cli("try", "-m", "baseline")
+    assert result.stdout.startswith("keep"), result.stdout + result.stderr
+    assert [e["kind"] for e in journal_entries(repo)] == ["start", "experiment"]

@@ -37,9 +37,9 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
     """
     tip, keep = session.read_record()
     if tip is None:
-        if session.meta.recorded:
+        if session.meta.recorded and not _nothing_yet(session):
             return [f"the session's record {journal.ref_name(session.tag)} is missing"]
-        return []
+        return []  # begun by an earlier version, or killed before its first entry
     found: list[str] = []
     growing = inflight is not None
     stored: journal.Recorded | None = None
@@ -98,7 +98,10 @@ def check_locked(session: Session, inflight: Mapping[str, Any] | None) -> list[s
     """Before a command acts, holding the lock: refuse on a difference; start the record of a
     session that began before there was one. Returns what to tell the user."""
     check(session, inflight)
-    if session.record is not None or session.meta.recorded:
+    if session.record is not None:
+        return []
+    if session.meta.recorded:  # `init` was killed before the record's first entry
+        session.write_record({"kind": "start"}, settings_saved=True)
         return []
     session.save(session.meta._replace(recorded=True), "start")
     return [STARTED_NOTE]
@@ -120,6 +123,13 @@ def note_experiment(session: Session, number: int, status: str, keep: str) -> No
     entry = start_experiment(session, number, status, keep)
     if entry is not None:
         session.finish_record(entry)
+
+
+def _nothing_yet(session: Session) -> bool:
+    """No experiment recorded in the files: at most the ledger's header, no runs."""
+    ledger = journal.read_bytes(session.files.ledger) or b""
+    runs = journal.read_bytes(session.files.runs_jsonl) or b""
+    return ledger.count(b"\n") <= 1 and not runs.strip()
 
 
 def _inflight_if_running(session: Session) -> Mapping[str, Any] | None:
