@@ -263,3 +263,24 @@ def test_init_killed_before_the_first_entry_starts_the_record_quietly(repo: Path
     result = cli("try", "-m", "baseline")
     assert result.stdout.startswith("keep"), result.stdout + result.stderr
     assert [e["kind"] for e in journal_entries(repo)] == ["start", "experiment"]
+
+
+TAMPERING_RUN = """\
+import pathlib
+ledger = pathlib.Path("results.tsv")
+ledger.write_text(ledger.read_text().replace("1.000000", "9.000000"))
+print("val_bpb: 0.5")
+print("peak_vram_mb: 1000")
+"""
+
+
+def test_a_run_that_edits_the_ledger_is_caught_by_the_next_command(
+    repo: Path, session: Cli
+) -> None:
+    (repo / "train.py").write_text(TAMPERING_RUN)
+    assert session("try", "-m", "edits the books").stdout.startswith("keep")
+    assert "row 0 (line 2) differs" in refused(session, "try", "-m", "next")
+    assert session("repair").returncode == 0
+    rows = ledger_lines(repo)
+    assert rows[1][1] == "1.000000" and rows[-1][1] == "0.500000" and len(rows) == 4
+    assert "nothing to repair" in session("repair").stdout

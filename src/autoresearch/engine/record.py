@@ -35,7 +35,11 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
     ``inflight``: an experiment under way or interrupted may have appended its runs and its row,
     and moved the keep ref to its commit, before its entry was written.
     """
-    tip, keep = session.read_record()
+    with session.start_reading_record() as reading:  # git answers while the files are read
+        session_json = journal.read_bytes(session.files.session_json) or b""
+        ledger = journal.read_bytes(session.files.ledger)
+        runs = journal.read_bytes(session.files.runs_jsonl) or b""
+        tip, keep = session.parse_record(reading.output())
     if tip is None:
         if session.meta.recorded and not _nothing_yet(session):
             return [f"the session's record {journal.ref_name(session.tag)} is missing"]
@@ -49,15 +53,12 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
         stored = stored or journal.rebuild(session.repo, session.tag)
         return stored
 
-    session_json = journal.read_bytes(session.files.session_json) or b""
     if journal.Digest.of(session_json).sha256 != tip.session:
         found.append(_settings_change(session_json, recorded().session))
-    ledger = journal.read_bytes(session.files.ledger)
     if ledger is None:
         found.append(f"{LEDGER_FILE} is missing")
     elif not _agrees(ledger, tip.ledger, growing):
         found.append(_row_change(LEDGER_FILE, ledger, recorded().ledger, header=True))
-    runs = journal.read_bytes(session.files.runs_jsonl) or b""
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
     allowed = {tip.keep, str(inflight.get("commit"))} if inflight else {tip.keep}

@@ -180,7 +180,15 @@ class Session:
 
     def read_record(self) -> tuple[journal.Tip | None, str | None]:
         """The record's tip and the keep ref as git has them now, in one git call."""
-        tip, keep = journal.read_tip(self.repo, self.tag, self.keep_ref_name)
+        with self.start_reading_record() as reading:
+            return self.parse_record(reading.output())
+
+    def start_reading_record(self) -> git.Pending:
+        """``read_record`` begun: other work can be done until ``parse_record`` of its output."""
+        return journal.start_reading_tip(self.repo, self.tag, self.keep_ref_name)
+
+    def parse_record(self, out: str) -> tuple[journal.Tip | None, str | None]:
+        tip, keep = journal.parse_tip(out)
         self.record = tip
         return tip, keep
 

@@ -99,8 +99,16 @@ def read_bytes(path: StrPath) -> bytes | None:
 
 def read_tip(repo: StrPath, tag: str, keep_ref: str) -> tuple[Tip | None, str | None]:
     """The record's tip (None: the session has no record) and the keep ref, in one git call."""
-    with git.start_batch(repo, [ref_name(tag), keep_ref]) as batch:
-        out = batch.output()
+    with start_reading_tip(repo, tag, keep_ref) as reading:
+        return parse_tip(reading.output())
+
+
+def start_reading_tip(repo: StrPath, tag: str, keep_ref: str) -> git.Pending:
+    """``read_tip`` begun, so that the files are read meanwhile; ``parse_tip`` its output."""
+    return git.start_batch(repo, [ref_name(tag), keep_ref])
+
+
+def parse_tip(out: str) -> tuple[Tip | None, str | None]:
     journal_header, _, rest = out.partition("\n")
     tip: Tip | None = None
     if not journal_header.endswith(" missing"):
