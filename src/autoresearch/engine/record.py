@@ -53,7 +53,7 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
         stored = stored or journal.rebuild(session.repo, session.tag)
         return stored
 
-    if journal.Digest.of(session_json).sha256 != tip.session:
+    if journal.Digest.of(session_json).blake2b != tip.session:
         found.append(_settings_change(session_json, recorded().session))
     if ledger is None:
         found.append(f"{LEDGER_FILE} is missing")
