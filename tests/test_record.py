@@ -60,6 +60,7 @@ def test_an_edited_session_json_is_refused_and_repaired(
     edited = (repo / SESSION_JSON).read_text()
     write_train(repo, 0.7)
     error = refused(session, "try", "-m", "after the edit")
+    assert "(minimize)" in session("status").stdout  # as recorded
     assert "session.json differs from the session's record" in error and named in error
     assert "autoresearch repair" in error
     assert len(ledger_lines(repo)) == 3  # nothing was run or recorded
@@ -103,6 +104,7 @@ def test_a_forged_row_is_reported_refused_and_restored(repo: Path, session: Cli)
     assert "record: results.tsv row 1 (line 3) differs from the session's record" in status.stdout
     data = json.loads(session("status", "--json").stdout)
     assert data["record"] and "row 1 (line 3)" in data["record"][0]
+    assert data["best"] == 0.8  # the record's numbers, not the forged ones
     write_train(repo, 0.5)
     assert "results.tsv row 1 (line 3) differs" in refused(session, "try", "-m", "x")
     assert ledger.read_text() == forged
@@ -130,6 +132,8 @@ def test_a_deleted_ledger_is_rebuilt_the_same(repo: Path, session: Cli) -> None:
     ledger.unlink()
     write_train(repo, 0.5)
     assert "results.tsv is missing" in refused(session, "try", "-m", "x")
+    status = session("status")
+    assert "record: results.tsv is missing" in status.stdout and "best 0.800000" in status.stdout
     repaired = session("repair")
     assert "results.tsv rebuilt" in repaired.stdout and "kept in" not in repaired.stdout
     assert ledger.read_bytes() == original

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from autoresearch.engine.session import Session
+from autoresearch.engine.session import Session, SessionMeta
 from autoresearch.errors import UserError
-from autoresearch.store import journal
+from autoresearch.rules.settings import Settings
+from autoresearch.store import journal, ledger
 from autoresearch.store.files import LEDGER_FILE, lock_holder, read_json
 
 REPAIR_HINT = "`autoresearch repair` puts the record back"
@@ -93,6 +94,22 @@ def report(session: Session) -> list[str]:
         "no record in git yet (the session began before autoresearch kept one): "
         "the next command starts it from the files as they are"
     ]
+
+
+class View(NamedTuple):
+    """The session as its record has it, whatever the files say."""
+
+    book: ledger.Ledger
+    keep: str
+    settings: Settings
+
+
+def recorded_view(session: Session) -> View:
+    """What `status` shows when the files differ: the record's numbers, not the changed ones."""
+    stored = journal.rebuild(session.repo, session.tag)
+    text = stored.ledger.decode("utf-8", "replace").splitlines(keepends=True)
+    meta = SessionMeta.from_json(json.loads(stored.session))
+    return View(ledger.parse_lines(text, session.files.ledger), stored.keep, meta.settings)
 
 
 def check_locked(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:

@@ -91,18 +91,21 @@ def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
 
 def session_status(session: Session) -> dict[str, Any]:
     differences = record.report(session)
-    book = session.read_ledger()
-    keep = session.keep_ref()
-    summary = summarize(book, session.settings.direction, keep_commit=keep)
+    if differences and session.record is not None:
+        book, keep, settings = record.recorded_view(session)  # not the changed numbers
+    else:
+        book, keep, settings = session.read_ledger(), session.keep_ref(), session.settings
+    summary = summarize(book, settings.direction, keep_commit=keep)
     imported = session.meta.imported
     imported_rows = 0
     if imported is not None:
         imported_rows = int(imported.get("rows") or 0)
         last = imported.get("last_keep")
         if summary["best"] is None and imported.get("keep_ref") == keep and last:
-            summary = summarize(book, session.settings.direction, keep_commit=last["commit"])
+            summary = summarize(book, settings.direction, keep_commit=last["commit"])
     created = session.meta.created or time.time()
-    last_activity = os.stat(session.files.ledger).st_mtime
+    ledger_file = session.files.ledger
+    last_activity = os.stat(ledger_file).st_mtime if os.path.exists(ledger_file) else time.time()
     hours = max(last_activity - created, 1.0) / 3600
     head = git.head(session.repo)
     waiting_crash = None
@@ -113,7 +116,7 @@ def session_status(session: Session) -> dict[str, Any]:
     summary.update(
         tag=session.tag,
         branch=f"autoresearch/{session.tag}",
-        metric=session.settings.metric,
+        metric=settings.metric,
         keep_ref=keep[:7],
         experiments_per_hour=max(len(book.rows) - imported_rows, 0) / hours,
         running=_running(session),
@@ -126,9 +129,9 @@ def session_status(session: Session) -> dict[str, Any]:
             }
             for r in session.meta.rewinds
         ],
-        budget=session.settings.budget,
+        budget=settings.budget,
         noise=noise_status(session),
-        holdout=holdout_trend(book, session.settings.holdout_column, keep),
+        holdout=holdout_trend(book, settings.holdout_column, keep),
         record=differences,
     )
     return summary
