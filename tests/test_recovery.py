@@ -200,16 +200,23 @@ def test_non_utf8_output_and_repeated_metric(repo: Path, session: Cli) -> None:
     assert result.stdout.startswith("keep") and "val_bpb 0.800000" in result.stdout
 
 
-def test_hand_edited_ledger_rows_are_tolerated_and_kept(repo: Path, session: Cli) -> None:
+def test_hand_edited_ledger_rows_are_reported_refused_and_kept_aside(
+    repo: Path, session: Cli
+) -> None:
     with open(repo / "results.tsv", "a") as handle:
         handle.write("garbage line without tabs\n")
-    before = (repo / "results.tsv").read_text()
+    edited = (repo / "results.tsv").read_text()
     status = session("status")
-    assert "line 3" in status.stdout and "file left as it is" in status.stdout
-    assert (repo / "results.tsv").read_text() == before
+    assert "record: results.tsv row 1 (line 3) is not in the session's record" in status.stdout
+    assert (repo / "results.tsv").read_text() == edited
     write_train(repo, 0.5)
+    refused = session("try", "-m", "after edit")
+    assert refused.returncode == 2 and "row 1 (line 3) is not in" in refused.stderr
+    repaired = session("repair")
+    aside = repaired.stdout.split("kept in ")[1].strip()
+    assert (repo / aside / "results.tsv").read_text() == edited
     assert session("try", "-m", "after edit").stdout.startswith("keep")
-    assert (repo / "results.tsv").read_text().startswith(before)
+    assert "garbage" not in (repo / "results.tsv").read_text()
 
 
 def test_reset_pins_stray_edits_under_a_ref(repo: Path, session: Cli) -> None:

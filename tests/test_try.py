@@ -201,19 +201,21 @@ def test_the_candidate_is_the_working_tree_as_it_stands(
     assert git(repo, "status", "--porcelain") == "?? notes.txt"
 
 
-def test_exp_n_names_row_n_and_a_row_deleted_by_hand_keeps_its_pin(
-    repo: Path, session: Cli
-) -> None:
+def test_a_row_deleted_by_hand_is_refused_and_no_pin_moves(repo: Path, session: Cli) -> None:
     write_train(repo, 1.5)
     session("try", "-m", "first discard")
     first = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
     ledger = repo / "results.tsv"
     ledger.write_text("".join(ledger.read_text().splitlines(keepends=True)[:-1]))  # its row
     write_train(repo, 1.6)
+    refused = session("try", "-m", "second discard")
+    assert refused.returncode == 2
+    assert "results.tsv lacks row 1 (line 3) of the session's record" in refused.stderr
+    assert git(repo, "rev-parse", "HEAD") == git(repo, "rev-parse", "refs/autoresearch/t/keep")
+    assert session("repair").returncode == 0
     assert session("try", "-m", "second discard").stdout.startswith("discard")
-    second = git(repo, "rev-parse", "refs/autoresearch/t/exp/1")
-    assert git(repo, "log", "-1", "--format=%s", second) == "second discard"
-    assert git(repo, "rev-parse", f"refs/autoresearch/t/exp/1-{first[:7]}") == first
+    assert git(repo, "rev-parse", "refs/autoresearch/t/exp/1") == first
+    assert git(repo, "log", "-1", "--format=%s", "refs/autoresearch/t/exp/2") == "second discard"
 
 
 def test_another_git_holding_the_index_for_a_moment_is_waited_out(repo: Path, session: Cli) -> None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from autoresearch.cli.flags import Commands
+from autoresearch.cli.shared import checked
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.dashboard import serve_dashboard
     from autoresearch.reports.status import session_clock
 
-    session = Session.open(args.directory)
+    session = checked(Session.open(args.directory))
 
     def ready(url: str) -> None:
         print(f"dashboard of session {session.tag}: {url} (Ctrl-C stops it)", flush=True)

@@ -6,6 +6,7 @@ import argparse
 import os
 
 from autoresearch.cli.flags import Commands
+from autoresearch.cli.shared import checked
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 
@@ -22,7 +23,7 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from autoresearch.history.finalize import finalize, gain_text
 
-    session = Session.open(args.directory)
+    session = checked(Session.open(args.directory))
     result = finalize(session, squash=args.squash)
     plan = result.plan
     count = len(result.commits)

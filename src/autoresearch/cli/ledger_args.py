@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from autoresearch.cli.shared import in_directory
+from autoresearch.cli.shared import checked, in_directory
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import parse_direction
@@ -29,7 +29,7 @@ def ledger_source(args: argparse.Namespace) -> tuple[Ledger, str, Session | None
     from autoresearch.reports.status import guess_direction
 
     if args.results is None:
-        session = Session.open(args.directory)
+        session = checked(Session.open(args.directory))
         direction = parse_direction(args.direction or session.settings.direction)
         return session.read_ledger(), direction, session
     book = read_ledger_file(in_directory(args.directory, args.results))

@@ -29,6 +29,7 @@ COMMANDS = {
     "rewind": "rewind",
     "config": "config",
     "end": "end",
+    "repair": "repair",
     "audit": "audit",
     "loop": "loop",
     "demo": "demo",
@@ -43,7 +44,7 @@ COMMANDS = {
 }
 # Agents call these hundreds of times a night: only the named command's parser is built, and the
 # interpreter exits without tearing itself down.
-ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit")
+ENGINE_COMMANDS = ("init", "try", "status", "reset", "rewind", "audit", "repair")
 
 
 def command_module(name: str) -> ModuleType:

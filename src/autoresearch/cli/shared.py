@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+from autoresearch.engine import record
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, RunOutcome
 from autoresearch.engine.recovery import locked
@@ -23,6 +24,12 @@ def recovered(session: Session) -> Iterator[Session]:
         for message in messages:
             print(f"recovered: {message}", file=sys.stderr)
         yield session
+
+
+def checked(session: Session) -> Session:
+    """For the commands that only read: refused when the files differ from the record."""
+    record.check_unlocked(session)
+    return session
 
 
 def run_one(

@@ -67,5 +67,6 @@ def change_setting(session: Session, word: str, value: str) -> Change:
         "from_experiment": change.from_experiment,
         "at": now(),
     }
-    session.save(session.meta._replace(settings=settings, changes=(*session.meta.changes, record)))
+    changes = (*session.meta.changes, record)
+    session.save(session.meta._replace(settings=settings, changes=changes), "config")
     return change

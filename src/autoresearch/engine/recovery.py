@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from autoresearch.engine import record
 from autoresearch.engine.measure import Measurement
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row, settle
@@ -31,8 +32,9 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
-    messages = recover_audit(session)
     inflight = read_json(session.files.inflight_json)
+    messages = record.check_locked(session, inflight)
+    messages += recover_audit(session)
     if inflight is None:
         return messages
     if runner.kill_recorded(inflight):
@@ -49,7 +51,8 @@ def recover(session: Session) -> list[str]:
     )
     if recorded:
         assert last is not None
-        _, pinned = settle(session, last.status, commit, keep, recovering=True)
+        keep_after, pinned = settle(session, last.status, commit, keep, recovering=True)
+        record.note_experiment(session, int(inflight["experiment"]), last.status, keep_after)
         kept = f"; uncommitted edits kept at {pinned}" if pinned else ""
         messages.append(
             f"experiment {inflight['experiment']} ({commit[:7]}) was {last.status}; "
@@ -64,9 +67,11 @@ def recover(session: Session) -> list[str]:
             interrupted=True,
         )
         record_row(session, commit, interrupted, str(inflight["description"]))
+        back = _back_to_keep(session, keep, commit)
+        record.note_experiment(session, int(inflight["experiment"]), verdict.CRASH, keep)
         messages.append(
             f"experiment {inflight['experiment']} ({commit[:7]}) was interrupted: recorded as "
-            f"crash, {_back_to_keep(session, keep, commit)}"
+            f"crash, {back}"
         )
     os.unlink(session.files.inflight_json)
     return messages
@@ -136,5 +141,5 @@ def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
         "at": now(),
         "experiments_before": book.data_lines,
     }
-    session.save(session.meta._replace(rewinds=(*session.meta.rewinds, rewind_record)))
+    session.save(session.meta._replace(rewinds=(*session.meta.rewinds, rewind_record)), "rewind")
     return commit, kept.value, ref

@@ -18,7 +18,7 @@ from autoresearch.rules import columns
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
-from autoresearch.store import git, guard, ledger
+from autoresearch.store import git, guard, journal, ledger
 from autoresearch.store.files import (
     EXCLUDED,
     RESERVED,
@@ -50,6 +50,7 @@ class SessionMeta(NamedTuple):
     imported: Mapping[str, Any] | None = None
     start_branch: str | None = None  # where `autoresearch end` goes back to (None: detached)
     changes: tuple[Mapping[str, Any], ...] = ()  # `autoresearch config`, oldest first
+    recorded: bool = False  # kept in the record in git; a session older than the record is not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class SessionMeta(NamedTuple):
             imported=data.get("imported"),
             start_branch=data.get("start_branch"),
             changes=tuple(data.get("changes") or ()),
+            recorded=bool(data.get("recorded", False)),
         )
 
 
@@ -88,6 +90,7 @@ class Session:
         self.settings = meta.settings
         self.keep_ref_name = f"refs/autoresearch/{self.tag}/keep"
         self.patterns = self._metric_patterns()
+        self.record: journal.Tip | None = None  # the record's last entry, once read or written
 
     # ----- starting and finding a session -------------------------------------------------
 
@@ -135,13 +138,16 @@ class Session:
             identity=git.has_identity(repo),
             protected=guard.snapshot(repo, settings.protect, files.protected_backup),
             start_branch=start_branch,
+            recorded=True,
         )
         write_json(files.session_json, meta.to_json())
         activate(files)
         metrics = [settings.metric, *settings.also]
         ledger.create_ledger(files.ledger, columns.header(metrics, settings.holdout_column))
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
-        return cls(files, meta)
+        session = cls(files, meta)
+        session.write_record({"kind": "start"}, keep=start, settings_saved=True)
+        return session
 
     @classmethod
     def open(cls, path: str, tag: str | None = None) -> Session:
@@ -171,14 +177,52 @@ class Session:
         with session_lock(self.files):
             yield
 
-    def save(self, meta: SessionMeta) -> None:
+    def save(self, meta: SessionMeta, kind: str) -> None:
         """Record what happened to the session (a rewind, an import, a changed setting) in its
-        frozen state."""
+        frozen state, and in the record."""
         write_json(self.files.session_json, meta.to_json())
         self.meta = meta
         if meta.settings != self.settings:  # `autoresearch config` changed a setting
             self.settings = meta.settings
             self.patterns = self._metric_patterns()
+        self.write_record({"kind": kind}, settings_saved=True)
+
+    # ----- the record in git, of which the files are views --------------------------------
+
+    @property
+    def views(self) -> journal.Views:
+        return journal.Views(self.files.ledger, self.files.runs_jsonl, self.files.session_json)
+
+    def read_record(self) -> tuple[journal.Tip | None, str | None]:
+        """The record's tip and the keep ref as git has them now, in one git call."""
+        with self.start_reading_record() as reading:
+            return self.parse_record(reading.output())
+
+    def start_reading_record(self) -> git.Pending:
+        """``read_record`` begun: other work can be done until ``parse_record`` of its output."""
+        return journal.start_reading_tip(self.repo, self.tag, self.keep_ref_name)
+
+    def parse_record(self, out: str) -> tuple[journal.Tip | None, str | None]:
+        tip, keep = journal.parse_tip(out)
+        self.record = tip
+        return tip, keep
+
+    def start_record(
+        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+    ) -> journal.Entry:
+        """Begin the record's next entry from the files as they are now (what they gained since
+        the last one); ``finish_record`` moves the record to it."""
+        tip = self.record if self.record is not None else self.read_record()[0]
+        keep = keep or self.keep_ref()
+        return journal.append(self.repo, self.tag, self.views, tip, keep, fields, settings_saved)
+
+    def finish_record(self, entry: journal.Entry) -> None:
+        self.record = entry.commit()
+
+    def write_record(
+        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+    ) -> None:
+        self.finish_record(self.start_record(fields, keep, settings_saved))
 
     # ----- what the session knows -----------------------------------------------------------
 
@@ -207,7 +251,10 @@ class Session:
 
     def read_ledger(self) -> ledger.Ledger:
         if not os.path.exists(self.files.ledger):
-            raise UserError(f"{self.files.ledger} is missing: the session's ledger is gone")
+            raise UserError(
+                f"{self.files.ledger} is missing: `autoresearch repair` rebuilds it from the "
+                "session's record"
+            )
         return ledger.read_ledger(self.files.ledger)
 
     def best_value(self, book: ledger.Ledger, keep: str) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from autoresearch.engine import candidate
+from autoresearch.engine import candidate, record
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import (
     UNWATCHED,
@@ -102,9 +102,13 @@ def _step(
     resetting = status == verdict.DISCARD or measured.interrupted
     with git.stray_edits_snapshot(session.repo, wanted=resetting) as strays:
         record_row(session, pinned.commit, measured, description, tokens, cost_usd)
+        settled = pinned.commit if status == verdict.KEEP else keep
+        entry = record.start_experiment(session, found.number, status, settled)
         keep_after, pinned_edits = settle(
             session, status, pinned.commit, keep, measured.interrupted, snapshot=strays
         )
+    if entry is not None:
+        session.finish_record(entry)
     os.unlink(session.files.inflight_json)
     experiment = _experiment(session, found, pinned.commit, measured, keep_after, description)
     if pinned_edits:

@@ -143,4 +143,4 @@ def record_import(session: Session, adoption: Adoption) -> None:
         "keep_ref": session.keep_ref(),
         "last_keep": None if last is None else {"commit": last.commit, "value": last.value},
     }
-    session.save(session.meta._replace(imported=imported))
+    session.save(session.meta._replace(imported=imported), "import")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from autoresearch.engine import recovery
+from autoresearch.engine import record, recovery
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, Watch
 from autoresearch.engine.session import Session
@@ -106,6 +106,7 @@ class Loop:
         with self.session.lock(), StopRequest(tell) as stop:
             for message in recovery.recover(self.session):
                 self.report.say(f"recovered: {message}")
+            changed = False
             try:
                 while not stop.requested:
                     reason = self.stop_reason()
@@ -122,8 +123,12 @@ class Loop:
                     self.track(interruption.experiment)
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
                 self.report.stopped_now = True
+            except record.RecordChanged:
+                changed = True  # the keep ref itself may be wrong: the tree stays as it is
+                raise
             finally:
-                self.return_to_keep()
+                if not changed:
+                    self.return_to_keep()
         return self.report
 
     # ----- one idea: a proposal, its experiment, and fixes if it crashed ---------------------
@@ -150,6 +155,7 @@ class Loop:
         self.status_line(f"experiment {number}: {self.agent_name} {doing}")
         try:
             proposal = self.agent.propose(self.request(crash, book))
+            record.check(self.session)  # the agent may have touched the books during its turn
             if not self.has_changes():
                 raise AgentError("the agent made no change")
             description = proposal.description
@@ -162,6 +168,8 @@ class Loop:
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
             )
+        except record.RecordChanged:
+            raise  # not a failed attempt: nothing goes on until the record is put back
         except (AgentError, UserError) as failure:
             self.failed(str(failure), crash)
             return None

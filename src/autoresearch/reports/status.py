@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any
 
+from autoresearch.engine import record
 from autoresearch.engine.session import Session
 from autoresearch.reports.summary import Clock, summarize
 from autoresearch.rules import verdict
@@ -54,7 +55,9 @@ def session_clock(session: Session) -> Clock:
     imported = session.meta.imported
     imported_rows = int(imported.get("rows") or 0) if imported is not None else 0
     created = session.meta.created or time.time()
-    return Clock(created, os.stat(session.files.ledger).st_mtime, imported_rows)
+    ledger_file = session.files.ledger
+    last_write = os.stat(ledger_file).st_mtime if os.path.exists(ledger_file) else time.time()
+    return Clock(created, last_write, imported_rows)
 
 
 # What only a session knows. A ledger read alone still carries these keys, as null (rewinds and
@@ -70,6 +73,7 @@ SESSION_KEYS = (
     "budget",
     "noise",
     "holdout",
+    "record",
 )
 
 
@@ -84,9 +88,12 @@ def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
 
 
 def session_status(session: Session) -> dict[str, Any]:
-    book = session.read_ledger()
-    keep = session.keep_ref()
-    summary = status_of(book, session.settings.direction, session_clock(session))
+    differences = record.report(session)
+    if differences and session.record is not None:
+        book, keep, settings = record.recorded_view(session)  # not the changed numbers
+    else:
+        book, keep, settings = session.read_ledger(), session.keep_ref(), session.settings
+    summary = status_of(book, settings.direction, session_clock(session))
     kept = book.kept_row(keep)
     head = git.head(session.repo)
     waiting_crash = None
@@ -97,7 +104,7 @@ def session_status(session: Session) -> dict[str, Any]:
     summary.update(
         tag=session.tag,
         branch=f"autoresearch/{session.tag}",
-        metric=session.settings.metric,
+        metric=settings.metric,
         keep_ref=keep[:7],
         # After a rewind the keep ref is not the best result: what the next try is judged by.
         keep_value=kept.value if kept is not None else None,
@@ -115,9 +122,10 @@ def session_status(session: Session) -> dict[str, Any]:
             {key: change.get(key) for key in ("key", "old", "new", "from_experiment")}
             for change in session.meta.changes
         ],
-        budget=session.settings.budget,
+        budget=settings.budget,
         noise=noise_status(session),
-        holdout=holdout_trend(book, session.settings.holdout_column, keep),
+        holdout=holdout_trend(book, settings.holdout_column, keep),
+        record=differences,
     )
     return summary
 

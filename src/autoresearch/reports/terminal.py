@@ -99,6 +99,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(f"session {s['tag']} on {s['branch']} · {s['metric']} ({s['direction']})")
     else:
         lines.append(f"ledger · {s['metric']} ({s['direction']})")
+    # Before any number: the numbers below may be the changed ones.
+    lines.extend(f"record: {difference}" for difference in s.get("record") or [])
     best = number(s["best"]) if s["best"] is not None else "none yet"
     where = ""
     if s["best"] is not None:

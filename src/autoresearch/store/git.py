@@ -107,6 +107,11 @@ def start(repo: StrPath, *args: str) -> Pending:
     return Pending(repo, args)
 
 
+def start_batch(repo: StrPath, names: list[str]) -> Pending:
+    """Start printing the objects these names stand for (``cat-file --batch``), in one call."""
+    return Pending(repo, ("cat-file", "--batch"), "".join(f"{name}\n" for name in names))
+
+
 def git(repo: StrPath, *args: str, stdin: str | None = None, check: bool = True) -> str:
     return Pending(repo, args, stdin).output(check)
 

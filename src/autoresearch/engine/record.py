@@ -1,0 +1,219 @@
+"""The files checked against the session's record before a command acts.
+
+``results.tsv``, ``runs.jsonl``, ``session.json`` and the keep ref are views of the record in git
+(``store/journal``). An agent can edit any file and move any ref; what it changed is found here,
+named in one line, and refused until ``autoresearch repair`` puts the record back. The check
+reads git once and hashes the files; only when something differs is the whole record read, to
+say what.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from autoresearch.engine.session import Session, SessionMeta
+from autoresearch.errors import UserError
+from autoresearch.rules.settings import Settings
+from autoresearch.store import journal, ledger
+from autoresearch.store.files import LEDGER_FILE, lock_holder, read_json
+
+REPAIR_HINT = "`autoresearch repair` puts the record back"
+STARTED_NOTE = (
+    "this session had no record in git (it began before autoresearch kept one): "
+    "its record starts now, from the files as they are"
+)
+
+
+class RecordChanged(UserError):
+    """A file or the keep ref differs from the session's record: refused, nothing changed."""
+
+
+def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
+    """What differs from the record, one phrase each (empty: all agree).
+
+    ``inflight``: an experiment under way or interrupted may have appended its runs and its row,
+    and moved the keep ref to its commit, before its entry was written.
+    """
+    with session.start_reading_record() as reading:  # git answers while the files are read
+        session_json = journal.read_bytes(session.files.session_json) or b""
+        ledger = journal.read_bytes(session.files.ledger)
+        runs = journal.read_bytes(session.files.runs_jsonl) or b""
+        tip, keep = session.parse_record(reading.output())
+    if tip is None:
+        if session.meta.recorded and not _nothing_yet(session):
+            return [f"the session's record {journal.ref_name(session.tag)} is missing"]
+        return []  # begun by an earlier version, or killed before its first entry
+    found: list[str] = []
+    growing = inflight is not None
+    stored: journal.Recorded | None = None
+
+    def recorded() -> journal.Recorded:
+        nonlocal stored
+        stored = stored or journal.rebuild(session.repo, session.tag)
+        return stored
+
+    if journal.Digest.of(session_json).blake2b != tip.session:
+        found.append(_settings_change(session_json, recorded().session))
+    if ledger is None:
+        found.append(f"{LEDGER_FILE} is missing")
+    elif not _agrees(ledger, tip.ledger, growing):
+        found.append(_row_change(LEDGER_FILE, ledger, recorded().ledger, header=True))
+    if not _agrees(runs, tip.runs, growing):
+        found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
+    allowed = {tip.keep, str(inflight.get("commit"))} if inflight else {tip.keep}
+    if keep is None:
+        found.append("the keep ref was deleted outside autoresearch")
+    elif keep not in allowed:
+        found.append(
+            f"the keep ref was moved outside autoresearch: to {keep[:7]} "
+            f"(the record has {tip.keep[:7]})"
+        )
+    return found
+
+
+def check(session: Session, inflight: Mapping[str, Any] | None = None) -> None:
+    """Refuse, naming what changed, when the files or the keep ref differ from the record."""
+    found = problems(session, inflight)
+    if found:
+        raise RecordChanged(f"{'; '.join(found)}: {REPAIR_HINT}")
+
+
+def check_unlocked(session: Session) -> None:
+    """For commands that only read: an experiment may be under way beside them."""
+    check(session, _inflight_if_running(session))
+
+
+def report(session: Session) -> list[str]:
+    """For `status`, which only reads: what differs, or that the record has not begun."""
+    if session.meta.recorded or session.read_record()[0] is not None:
+        found = problems(session, _inflight_if_running(session))
+        return [f"{problem}: {REPAIR_HINT}" for problem in found]
+    return [
+        "no record in git yet (the session began before autoresearch kept one): "
+        "the next command starts it from the files as they are"
+    ]
+
+
+class View(NamedTuple):
+    """The session as its record has it, whatever the files say."""
+
+    book: ledger.Ledger
+    keep: str
+    settings: Settings
+
+
+def recorded_view(session: Session) -> View:
+    """What `status` shows when the files differ: the record's numbers, not the changed ones."""
+    stored = journal.rebuild(session.repo, session.tag)
+    text = stored.ledger.decode("utf-8", "replace").splitlines(keepends=True)
+    meta = SessionMeta.from_json(json.loads(stored.session))
+    return View(ledger.parse_lines(text, session.files.ledger), stored.keep, meta.settings)
+
+
+def check_locked(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
+    """Before a command acts, holding the lock: refuse on a difference; start the record of a
+    session that began before there was one. Returns what to tell the user."""
+    check(session, inflight)
+    if session.record is not None:
+        return []
+    if session.meta.recorded:  # `init` was killed before the record's first entry
+        session.write_record({"kind": "start"}, settings_saved=True)
+        return []
+    session.save(session.meta._replace(recorded=True), "start")
+    return [STARTED_NOTE]
+
+
+def start_experiment(session: Session, number: int, status: str, keep: str) -> journal.Entry | None:
+    """Begin the experiment's entry once its row is on disk, while the keep ref is settled
+    (``keep``: the keep ref after); None when the record has it already (a command killed after
+    writing it leaves nothing for the next one to add). ``session.finish_record`` ends it."""
+    tip = session.record
+    if tip is not None and tip.experiment == number and tip.entry.get("kind") == "experiment":
+        return None
+    return session.start_record(
+        {"kind": "experiment", "experiment": number, "status": status}, keep
+    )
+
+
+def note_experiment(session: Session, number: int, status: str, keep: str) -> None:
+    entry = start_experiment(session, number, status, keep)
+    if entry is not None:
+        session.finish_record(entry)
+
+
+def _nothing_yet(session: Session) -> bool:
+    """No experiment recorded in the files: at most the ledger's header, no runs."""
+    ledger = journal.read_bytes(session.files.ledger) or b""
+    runs = journal.read_bytes(session.files.runs_jsonl) or b""
+    return ledger.count(b"\n") <= 1 and not runs.strip()
+
+
+def _inflight_if_running(session: Session) -> Mapping[str, Any] | None:
+    inflight = read_json(session.files.inflight_json)
+    if inflight is None and lock_holder(session.files) is not None:
+        return {}  # a command is between writing and recording: appended text is expected
+    return inflight
+
+
+def _agrees(data: bytes, digest: journal.Digest, growing: bool) -> bool:
+    if growing:
+        return journal.extends(data, digest)
+    return journal.Digest.of(data) == digest
+
+
+def _row_change(name: str, data: bytes, recorded: bytes, header: bool) -> str:
+    """Which line of a file differs first from the record, in words."""
+    now = data.decode("utf-8", "replace").splitlines()
+    then = recorded.decode("utf-8", "replace").splitlines()
+    for index, (line, kept) in enumerate(zip(now, then, strict=False)):
+        if line != kept:
+            return f"{name} {_line_name(index, header)} differs from the session's record"
+    if len(now) < len(then):
+        more = len(then) - len(now) - 1
+        also = f" and {more} more" if more else ""
+        return f"{name} lacks {_line_name(len(now), header)}{also} of the session's record"
+    if len(now) > len(then):
+        return f"{name} {_line_name(len(then), header)} is not in the session's record"
+    return f"{name} differs from the session's record"
+
+
+def _line_name(index: int, header: bool) -> str:
+    if not header:
+        return f"line {index + 1}"
+    if index == 0:
+        return "the header"
+    return f"row {index - 1} (line {index + 1})"
+
+
+def _settings_change(now: bytes, then: bytes) -> str:
+    """session.json against the record, naming the settings that differ."""
+    try:
+        changed = _differing_keys(json.loads(now), json.loads(then))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        changed = []
+    if not now:
+        return "session.json is missing"
+    shown = f" ({', '.join(changed[:4])}{' ...' if len(changed) > 4 else ''})" if changed else ""
+    return f"session.json differs from the session's record{shown}"
+
+
+def _differing_keys(now: Any, then: Any, prefix: str = "") -> list[str]:
+    if isinstance(now, dict) and isinstance(then, dict):
+        keys = sorted(set(now) | set(then))
+        return [
+            name
+            for key in keys
+            for name in _differing_keys(now.get(key), then.get(key), f"{prefix}{key}.")
+        ]
+    if now == then:
+        return []
+    name = prefix.rstrip(".")
+    if _short(now) and _short(then):
+        return [f"{name}: {json.dumps(then)} -> {json.dumps(now)}"]
+    return [name]
+
+
+def _short(value: Any) -> bool:
+    return len(json.dumps(value)) <= 24
