@@ -7,12 +7,14 @@ SIGINT, or SIGINT twice (to the process group, as a terminal's Ctrl-C). Then the
 recovers (`autoresearch reset` is not used: recovery alone runs, as any command would start), and
 the invariants are checked:
 
-- the tree is at the keep ref, or at a crashed candidate on top of it; uncommitted changes only
-  in scope (an edit not yet tried when the kill came stays the user's);
+- the tree is at the keep ref, or at a crashed or not yet measured candidate on top of it;
+  uncommitted changes only in scope (an edit not yet tried when the kill came stays the user's);
 - every ledger row's commit is pinned at its `exp/N`, and the keep ref is on a kept row;
 - no commit is recorded twice, nothing is left in flight;
 - no process of any run or agent is left (none carries an AUTORESEARCH_RUN_ID);
-- the user's own files (outside scope) are untouched, and `git fsck` is clean.
+- the user's own files (outside scope) are untouched, and `git fsck` is clean;
+- the session's record in git agrees: `status` shows no difference, `repair` finds nothing to
+  repair, and every ledger row is in the record exactly once.
 
 Usage: python bench/kills.py [--trials 60] [--seed 1]
 """
@@ -20,6 +22,7 @@ Usage: python bench/kills.py [--trials 60] [--seed 1]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -157,8 +160,12 @@ def broken_invariants(repo: Path) -> list[str]:
         problems.append(f"keep ref {keep[:7]} is not on a kept row")
     head = git(repo, "rev-parse", "HEAD")
     crashed = {r[0] for r in rows if r[-2] == "crash"}
-    if head != keep and not (head[:7] in crashed and git(repo, "rev-parse", "HEAD~1") == keep):
-        problems.append(f"HEAD {head[:7]} is neither the keep ref nor a crashed candidate")
+    recorded = {r[0] for r in rows}
+    on_keep = head != keep and git(repo, "rev-parse", "HEAD~1") == keep
+    # Killed between the commit and the in-flight record: the candidate, committed but untried,
+    # is what the next `try` measures.
+    if head != keep and not (on_keep and (head[:7] in crashed or head[:7] not in recorded)):
+        problems.append(f"HEAD {head[:7]} is neither the keep ref nor a candidate on top of it")
     modified = git(repo, "diff", "--name-only", "HEAD").splitlines()
     outside = [path for path in modified if path not in ("train.py", USER_FILE)]
     if outside:
@@ -173,6 +180,25 @@ def broken_invariants(repo: Path) -> list[str]:
     fsck = subprocess.run(["git", "fsck", "--no-progress"], cwd=repo, capture_output=True)
     if fsck.returncode != 0:
         problems.append("git fsck failed")
+    return problems + record_problems(repo, len(rows))
+
+
+def record_problems(repo: Path, rows: int) -> list[str]:
+    """Where the files and the record in git disagree."""
+    problems = []
+    status = autoresearch(repo, "status", "--json")
+    if status.returncode != 0:
+        problems.append(f"status failed: {status.stderr.strip()}")
+    elif json.loads(status.stdout)["record"]:
+        problems.append(f"status: {json.loads(status.stdout)['record']}")
+    repair = autoresearch(repo, "repair")
+    if "nothing to repair" not in repair.stdout:
+        problems.append(f"repair: {repair.stdout.strip()} {repair.stderr.strip()}")
+    log = git(repo, "log", "--format=%B", "refs/autoresearch/k/journal")
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    numbers = sorted(e["experiment"] for e in entries if e.get("experiment") is not None)
+    if numbers != list(range(rows)):
+        problems.append(f"{rows} ledger rows, the record has experiments {numbers[-3:]}...")
     return problems
 
 
