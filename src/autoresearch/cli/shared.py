@@ -13,6 +13,7 @@ from autoresearch.engine.recovery import locked
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
 from autoresearch.reports.terminal import progress_printer, report_experiment
+from autoresearch.store.executors import Executor
 
 
 @contextlib.contextmanager
@@ -24,12 +25,17 @@ def recovered(session: Session) -> Iterator[Session]:
         yield session
 
 
-def run_one(session: Session, description: str, as_json: bool = False) -> Experiment | None:
+def run_one(
+    session: Session,
+    description: str,
+    as_json: bool = False,
+    executor: Executor | None = None,
+) -> Experiment | None:
     """One experiment, printed; None when it was interrupted (printed too)."""
     tick = progress_printer(session.settings.budget)
     with recovered(session):
         try:
-            experiment = try_candidate(session, description, Watch(on_tick=tick))
+            experiment = try_candidate(session, description, Watch(on_tick=tick), executor=executor)
         except Interrupted as interrupted:
             report_experiment(interrupted.experiment, as_json, tick is not None)
             return None

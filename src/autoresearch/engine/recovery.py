@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from autoresearch.engine.measure import Measurement
+from autoresearch.engine.schedule import recover_parallel
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row, settle
 from autoresearch.errors import UserError
@@ -31,7 +32,7 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
-    messages = recover_audit(session)
+    messages = recover_audit(session) + recover_parallel(session)
     inflight = read_json(session.files.inflight_json)
     if inflight is None:
         return messages

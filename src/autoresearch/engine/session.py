@@ -86,8 +86,11 @@ class Session:
     # ----- starting and finding a session -------------------------------------------------
 
     @classmethod
-    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
-        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+    def start(
+        cls, path: str, settings: Settings, settings_file: str | None, parallel: bool = False
+    ) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change.
+        ``parallel``: the ledger gets the columns of parallel runs (base, worker)."""
         repo = git.toplevel(path)
         start = git.head(repo)
         if start is None:
@@ -126,7 +129,15 @@ class Session:
         holdout = [settings.holdout_column] if settings.holdout_column else []
         ledger.create_ledger(
             files.ledger,
-            ["commit", *metrics, *ledger.RUN_COLUMNS, *holdout, "status", "description"],
+            [
+                "commit",
+                *metrics,
+                *ledger.RUN_COLUMNS,
+                *(ledger.PARALLEL_COLUMNS if parallel else ()),
+                *holdout,
+                "status",
+                "description",
+            ],
         )
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         return cls(files, meta)

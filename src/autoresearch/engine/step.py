@@ -18,6 +18,7 @@ from autoresearch.engine.measure import UNWATCHED, Measurement, Measuring, Watch
 from autoresearch.engine.session import Session
 from autoresearch.rules import verdict
 from autoresearch.store import git, ledger, runner
+from autoresearch.store.executors import Executor
 from autoresearch.store.files import now, write_json
 
 
@@ -27,8 +28,11 @@ def try_candidate(
     watch: Watch = UNWATCHED,
     tokens: int | None = None,
     cost_usd: float | None = None,
+    executor: Executor | None = None,
 ) -> Experiment:
-    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock."""
+    """Commit what differs from the keep ref, measure it, decide and record. Hold the lock.
+
+    ``executor``: where the runs happen (None: in the repository itself)."""
     description = ledger.sanitize(description) or "(no description)"
     found = candidate.find(session)
     keep, book = found.keep, found.book
@@ -57,6 +61,7 @@ def try_candidate(
             pinned.commit,
             inflight,
             watch,
+            executor,
         )
         baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
@@ -84,8 +89,10 @@ def record_row(
     description: str,
     tokens: int | None = None,
     cost_usd: float | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> None:
-    """Append the experiment's ledger row and flush it to disk."""
+    """Append the experiment's ledger row and flush it to disk (``extra``: more cells, such
+    as the base and worker of a parallel experiment)."""
     cells: dict[str, object] = {
         name: (0.0 if value is None else value) for name, value in measured.metrics.items()
     }
@@ -102,6 +109,7 @@ def record_row(
         status=measured.verdict.status,
         description=description,
     )
+    cells.update(extra or {})
     ledger.append_row(session.files.ledger, cells)
 
 

@@ -25,6 +25,7 @@ from autoresearch.loop.prompt import PromptInputs, build_prompt
 from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
+from autoresearch.store.executors import Executor
 from autoresearch.store.files import write_text
 from autoresearch.store.ledger import Ledger, parse_number
 
@@ -80,8 +81,10 @@ class Loop:
         rules: StopRules,
         report: LoopReport,
         program: Path | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.session = session
+        self.executor = executor  # where runs happen; None: in the repository itself
         self.agent = agent
         self.agent_name = agent_name
         self.rules = rules
@@ -147,6 +150,7 @@ class Loop:
                 Watch(on_tick=self.run_ticker(number, book)),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
+                executor=self.executor,
             )
         except (AgentError, UserError) as failure:
             self.failed(str(failure), crash)
@@ -227,7 +231,7 @@ class Loop:
 
     def stop_reason(self) -> str | None:
         rules, s = self.rules, self.session
-        done = len(self.report.experiments)
+        done = self.experiments_counted()
         if rules.max_experiments is not None and done >= rules.max_experiments:
             return f"reached --max-experiments {rules.max_experiments}"
         hours = (time.monotonic() - self.started) / 3600
@@ -254,6 +258,10 @@ class Loop:
             if spent >= rules.max_cost:
                 return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
         return None
+
+    def experiments_counted(self) -> int:
+        """What --max-experiments counts: the experiments recorded."""
+        return len(self.report.experiments)
 
     def return_to_keep(self) -> None:
         keep = self.session.keep_ref()

@@ -74,8 +74,11 @@ class Ledger(NamedTuple):
 
 # Columns the tool writes after the metrics of each experiment, in this order.
 RUN_COLUMNS = ("runs", "spread", "seconds", "tokens", "cost_usd")
+# A session started with parallel runs also records the keep ref each candidate was built on
+# and the worker (and devices) that ran it.
+PARALLEL_COLUMNS = ("base", "worker")
 # Everything before the first of these is a metric.
-BOOKKEEPING_COLUMNS = (*RUN_COLUMNS, "holdout", "status", "description")
+BOOKKEEPING_COLUMNS = (*RUN_COLUMNS, *PARALLEL_COLUMNS, "holdout", "status", "description")
 
 
 def parse_number(cell: str) -> float | None:

@@ -1,0 +1,183 @@
+"""The loop with several experiments at once (``--workers N``) or with the next proposal made
+while a run goes (``--pipeline``): the agent works in a checkout of its own at the keep ref,
+so a free worker always finds a candidate ready.
+
+The first Ctrl-C stops new proposals and lets the experiments in flight finish; the second
+stops them all, each recorded as interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import deque
+from pathlib import Path
+from types import FrameType
+
+from autoresearch.engine import recovery
+from autoresearch.engine.schedule import Planned, Scheduler
+from autoresearch.engine.session import Session
+from autoresearch.engine.workers import WorkerPlan
+from autoresearch.errors import UserError
+from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Proposal
+from autoresearch.loop.driver import Loop, LoopReport, StopRequest, StopRules
+from autoresearch.store.executors import Executor
+from autoresearch.store.executors.worktree import WorktreeExecutor
+from autoresearch.store.files import write_text
+
+_WAIT_SECONDS = 0.5
+
+
+class StopProposals(StopRequest):
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(
+            "\nno new proposals; the experiments in flight finish (Ctrl-C again to stop them)",
+            flush=True,
+        )
+
+
+class ParallelLoop(Loop):
+    def __init__(
+        self,
+        session: Session,
+        agent: Agent,
+        agent_name: str,
+        rules: StopRules,
+        report: LoopReport,
+        program: Path | None,
+        executors: list[Executor],
+        plan: WorkerPlan,
+    ) -> None:
+        super().__init__(session, agent, agent_name, rules, report, program)
+        self.executors = executors
+        self.plan = plan
+        self.proposals: dict[str, Proposal] = {}
+        self.scheduler: Scheduler | None = None
+        self.waiting: deque[Planned] = deque()  # carried onto a newer keep ref: run first
+
+    def run(self) -> LoopReport:
+        session = self.session
+        with session.lock(), StopProposals() as stop:
+            for message in recovery.recover(session):
+                self.report.say(f"recovered: {message}")
+            self.return_to_keep()
+            scheduler = Scheduler(session, self.executors, self.plan.device_sets)
+            self.scheduler = scheduler
+            place = os.path.join(session.files.dir, "worktrees", "agent")
+            workspace = WorktreeExecutor(session.repo, place, self.plan.links)
+            ready: Planned | None = None
+            try:
+                while True:
+                    self.collect(block=False)
+                    reason = "stopped at your request (Ctrl-C)" if stop.requested else None
+                    reason = reason or self.stop_reason()
+                    if reason and ready is not None:
+                        self.set_aside(ready)
+                        ready = None
+                    if reason and not scheduler.running and not self.waiting:
+                        self.report.stop_reason = reason
+                        break
+                    if self.waiting and scheduler.free_workers:
+                        scheduler.start(self.waiting.popleft())
+                    elif ready is not None and scheduler.free_workers:
+                        scheduler.start(ready)
+                        ready = None
+                    elif ready is None and not reason:
+                        ready = self.prepare(workspace)
+                    else:
+                        self.collect(block=True)
+            except KeyboardInterrupt:
+                scheduler.stop_all()
+                self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
+            finally:
+                self.finish(scheduler, ready)
+                workspace.close()
+        return self.report
+
+    def finish(self, scheduler: Scheduler, ready: Planned | None) -> None:
+        """Record every experiment still in flight (stopped when a stop was asked for)."""
+        if ready is not None:
+            self.set_aside(ready)
+        while scheduler.running:
+            try:
+                self.collect(block=True)
+            except KeyboardInterrupt:
+                scheduler.stop_all()
+        scheduler.join()
+        scheduler.close()
+        self.return_to_keep()
+
+    def set_aside(self, planned: Planned) -> None:
+        """A candidate prepared but never run stays reachable under an ``abandoned`` ref."""
+        ref = self.session.abandoned_ref(planned.commit)
+        self.report.say(f"not run: {planned.description} (kept at {ref})")
+
+    # ----- proposals ----------------------------------------------------------------------------
+
+    def prepare(self, workspace: WorktreeExecutor) -> Planned | None:
+        """Ask the agent for a candidate in its own checkout of the keep ref, and commit it."""
+        assert self.scheduler is not None
+        self.attempt += 1
+        keep = self.session.keep_ref()
+        workspace.checkout(keep)
+        book = self.session.read_ledger()
+        self.status_line(f"asking for an idea ({self.agent_name}); {self.busy_text()}")
+        try:
+            request = self.in_flight_request(self.request(None, book), workspace.place)
+            proposal = self.agent.propose(request)
+            planned = self.scheduler.commit_candidate(
+                workspace.place, keep, proposal.description, proposal.tokens, proposal.cost_usd
+            )
+        except (AgentError, UserError) as failure:
+            self.failed(str(failure), None)
+            return None
+        self.failures_in_a_row = 0
+        self.proposals[planned.commit] = proposal
+        return planned
+
+    def in_flight_request(self, request: AgentRequest, workdir: str) -> AgentRequest:
+        """The request for the agent's own checkout; the prompt names what is still running."""
+        assert self.scheduler is not None
+        running = [r.planned for r in self.scheduler.running.values()] + list(self.waiting)
+        note = [
+            "## Experiments in flight",
+            "",
+            "You work in a checkout of your own at the keep ref while other experiments run. "
+            "Their results are not known yet: propose something that does not repeat them.",
+        ]
+        note += [f"- {p.commit[:7]} {p.description}" for p in running] or ["- (none)"]
+        prompt = request.prompt + "\n\n" + "\n".join(note) + "\n"
+        write_text(request.prompt_path, prompt)
+        write_text(self.session.files.last_prompt, prompt)
+        return dataclasses.replace(request, prompt=prompt, workdir=Path(workdir))
+
+    def has_changes(self) -> bool:
+        return True  # the scheduler refuses an empty candidate itself
+
+    # ----- results ------------------------------------------------------------------------------
+
+    def collect(self, block: bool) -> None:
+        """Record the next finished experiment (waiting a little for one when ``block``)."""
+        assert self.scheduler is not None
+        done = self.scheduler.wait(_WAIT_SECONDS if block else 0)
+        if done is None:
+            return
+        settled = self.scheduler.settle(*done)
+        experiment = settled.experiment
+        self.report.experiments.append(experiment)
+        proposal = self.proposals.pop(experiment.commit, None)
+        self.agent.observe(self.outcome(experiment))
+        self.report.say(self.verdict_line(experiment, proposal or Proposal(experiment.description)))
+        if settled.requeued is not None:
+            self.waiting.append(settled.requeued)
+
+    def experiments_counted(self) -> int:
+        running = len(self.scheduler.running) if self.scheduler else 0
+        return len(self.report.experiments) + running + len(self.waiting)
+
+    def busy_text(self) -> str:
+        assert self.scheduler is not None
+        return f"{len(self.scheduler.running)}/{len(self.executors)} workers busy"
