@@ -72,6 +72,8 @@ def plan_workers(repo: str, options: Mapping[str, Any]) -> WorkerPlan:
     in_place = bool(options.get("in_place"))
     pipeline = bool(options.get("pipeline"))
     gpus = parse_gpus(str(options["gpus"])) if options.get("gpus") else ()
+    if gpus and executor == "ray":
+        raise UserError("--gpus is for the local executor: Ray gives each run --gpus-per-run GPUs")
     if gpus:
         per_run = per_run or 1
         if per_run > len(gpus):
@@ -88,6 +90,10 @@ def plan_workers(repo: str, options: Mapping[str, Any]) -> WorkerPlan:
         if per_run is not None and executor == "local":
             raise UserError("--gpus-per-run needs --gpus (the devices to share out)")
         sets = ((),) * (workers or 1)
+    if executor == "ray":
+        from autoresearch.store.executors.ray_executor import check
+
+        check(options.get("ray_address"))
     if in_place and (len(sets) > 1 or pipeline or executor != "local"):
         raise UserError("--in-place runs one experiment at a time, here: drop --workers/--pipeline")
     if in_place and links:
