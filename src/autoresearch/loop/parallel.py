@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections import deque
 from pathlib import Path
 from types import FrameType
@@ -26,6 +27,7 @@ from autoresearch.store.executors.worktree import WorktreeExecutor
 from autoresearch.store.files import write_text
 
 _WAIT_SECONDS = 0.5
+_RECHECK_SECONDS = 5.0
 
 
 class StopProposals(StopRequest):
@@ -56,7 +58,12 @@ class ParallelLoop(Loop):
         self.plan = plan
         self.proposals: dict[str, Proposal] = {}
         self.scheduler: Scheduler | None = None
+        if hasattr(agent, "in_flight"):
+            agent.in_flight = len(executors) + 1  # the tuner: several trials asked at once
         self.waiting: deque[Planned] = deque()  # carried onto a newer keep ref: run first
+        self._checked: tuple[int, int] | None = None
+        self._checked_at = 0.0
+        self._reason: str | None = None
 
     def run(self) -> LoopReport:
         session = self.session
@@ -150,8 +157,9 @@ class ParallelLoop(Loop):
         ]
         note += [f"- {p.commit[:7]} {p.description}" for p in running] or ["- (none)"]
         prompt = request.prompt + "\n\n" + "\n".join(note) + "\n"
-        write_text(request.prompt_path, prompt)
-        write_text(self.session.files.last_prompt, prompt)
+        # Written once already, durably: this adds the note (a crash may lose only the note).
+        write_text(request.prompt_path, prompt, durable=False)
+        write_text(self.session.files.last_prompt, prompt, durable=False)
         return dataclasses.replace(request, prompt=prompt, workdir=Path(workdir))
 
     def has_changes(self) -> bool:
@@ -173,6 +181,14 @@ class ParallelLoop(Loop):
         self.report.say(self.verdict_line(experiment, proposal or Proposal(experiment.description)))
         if settled.requeued is not None:
             self.waiting.append(settled.requeued)
+
+    def stop_reason(self) -> str | None:
+        """Checked again once something changed, or every few seconds (for --max-hours)."""
+        key = (self.experiments_counted(), len(self.report.experiments))
+        if key != self._checked or time.monotonic() - self._checked_at > _RECHECK_SECONDS:
+            self._reason = super().stop_reason()
+            self._checked, self._checked_at = key, time.monotonic()
+        return self._reason
 
     def experiments_counted(self) -> int:
         running = len(self.scheduler.running) if self.scheduler else 0
