@@ -206,6 +206,11 @@ class Scheduler:
         except queue.Empty:
             return None
 
+    def release(self, running: Running) -> None:
+        """Its worker is free again (the run is over; ``settle`` may come later)."""
+        if self.running.get(running.worker) == running:
+            del self.running[running.worker]
+
     def stop_all(self) -> None:
         """Stop every run now: each ends as interrupted, for ``settle`` to record."""
         self.stopping_now.set()
@@ -221,7 +226,7 @@ class Scheduler:
         """Record a finished run: its row first, then the keep ref, as the sequential step."""
         session = self.session
         planned = running.planned
-        del self.running[running.worker]
+        self.release(running)
         keep = session.keep_ref()
         status, reason = measured.verdict.status, measured.verdict.reason
         requeued: Planned | None = None

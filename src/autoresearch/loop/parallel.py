@@ -22,6 +22,7 @@ from autoresearch.engine.workers import WorkerPlan
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Proposal
 from autoresearch.loop.driver import Loop, LoopReport, StopRequest, StopRules
+from autoresearch.store import git
 from autoresearch.store.executors import Executor
 from autoresearch.store.executors.worktree import WorktreeExecutor
 from autoresearch.store.files import write_text
@@ -61,6 +62,8 @@ class ParallelLoop(Loop):
         if hasattr(agent, "in_flight"):
             agent.in_flight = len(executors) + 1  # the tuner: several trials asked at once
         self.waiting: deque[Planned] = deque()  # carried onto a newer keep ref: run first
+        self.ready: Planned | None = None  # the agent's next candidate, committed
+        self.accepting = True  # False once a stop condition or Ctrl-C stops new experiments
         self._checked: tuple[int, int] | None = None
         self._checked_at = 0.0
         self._reason: str | None = None
@@ -75,39 +78,41 @@ class ParallelLoop(Loop):
             self.scheduler = scheduler
             place = os.path.join(session.files.dir, "worktrees", "agent")
             workspace = WorktreeExecutor(session.repo, place, self.plan.links)
-            ready: Planned | None = None
             try:
                 while True:
                     self.collect(block=False)
                     reason = "stopped at your request (Ctrl-C)" if stop.requested else None
                     reason = reason or self.stop_reason()
-                    if reason and ready is not None:
-                        self.set_aside(ready)
-                        ready = None
+                    if reason and self.ready is not None:
+                        self.set_aside(self.ready)
+                        self.ready = None
+                    self.accepting = not reason
                     if reason and not scheduler.running and not self.waiting:
                         self.report.stop_reason = reason
                         break
                     if self.waiting and scheduler.free_workers:
                         scheduler.start(self.waiting.popleft())
-                    elif ready is not None and scheduler.free_workers:
-                        scheduler.start(ready)
-                        ready = None
-                    elif ready is None and not reason:
-                        ready = self.prepare(workspace)
+                    elif self.ready is not None and scheduler.free_workers:
+                        scheduler.start(self.ready)
+                        self.ready = None
+                    elif self.ready is None and not reason:
+                        self.ready = self.prepare(workspace)
                     else:
                         self.collect(block=True)
             except KeyboardInterrupt:
                 scheduler.stop_all()
                 self.report.stop_reason = "stopped now at your request (second Ctrl-C)"
             finally:
-                self.finish(scheduler, ready)
+                self.finish(scheduler)
                 workspace.close()
         return self.report
 
-    def finish(self, scheduler: Scheduler, ready: Planned | None) -> None:
+    def finish(self, scheduler: Scheduler) -> None:
         """Record every experiment still in flight (stopped when a stop was asked for)."""
-        if ready is not None:
-            self.set_aside(ready)
+        self.accepting = False
+        if self.ready is not None:
+            self.set_aside(self.ready)
+            self.ready = None
         while scheduler.running:
             try:
                 self.collect(block=True)
@@ -139,11 +144,18 @@ class ParallelLoop(Loop):
                 workspace.place, keep, proposal.description, proposal.tokens, proposal.cost_usd
             )
         except (AgentError, UserError) as failure:
-            self.failed(str(failure), None)
+            kept = self.keep_attempt(workspace.place, keep)
+            self.failed(f"{failure}{f'; its edits kept at {kept}' if kept else ''}", None)
             return None
         self.failures_in_a_row = 0
         self.proposals[planned.commit] = proposal
         return planned
+
+    def keep_attempt(self, workspace: str, keep: str) -> str | None:
+        """A failed attempt's edits (or commits), pinned under an ``abandoned`` ref before its
+        checkout is cleaned for the next proposal."""
+        commit = git.snapshot_uncommitted(workspace) or git.head(workspace)
+        return self.session.abandoned_ref(commit) if commit and commit != keep else None
 
     def in_flight_request(self, request: AgentRequest, workdir: str) -> AgentRequest:
         """The request for the agent's own checkout; the prompt names what is still running."""
@@ -173,7 +185,13 @@ class ParallelLoop(Loop):
         done = self.scheduler.wait(_WAIT_SECONDS if block else 0)
         if done is None:
             return
-        settled = self.scheduler.settle(*done)
+        running, measured = done
+        self.scheduler.release(running)
+        if self.ready is not None and self.accepting and not self.waiting:
+            # The freed worker goes on at once; the bookkeeping of what it ran follows.
+            self.scheduler.start(self.ready)
+            self.ready = None
+        settled = self.scheduler.settle(running, measured)
         experiment = settled.experiment
         self.report.experiments.append(experiment)
         proposal = self.proposals.pop(experiment.commit, None)
