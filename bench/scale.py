@@ -179,7 +179,8 @@ def throughput(
     root: Path, run: float, per_worker: int, counts: Sequence[int], ray_address: str | None
 ) -> None:
     print(f"throughput: runs of {run:g} s, agent 0 s, {per_worker} experiments per worker")
-    setups = [(f"pool {n}", n, ("--workers", str(n))) for n in counts]
+    # The agent prepares the next candidate while runs go (implied with several workers).
+    setups = [(f"pool {n}", n, ("--workers", str(n), "--pipeline")) for n in counts]
     if ray_address:
         ray = ("--executor", "ray", "--ray-address", ray_address, "--gpus-per-run", "1")
         setups.append(("ray 8", 8, (*ray, "--workers", "8")))

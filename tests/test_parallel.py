@@ -56,6 +56,7 @@ count_file = here / "calls"
 call = int(count_file.read_text()) if count_file.exists() else 0
 count_file.write_text(str(call + 1))
 step = plan[min(call, len(plan) - 1)]
+(here / f"prompt-{call}.md").write_text(pathlib.Path(os.environ["AUTORESEARCH_PROMPT"]).read_text())
 text = pathlib.Path("train.py").read_text()
 for name, value in step.items():
     text = re.sub(name + r" = .*", f"{name} = {value}", text)
@@ -155,6 +156,20 @@ def test_a_pool_runs_at_once_on_devices_of_their_own(
     assert {r["worker"] for r in recorded} == {"worktree0:gpu0+1", "worktree1:gpu2+3"}
     assert all(r["base"] for r in recorded)
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_pipeline_prepares_the_next_candidate_while_the_run_goes(
+    cli: Cli, project: Path, tmp_path: Path
+) -> None:
+    steps = [{"A": 0.1, "SLEEP": 2}, {"B": 0.05, "SLEEP": 0.2}]
+    flags = ("--pipeline", "--max-experiments", "2", "--gpus", "0")
+    result = cli(*start(cli, tmp_path / "agent", steps, *flags), timeout=120)
+    assert result.returncode == 0, result.stderr
+    second = (tmp_path / "agent" / "prompt-1.md").read_text()
+    assert "## Experiments in flight" in second and '{"A": 0.1, "SLEEP": 2}' in second
+    recorded = rows(project)[1:]
+    assert [r["worker"] for r in recorded] == ["worktree0:gpu0"] * len(recorded)
+    assert all(r["status"] != "crash" for r in recorded)  # gpu0 was never shared
 
 
 def test_a_candidate_that_beat_a_stale_base_is_measured_again_on_the_new_keep(
