@@ -35,13 +35,19 @@ class WorktreeExecutor:
     def checkout(self, commit: str) -> None:
         """The worktree at exactly ``commit``: tracked files as committed, nothing else but the
         links."""
+        if os.path.isdir(self.place) and not os.path.isfile(os.path.join(self.place, ".git")):
+            # Not a worktree (any more): git would act on the repository around it instead.
+            remove_worktree(self.repo, self.place)
+        if os.path.isdir(self.place):
+            try:
+                git.git(self.place, "checkout", "-q", "--detach", "-f", commit)
+                git.git(self.place, "clean", "-q", "-ffdx")
+            except git.GitError:
+                remove_worktree(self.repo, self.place)  # half made, or broken: made again
         if not os.path.isdir(self.place):
             os.makedirs(os.path.dirname(self.place), exist_ok=True)
             git.git(self.repo, "worktree", "prune")
             git.git(self.repo, "worktree", "add", "-q", "--detach", "-f", self.place, commit)
-        else:
-            git.git(self.place, "checkout", "-q", "--detach", "-f", commit)
-            git.git(self.place, "clean", "-q", "-ffdx")
         for link in self.links:
             target = os.path.join(self.place, link)
             os.makedirs(os.path.dirname(target), exist_ok=True)
