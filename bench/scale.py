@@ -220,7 +220,8 @@ def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None
                 None,
             )
             needed.append(count if count is not None else limit * 2)
-        print(f"  {name:12s} median {statistics.median(needed):g} experiments  {needed}")
+        shown = [n if n <= limit else f">{limit}" for n in needed]
+        print(f"  {name:12s} median {statistics.median(needed):g} experiments  {shown}")
 
 
 def false_keeps(root: Path, seeds: Sequence[int], experiments: int) -> None:

@@ -131,3 +131,24 @@ def test_an_unreachable_cluster_or_no_ray_gets_one_line(
     result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}], "--executor", "ray"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert 'pip install "autoresearch[ray]"' in result.stderr
+
+
+def test_after_a_kill_of_the_tool_no_run_is_left_on_the_cluster(
+    cli: Cli, project: Path, tmp_path: Path, cluster: str
+) -> None:
+    pids = tmp_path / "pids"
+    run = f"(setsid sleep 300 & echo $! > {pids}.child); {sys.executable} train.py"
+    flags = ("--executor", "ray", "--ray-address", cluster, "--no-baseline")
+    command = [*start(cli, tmp_path / "agent", [{"SLEEP": 300}], *flags)]
+    command[command.index("--run") + 1] = run
+    loop = cli.popen(*command)
+    try:
+        wait_for(lambda: Path(f"{pids}.child").exists())
+    finally:
+        loop.kill()
+        loop.communicate()
+    child = int(Path(f"{pids}.child").read_text())
+    wait_for(lambda: not os.path.exists(f"/proc/{child}") or _zombie(child), 60)
+    recovered = cli("reset")
+    assert "was interrupted" in recovered.stderr
+    assert [r["status"] for r in rows(project)] == ["crash"]

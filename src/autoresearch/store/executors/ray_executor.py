@@ -26,6 +26,10 @@ _RUN_LOG = ".autoresearch-run.log"
 # session's variables on top of it, not the whole environment of the machine the tool runs on.
 _SENT_PREFIXES = ("AUTORESEARCH_",)
 
+# Started through a parent that exits at once, so that it is no child of the Ray worker: Ray
+# kills a dying worker's children, which would take the watchdog with it (and only it, since
+# the run is a grandchild).
+_DETACH = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True)"
 _WATCHDOG = """
 import os, sys, time
 from autoresearch.store import runner
@@ -196,24 +200,15 @@ def _run_on_worker(
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(absolute, target)
         log = os.path.join(place, _RUN_LOG)
-        watchdogs: list[subprocess.Popen[bytes]] = []
 
         def guard(group: int) -> None:
-            watchdogs.append(
-                subprocess.Popen(
-                    [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group), run_id],
-                    start_new_session=True,
-                )
-            )
+            # It leaves by itself once the run is over.
+            watchdog = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group), run_id]
+            subprocess.run([sys.executable, "-c", _DETACH, *watchdog], check=False)
 
-        try:
-            result = runner.run_command(
-                command, place, log, {**os.environ, **sent}, kill_after, guard, run_id=run_id
-            )
-        finally:
-            for watchdog in watchdogs:
-                watchdog.terminate()
-                watchdog.wait()
+        result = runner.run_command(
+            command, place, log, {**os.environ, **sent}, kill_after, guard, run_id=run_id
+        )
         with open(log, "rb") as handle:
             output = handle.read()
     return result.exit_code, result.seconds, result.timed_out, output
