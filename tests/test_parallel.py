@@ -144,6 +144,14 @@ def test_bad_worker_flags_get_one_line_and_change_nothing(
     assert "autoresearch/p" not in git(project, "branch")
 
 
+def test_worker_settings_come_from_the_settings_file_too(
+    cli: Cli, project: Path, tmp_path: Path
+) -> None:
+    (project / "autoresearch.toml").write_text("gpus = [0, 1, 0]\n")
+    result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}]))
+    assert result.returncode == 2 and "GPU 0 twice" in result.stderr
+
+
 def test_a_pool_runs_at_once_on_devices_of_their_own(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:

@@ -123,6 +123,7 @@ def worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pipeline",
         action="store_true",
+        default=None,
         help="let the agent prepare the next candidate while a run goes",
     )
     parser.add_argument("--executor", help="local (default) or ray")
@@ -130,6 +131,7 @@ def worker_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--in-place",
         action="store_true",
+        default=None,
         help="run in the tree the agent edits, not in a clean checkout (one worker only)",
     )
 

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     file_values, _ = read_settings_file(repo)
     options = loop_options(vars(args), file_values)
     stop_rules(options)  # refuse bad numbers before anything is started
-    plan = plan_workers(repo, vars(args))
+    plan = plan_workers(repo, options)
     check_knobs(repo, file_values, args.agent or options.get("agent"))
     session = find_or_start(repo, args.tag, flag_values(args), args.no_baseline, plan)
     if session is None:

@@ -71,7 +71,10 @@ def plan_workers(repo: str, options: Mapping[str, Any]) -> WorkerPlan:
     links = check_links(repo, list(options.get("link") or ()))
     in_place = bool(options.get("in_place"))
     pipeline = bool(options.get("pipeline"))
-    gpus = parse_gpus(str(options["gpus"])) if options.get("gpus") else ()
+    listed = options.get("gpus")
+    if isinstance(listed, list | tuple):  # from a settings file: gpus = [0, 1]
+        listed = ",".join(str(gpu) for gpu in listed)
+    gpus = parse_gpus(str(listed)) if listed else ()
     if gpus and executor == "ray":
         raise UserError("--gpus is for the local executor: Ray gives each run --gpus-per-run GPUs")
     if gpus:
