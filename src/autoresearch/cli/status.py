@@ -8,7 +8,7 @@ from typing import Any
 
 from autoresearch.cli.flags import Commands
 from autoresearch.cli.ledger_args import read_ledger_file
-from autoresearch.engine.schedule import worker_states
+from autoresearch.engine.inflight import worker_states
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 from autoresearch.reports.terminal import print_json, status_lines

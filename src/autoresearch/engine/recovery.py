@@ -7,8 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from autoresearch.engine.inflight import recover_parallel
 from autoresearch.engine.measure import Measurement
-from autoresearch.engine.schedule import recover_parallel
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row, settle
 from autoresearch.errors import UserError

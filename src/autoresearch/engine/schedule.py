@@ -16,19 +16,20 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from autoresearch.engine.candidate import collect
 from autoresearch.engine.experiment import Experiment
+from autoresearch.engine.inflight import inflight_dir, workers_json
 from autoresearch.engine.measure import Measurement, Measuring, Watch, measure
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import crash_metrics, record_row
+from autoresearch.engine.step import record_row
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
 from autoresearch.store import git, ledger, runner
 from autoresearch.store.executors import Executor
-from autoresearch.store.files import now, read_json, write_json
+from autoresearch.store.files import now, write_json
 from autoresearch.store.rebase import rebase_onto
 
 
@@ -55,14 +56,6 @@ class Settled(NamedTuple):
 
     experiment: Experiment
     requeued: Planned | None = None
-
-
-def inflight_dir(session: Session) -> str:
-    return os.path.join(session.files.dir, "inflight")
-
-
-def workers_json(session: Session) -> str:
-    return os.path.join(session.files.dir, "workers.json")
 
 
 class Scheduler:
@@ -333,58 +326,3 @@ class Scheduler:
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(workers_json(self.session))
-
-
-def worker_states(session: Session) -> list[Mapping[str, Any]]:
-    """Each worker of a parallel loop that is still running: busy (and with what) or idle."""
-    state = read_json(workers_json(session))
-    if state is None or not _alive(state.get("pid")):
-        return []
-    return list(state.get("workers") or [])
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def recover_parallel(session: Session) -> list[str]:
-    """After a kill of a parallel loop: stop every run still alive and record each experiment
-    that has no row as interrupted. Call with the lock held."""
-    folder = inflight_dir(session)
-    if not os.path.isdir(folder):
-        return []
-    messages = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        inflight = read_json(path)
-        if inflight is None:
-            os.unlink(path)
-            continue
-        number, commit = inflight["experiment"], str(inflight["commit"])
-        if runner.kill_recorded(inflight):
-            messages.append(f"killed the run of experiment {number} still alive")
-        if session.read_ledger().row_for(commit[:7]) is None:
-            interrupted = Measurement(
-                verdict.Verdict(verdict.CRASH, "interrupted"),
-                metrics=crash_metrics(session),
-                seconds=now() - float(inflight.get("started") or now()),
-                interrupted=True,
-            )
-            base = str(inflight.get("keep") or "")
-            extra = {"base": base[:7], "worker": str(inflight.get("worker", ""))}
-            record_row(session, commit, interrupted, str(inflight["description"]), extra=extra)
-            messages.append(
-                f"experiment {number} ({commit[:7]}) was interrupted: recorded as crash"
-            )
-        os.unlink(path)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(workers_json(session))
-    return messages

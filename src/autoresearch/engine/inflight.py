@@ -1,0 +1,79 @@
+"""What a parallel loop leaves on disk while it runs: a record per experiment in flight (for
+recovery after a kill of the tool) and the state of each worker (for `status`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from autoresearch.engine.measure import Measurement
+from autoresearch.engine.session import Session
+from autoresearch.engine.step import crash_metrics, record_row
+from autoresearch.rules import verdict
+from autoresearch.store import runner
+from autoresearch.store.files import now, read_json
+
+
+def inflight_dir(session: Session) -> str:
+    return os.path.join(session.files.dir, "inflight")
+
+
+def workers_json(session: Session) -> str:
+    return os.path.join(session.files.dir, "workers.json")
+
+
+def worker_states(session: Session) -> list[Mapping[str, Any]]:
+    """Each worker of a parallel loop that is still running: busy (and with what) or idle."""
+    state = read_json(workers_json(session))
+    if state is None or not _alive(state.get("pid")):
+        return []
+    return list(state.get("workers") or [])
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_parallel(session: Session) -> list[str]:
+    """After a kill of a parallel loop: stop every run still alive and record each experiment
+    that has no row as interrupted. Call with the lock held."""
+    folder = inflight_dir(session)
+    if not os.path.isdir(folder):
+        return []
+    messages = []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        inflight = read_json(path)
+        if inflight is None:
+            os.unlink(path)
+            continue
+        number, commit = inflight["experiment"], str(inflight["commit"])
+        if runner.kill_recorded(inflight):
+            messages.append(f"killed the run of experiment {number} still alive")
+        if session.read_ledger().row_for(commit[:7]) is None:
+            interrupted = Measurement(
+                verdict.Verdict(verdict.CRASH, "interrupted"),
+                metrics=crash_metrics(session),
+                seconds=now() - float(inflight.get("started") or now()),
+                interrupted=True,
+            )
+            base = str(inflight.get("keep") or "")
+            extra = {"base": base[:7], "worker": str(inflight.get("worker", ""))}
+            record_row(session, commit, interrupted, str(inflight["description"]), extra=extra)
+            messages.append(
+                f"experiment {number} ({commit[:7]}) was interrupted: recorded as crash"
+            )
+        os.unlink(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(workers_json(session))
+    return messages
