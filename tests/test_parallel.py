@@ -277,3 +277,31 @@ def test_first_ctrl_c_lets_runs_finish_and_the_second_stops_them(
     )
     assert len(rows(project)) == 5
     assert not any(alive(group) for group in groups)
+
+
+def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
+    cli: Cli, project: Path
+) -> None:
+    from autoresearch.engine.measure import Measurement
+    from autoresearch.engine.session import Session
+    from autoresearch.engine.step import record_row
+    from autoresearch.rules.verdict import KEEP, Verdict
+
+    assert cli.init("--pattern", r"score: (\S+)").returncode == 0
+    base = git(project, "rev-parse", "HEAD")
+    (project / "train.py").write_text(TRAIN.replace("A = 0", "A = 0.1"))
+    git(project, "commit", "-qam", "better")
+    better = git(project, "rev-parse", "HEAD")
+    git(project, "reset", "-q", "--hard", base)
+    # As a parallel loop killed right after the row of a keep was flushed:
+    session = Session.open(str(project))
+    folder = Path(session.files.dir, "inflight")
+    folder.mkdir()
+    record = {"experiment": 1, "commit": better, "keep": base, "description": "better"}
+    (folder / "1.json").write_text(json.dumps({**record, "started": 0, "worker": 0}))
+    record_row(session, better, Measurement(Verdict(KEEP, "better"), (0.9,), {"val_bpb": 0.9}), "b")
+    recovered = cli("reset")
+    assert "keep ref moved" in recovered.stderr, recovered.stderr
+    assert git(project, "rev-parse", "refs/autoresearch/t/keep") == better
+    assert git(project, "rev-parse", "HEAD") == better
+    assert [r["status"] for r in rows(project)] == ["keep", "keep"]

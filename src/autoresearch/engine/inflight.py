@@ -12,7 +12,7 @@ from autoresearch.engine.measure import Measurement
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row
 from autoresearch.rules import verdict
-from autoresearch.store import runner
+from autoresearch.store import git, runner
 from autoresearch.store.files import now, read_json
 
 
@@ -60,19 +60,25 @@ def recover_parallel(session: Session) -> list[str]:
         number, commit = inflight["experiment"], str(inflight["commit"])
         if runner.kill_recorded(inflight):
             messages.append(f"killed the run of experiment {number} still alive")
-        if session.read_ledger().row_for(commit[:7]) is None:
+        row = session.read_ledger().row_for(commit[:7])
+        base = str(inflight.get("keep") or "")
+        if row is None:
             interrupted = Measurement(
                 verdict.Verdict(verdict.CRASH, "interrupted"),
                 metrics=crash_metrics(session),
                 seconds=now() - float(inflight.get("started") or now()),
                 interrupted=True,
             )
-            base = str(inflight.get("keep") or "")
             extra = {"base": base[:7], "worker": str(inflight.get("worker", ""))}
             record_row(session, commit, interrupted, str(inflight["description"]), extra=extra)
             messages.append(
                 f"experiment {number} ({commit[:7]}) was interrupted: recorded as crash"
             )
+        elif row.status == verdict.KEEP and session.keep_ref() == base:
+            # Killed between its row and the keep ref's move: the move is all that is left.
+            git.update_ref(session.repo, session.keep_ref_name, commit)
+            session.restore(commit)
+            messages.append(f"experiment {number} ({commit[:7]}) was kept: keep ref moved to it")
         os.unlink(path)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(workers_json(session))

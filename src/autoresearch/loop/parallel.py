@@ -8,10 +8,12 @@ stops them all, each recorded as interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -32,7 +34,27 @@ _RECHECK_SECONDS = 5.0
 
 
 class StopProposals(StopRequest):
+    """First Ctrl-C: no new proposals. Second: stop every run, though never in the middle of
+    recording an experiment (it is raised once the record is complete)."""
+
+    holding = False
+    deferred = False
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.deferred:
+            self.deferred = False
+            raise KeyboardInterrupt
+
     def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested and self.holding:
+            self.deferred = True
+            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -64,6 +86,7 @@ class ParallelLoop(Loop):
         self.waiting: deque[Planned] = deque()  # carried onto a newer keep ref: run first
         self.ready: Planned | None = None  # the agent's next candidate, committed
         self.accepting = True  # False once a stop condition or Ctrl-C stops new experiments
+        self.stop = StopProposals()
         self._checked: tuple[int, int] | None = None
         self._checked_at = 0.0
         self._reason: str | None = None
@@ -71,6 +94,7 @@ class ParallelLoop(Loop):
     def run(self) -> LoopReport:
         session = self.session
         with session.lock(), StopProposals() as stop:
+            self.stop = stop
             for message in recovery.recover(session):
                 self.report.say(f"recovered: {message}")
             self.return_to_keep()
@@ -191,7 +215,8 @@ class ParallelLoop(Loop):
             # The freed worker goes on at once; the bookkeeping of what it ran follows.
             self.scheduler.start(self.ready)
             self.ready = None
-        settled = self.scheduler.settle(running, measured)
+        with self.stop.held():
+            settled = self.scheduler.settle(running, measured)
         experiment = settled.experiment
         self.report.experiments.append(experiment)
         proposal = self.proposals.pop(experiment.commit, None)
