@@ -178,7 +178,7 @@ def test_after_a_kill_mid_run_the_users_fix_is_the_next_try(repo: Path, session:
 
 def test_loop_given_sigterm_mid_run_records_and_exits_130(repo: Path, session: Cli) -> None:
     agent = repo.parent / "agent.py"
-    agent.write_text("open('train.py', 'a').write('import time; time.sleep(600)\\n')\n")
+    agent.write_text("open('train.py', 'w').write('import time\\ntime.sleep(600)\\n')\n")
     tool = session.popen("loop", "--agent", "command", "--agent-cmd", f"{sys.executable} {agent}")
     wait_until_running(repo, tool)
     tool.send_signal(signal.SIGTERM)

@@ -169,3 +169,22 @@ def test_refuses_a_study_made_for_the_other_direction(repo: Path) -> None:
     make_agent(repo)
     with pytest.raises(UserError, match="minimize, not maximize"):
         make_agent(repo, direction="maximize")
+
+
+def test_several_trials_in_flight_each_get_their_own_verdict(repo: Path) -> None:
+    # As in a loop with two workers: two proposals, each committed, verdicts in reverse order.
+    agent = make_agent(repo)
+    agent.in_flight = 3
+    commits = []
+    for _ in range(2):
+        agent.propose(request(repo))
+        git(repo, "commit", "-qam", "trial")
+        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    first, second = commits
+    agent.observe(Outcome(commit=second, status="keep", value=0.2, description=""))
+    agent.observe(Outcome(commit=first, status="discard", value=0.9, description=""))
+    told = {
+        t.user_attrs["commit"]: t.value for t in agent.study.get_trials(states=(State.COMPLETE,))
+    }
+    assert told == {second: 0.2, first: 0.9}
+    assert not [t for t in agent.study.trials if t.user_attrs.get("verdict") == "not run"]

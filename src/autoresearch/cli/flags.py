@@ -114,6 +114,37 @@ def loop_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed for the tuner")
 
 
+def link_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--link",
+        action="append",
+        metavar="PATH",
+        help="untracked file or folder a run needs, linked into its checkout (repeatable)",
+    )
+
+
+def worker_flags(parser: argparse.ArgumentParser) -> None:
+    """Where and how many experiments run at once."""
+    link_flag(parser)
+    parser.add_argument("--workers", help="experiments run at once (default 1, or one per GPU set)")
+    parser.add_argument("--gpus", metavar="0,1,...", help="devices to share out among the runs")
+    parser.add_argument("--gpus-per-run", help="devices each run gets (default 1)")
+    parser.add_argument(
+        "--pipeline",
+        action="store_true",
+        default=None,
+        help="let the agent prepare the next candidate while a run goes",
+    )
+    parser.add_argument("--executor", help="local (default) or ray")
+    parser.add_argument("--ray-address", help="the Ray cluster to use (default: start one here)")
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        default=None,
+        help="run in the tree the agent edits, not in a clean checkout (one worker only)",
+    )
+
+
 def ledger_flags(parser: argparse.ArgumentParser) -> None:
     """For the commands that read any ledger, with or without a session behind it."""
     parser.add_argument(

@@ -19,6 +19,7 @@ from autoresearch.reports.terminal import print_tail
 from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
+from autoresearch.store.executors import Executor
 from autoresearch.store.files import SessionFiles
 from autoresearch.store.settings_file import read_settings_file
 
@@ -77,35 +78,48 @@ def run(args: argparse.Namespace) -> int:
 
 
 def start_after(
-    repo: str, first: preflight.FirstRun, settings: Settings, settings_file: str | None
+    repo: str,
+    first: preflight.FirstRun,
+    settings: Settings,
+    settings_file: str | None,
+    parallel: bool = False,
 ) -> tuple[Session, RunOutcome | None]:
     """The session, started once its first run passed; that run's outcome for the baseline."""
     judged = preflight.judge_first(first, settings)
     refuse(judged)
-    session = Session.start(repo, settings, settings_file)
+    session = Session.start(repo, settings, settings_file, parallel)
     preflight.adopt_first_run(session, first)
     return session, judged.outcome
 
 
 def checked_start(
-    repo: str, settings: Settings, settings_file: str | None
+    repo: str,
+    settings: Settings,
+    settings_file: str | None,
+    parallel: bool = False,
+    executor: Executor | None = None,
 ) -> tuple[Session, RunOutcome | None]:
-    """Run the command once, refuse what would fail, then start (what `loop` does too)."""
-    return start_after(repo, run_first(repo, settings), settings, settings_file)
+    """Run the command once, refuse what would fail, then start (what `loop` does too).
+    ``executor``: where the check runs (None: in the repository itself)."""
+    first = run_first(repo, settings, executor)
+    return start_after(repo, first, settings, settings_file, parallel)
 
 
-def run_first(repo: str, settings: Settings) -> preflight.FirstRun:
+def run_first(
+    repo: str, settings: Settings, executor: Executor | None = None
+) -> preflight.FirstRun:
     """The run before anything is created, once nothing else stands in the way of a start."""
     commit = Session.check_start(repo, settings)
     progress = Progress.for_terminal()
     if progress is None:
-        return preflight.run_first(repo, commit, settings)
+        return preflight.run_first(repo, commit, settings, executor=executor)
     try:
         return preflight.run_first(
             repo,
             commit,
             settings,
             lambda log: progress.watch("checking the run", settings.budget, log, 1),
+            executor,
         )
     finally:
         progress.close()

@@ -15,6 +15,7 @@ from autoresearch.engine.session import Session
 from autoresearch.engine.step import try_candidate
 from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.reports.terminal import report_experiment
+from autoresearch.store.executors import Executor
 
 
 @contextlib.contextmanager
@@ -33,10 +34,14 @@ def checked(session: Session) -> Session:
 
 
 def run_one(
-    session: Session, description: str, as_json: bool = False, first: RunOutcome | None = None
+    session: Session,
+    description: str,
+    as_json: bool = False,
+    first: RunOutcome | None = None,
+    executor: Executor | None = None,
 ) -> Experiment | None:
     """One experiment, printed; None when it was interrupted (printed too). ``first``: a run of
-    it made already."""
+    it made already; ``executor``: where it runs (None: in the repository itself)."""
     progress = Progress.for_terminal()
     watch = UNWATCHED
     if progress is not None:
@@ -46,7 +51,7 @@ def run_one(
     interrupted = False
     with recovered(session):
         try:
-            experiment = try_candidate(session, description, watch, first=first)
+            experiment = try_candidate(session, description, watch, first=first, executor=executor)
         except Interrupted as stopped:
             experiment, interrupted = stopped.experiment, True
         finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
+from typing import Any
 
 from autoresearch.cli.flags import Commands
 from autoresearch.cli.ledger_args import read_ledger_file
+from autoresearch.engine.inflight import worker_states
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 from autoresearch.reports.terminal import print_json, status_lines
@@ -25,11 +28,24 @@ def run(args: argparse.Namespace) -> int:
     if args.results is not None:
         book = read_ledger_file(args.results)
         direction = parse_direction(args.direction) if args.direction else guess_direction(book)
-        summary = ledger_status(book, direction)
+        summary = {**ledger_status(book, direction), "workers": []}
     else:
-        summary = session_status(Session.open(args.directory))
+        session = Session.open(args.directory)
+        summary = {**session_status(session), "workers": worker_states(session)}
     if args.json:
         print_json(summary)
     else:
-        print("\n".join(status_lines(summary)))
+        print("\n".join(status_lines(summary) + worker_lines(summary.get("workers") or [])))
     return ExitStatus.OK
+
+
+def worker_lines(workers: list[Mapping[str, Any]]) -> list[str]:
+    """One line per worker of a parallel loop that is running: busy with what, or idle."""
+    lines = []
+    for worker in workers:
+        if worker.get("busy"):
+            doing = f"busy  experiment {worker['experiment']} ({worker['commit']}) "
+            lines.append(f"worker {worker['worker']}: {doing}{worker['description']}")
+        else:
+            lines.append(f"worker {worker['worker']}: idle")
+    return lines

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import argparse
 
-from autoresearch.cli.flags import Commands
+from autoresearch.cli.flags import Commands, link_flag
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import Session
-from autoresearch.errors import ExitStatus
+from autoresearch.engine.workers import worktree_runs
+from autoresearch.errors import ExitStatus, UserError
 
 
 def add_parser(commands: Commands) -> None:
     try_ = commands.add_parser("try", help="commit, run, measure and decide one experiment")
     try_.add_argument("-m", "--message", required=True, help="what this experiment tries")
     try_.add_argument("--json", action="store_true", help="print the experiment as JSON")
+    try_.add_argument(
+        "--in-worktree",
+        action="store_true",
+        help="run in a clean checkout of the commit, not in this tree (as `loop` does)",
+    )
+    link_flag(try_)
 
 
 def run(args: argparse.Namespace) -> int:
-    experiment = run_one(Session.open(args.directory), args.message, as_json=args.json)
+    session = Session.open(args.directory)
+    if args.link and not args.in_worktree:
+        raise UserError("--link needs --in-worktree (a run in this tree sees its files already)")
+    executor = worktree_runs(session, args.link or ()) if args.in_worktree else None
+    try:
+        experiment = run_one(session, args.message, as_json=args.json, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     return ExitStatus.INTERRUPTED if experiment is None else ExitStatus.OK

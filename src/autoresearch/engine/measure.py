@@ -17,6 +17,7 @@ from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
 from autoresearch.rules.noise import noise_sigma, reference_runs, resolve_amount
 from autoresearch.rules.settings import Settings, parse_constraint
 from autoresearch.store import guard, runner
+from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest, Watchers
 from autoresearch.store.file_watch import watching
 from autoresearch.store.files import (
     SessionFiles,
@@ -53,6 +54,9 @@ class Measuring(NamedTuple):
     inflight: Mapping[str, Any]  # the in-flight record, completed with each run's process
     watch: Watch = UNWATCHED
     first: RunOutcome | None = None  # a run made already (init's check): it counts as run 1
+    executor: Executor | None = None  # where the runs happen; None: in the repository itself
+    devices: tuple[str, ...] = ()
+    inflight_path: str | None = None  # where the in-flight record goes (default: the session's)
 
 
 class Measurement(NamedTuple):
@@ -176,10 +180,11 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
     run_id = runner.new_run_id()
     modes = guard.writable_modes(job.repo, job.protected)
     where = {"run_id": run_id, "run": index, "log": str(log_path), "modes": modes}
-    write_json(job.files.inflight_json, {**job.inflight, **where}, durable=False)
+    record = job.inflight_path or job.files.inflight_json
+    write_json(record, {**job.inflight, **where}, durable=False)
 
     def started(group: int) -> None:
-        write_json(job.files.inflight_json, {**job.inflight, **where, "group": group}, False)
+        write_json(record, {**job.inflight, **where, "group": group}, durable=False)
         if job.watch.on_start is not None:
             job.watch.on_start(group)
 
@@ -199,6 +204,9 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
             job.patterns,
             Watch(started, tick),
             run_id=run_id,
+            executor=job.executor,
+            commit=job.commit,
+            devices=job.devices,
         )
     written = sorted(writes.touched)
     crash = (
@@ -238,26 +246,27 @@ def run_and_read(
     patterns: Mapping[str, re.Pattern[str]],
     watch: Watch = UNWATCHED,
     run_id: str | None = None,
-) -> tuple[runner.RunResult, dict[str, Reading], str | None]:
-    """Run a command within the session's time limit, read its metrics, say why it crashed."""
-    result = runner.run_command(
-        command,
-        repo,
-        log_path,
-        env,
-        kill_after=settings.kill_after,
-        on_start=watch.on_start,
-        on_tick=watch.on_tick,
-        run_id=run_id,
-    )
+    executor: Executor | None = None,
+    commit: str = "HEAD",
+    devices: tuple[str, ...] = (),
+) -> tuple[Ran, dict[str, Reading], str | None]:
+    """Run a command within the session's time limit, read its metrics, say why it crashed.
+
+    ``executor`` decides where (None: in the repository itself, as it stands).
+    """
+    where = executor or LocalExecutor(repo)
+    request = RunRequest(commit, command, log_path, env, settings.kill_after, devices, run_id)
+    result = where.run(request, Watchers(watch.on_start, watch.on_tick))
     readings = read_metrics(runner.lines_from_end(log_path), patterns)
     return result, readings, crash_reason(result, readings, settings.kill_after)
 
 
 def crash_reason(
-    result: runner.RunResult, readings: Mapping[str, Reading], kill_after: float | None
+    result: Ran, readings: Mapping[str, Reading], kill_after: float | None
 ) -> str | None:
     """Why a run counts as a crash, or None when it gave every metric."""
+    if result.lost:
+        return "worker lost"
     if result.interrupted:
         return "interrupted"
     if result.timed_out:
@@ -280,10 +289,21 @@ def check_protected(job: Measuring, when: str) -> str | None:
     if intact != before:
         write_json(job.files.protected_intact, intact, durable=False)
     if not differing:
-        return None
+        return changed_where_run(job, when)
     lost = guard.restore(job.repo, differing, job.protected, job.files.protected_backup)
     note = f" (could not restore: {', '.join(lost)})" if lost else ""
     return f"protected file changed {when}: {', '.join(differing)}{note}"
+
+
+def changed_where_run(job: Measuring, when: str) -> str | None:
+    """A crash reason when a run changed a protected file in the checkout it ran in (the next
+    run there starts from a clean checkout, so nothing needs putting back)."""
+    workdir = job.executor.workdir if job.executor is not None else job.repo
+    if workdir == job.repo or not os.path.isdir(workdir):
+        return None
+    present = {p: f for p, f in job.protected.items() if os.path.lexists(os.path.join(workdir, p))}
+    differing = guard.changed(workdir, present) if present else []
+    return f"protected file changed {when}: {', '.join(differing)}" if differing else None
 
 
 def _read_intact(path: str) -> dict[str, list[int]]:

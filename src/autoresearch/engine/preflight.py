@@ -22,13 +22,14 @@ from autoresearch.rules.discovery import Printed, missing_metric, printed_metric
 from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
 from autoresearch.rules.settings import Settings
 from autoresearch.store import runner
+from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest, Watchers
 from autoresearch.store.files import link_run_log
 
 
 class FirstRun(NamedTuple):
     """The run made before the session exists: its outcome, its log, what it printed."""
 
-    result: runner.RunResult
+    result: Ran
     log: str  # outside the repository until the session adopts it
     printed: list[Printed]
 
@@ -47,24 +48,23 @@ class Verdict(NamedTuple):
 
 
 def run_first(
-    repo: str, commit: str, settings: Settings, watch: Callable[[str], Watch] | None = None
+    repo: str,
+    commit: str,
+    settings: Settings,
+    watch: Callable[[str], Watch] | None = None,
+    executor: Executor | None = None,
 ) -> FirstRun:
     """Run the command once on ``commit`` (HEAD), as the baseline's first run would be run.
 
-    ``watch`` gives, for the run's log file, who wants to know how the run goes."""
+    ``watch`` gives, for the run's log file, who wants to know how the run goes; ``executor``
+    where it runs (None: in the repository itself)."""
     handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
     os.close(handle)
     env = run_environment(settings.tag, commit, settings.budget, "0", 0)
     watching = watch(log) if watch is not None else UNWATCHED
-    result = runner.run_command(
-        settings.run,
-        repo,
-        log,
-        env,
-        kill_after=settings.kill_after,
-        on_start=watching.on_start,
-        on_tick=watching.on_tick,
-    )
+    request = RunRequest(commit, settings.run, log, env, settings.kill_after)
+    where = executor or LocalExecutor(repo)
+    result = where.run(request, Watchers(watching.on_start, watching.on_tick))
     return FirstRun(result, log, printed_metrics(runner.lines_from_end(log)))
 
 

@@ -10,7 +10,7 @@ say what.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from autoresearch.engine.session import Session, SessionMeta
@@ -30,7 +30,10 @@ class RecordChanged(UserError):
     """A file or the keep ref differs from the session's record: refused, nothing changed."""
 
 
-def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
+InFlight = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+
+def problems(session: Session, inflight: InFlight) -> list[str]:
     """What differs from the record, one phrase each (empty: all agree).
 
     ``inflight``: an experiment under way or interrupted may have appended its runs and its row,
@@ -47,6 +50,8 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
         return []  # begun by an earlier version, or killed before its first entry
     found: list[str] = []
     growing = inflight is not None
+    # One experiment in flight, or several (a parallel loop): each may have moved the keep ref.
+    records = [inflight] if isinstance(inflight, Mapping) else list(inflight or ())
     stored: journal.Recorded | None = None
 
     def recorded() -> journal.Recorded:
@@ -62,7 +67,7 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
         found.append(_row_change(LEDGER_FILE, ledger, recorded().ledger, header=True))
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
-    allowed = {tip.keep, str(inflight.get("commit"))} if inflight else {tip.keep}
+    allowed = {tip.keep} | {str(r["commit"]) for r in records if r.get("commit")}
     if keep is None:
         found.append("the keep ref was deleted outside autoresearch")
     elif keep not in allowed:
@@ -73,7 +78,7 @@ def problems(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
     return found
 
 
-def check(session: Session, inflight: Mapping[str, Any] | None = None) -> None:
+def check(session: Session, inflight: InFlight = None) -> None:
     """Refuse, naming what changed, when the files or the keep ref differ from the record."""
     found = problems(session, inflight)
     if found:
@@ -112,7 +117,7 @@ def recorded_view(session: Session) -> View:
     return View(ledger.parse_lines(text, session.files.ledger), stored.keep, meta.settings)
 
 
-def check_locked(session: Session, inflight: Mapping[str, Any] | None) -> list[str]:
+def check_locked(session: Session, inflight: InFlight) -> list[str]:
     """Before a command acts, holding the lock: refuse on a difference; start the record of a
     session that began before there was one. Returns what to tell the user."""
     check(session, inflight)

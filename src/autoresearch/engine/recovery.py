@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from autoresearch.engine import record
+from autoresearch.engine.inflight import parallel_records, recover_parallel
 from autoresearch.engine.measure import Measurement
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row, settle
@@ -33,8 +34,10 @@ def recover(session: Session) -> list[str]:
     alive is killed first.
     """
     inflight = read_json(session.files.inflight_json)
-    messages = record.check_locked(session, inflight)
-    messages += recover_audit(session)
+    in_flight = [inflight] if inflight is not None else []
+    in_flight += parallel_records(session)
+    messages = record.check_locked(session, in_flight or None)
+    messages += recover_audit(session) + recover_parallel(session)
     if inflight is None:
         return messages
     if runner.kill_recorded(inflight):

@@ -114,8 +114,11 @@ class Session:
         return start
 
     @classmethod
-    def start(cls, path: str, settings: Settings, settings_file: str | None) -> Session:
-        """Create branch, exclusions, ledger and frozen settings; refuse before any change."""
+    def start(
+        cls, path: str, settings: Settings, settings_file: str | None, parallel: bool = False
+    ) -> Session:
+        """Create branch, exclusions, ledger and frozen settings; refuse before any change.
+        ``parallel``: the ledger gets the columns of parallel runs (base, worker)."""
         repo = git.toplevel(path)
         start = cls.check_start(repo, settings)
         branch = BRANCH_PREFIX + settings.tag
@@ -143,7 +146,8 @@ class Session:
         write_json(files.session_json, meta.to_json())
         activate(files)
         metrics = [settings.metric, *settings.also]
-        ledger.create_ledger(files.ledger, columns.header(metrics, settings.holdout_column))
+        header = columns.header(metrics, settings.holdout_column, parallel)
+        ledger.create_ledger(files.ledger, header)
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         session = cls(files, meta)
         session.write_record({"kind": "start"}, keep=start, settings_saved=True)

@@ -25,6 +25,7 @@ from autoresearch.engine.measure import (
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
 from autoresearch.store import git, ledger, runner, signals
+from autoresearch.store.executors import Executor
 from autoresearch.store.files import now, write_json
 
 
@@ -35,10 +36,12 @@ def try_candidate(
     tokens: int | None = None,
     cost_usd: float | None = None,
     first: RunOutcome | None = None,
+    executor: Executor | None = None,
 ) -> Experiment:
     """Commit what differs from the keep ref, measure it, decide and record. Hold the lock.
 
-    ``first``: a run of this very candidate made already, which counts as its first. Raises
+    ``first``: a run of this very candidate made already, which counts as its first;
+    ``executor``: where the runs happen (None: in the repository itself). Raises
     ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
     """
     session.require_run()
@@ -48,7 +51,9 @@ def try_candidate(
     try:
         # Signals wait until the books agree; they act at once only while a run goes.
         with signals.deferred():
-            experiment, interrupted = _step(session, description, watch, tokens, cost_usd, first)
+            experiment, interrupted = _step(
+                session, description, watch, tokens, cost_usd, first, executor
+            )
     except KeyboardInterrupt:
         if experiment is None:
             raise
@@ -65,6 +70,7 @@ def _step(
     tokens: int | None,
     cost_usd: float | None,
     first: RunOutcome | None,
+    executor: Executor | None,
 ) -> tuple[Experiment, bool]:
     """The experiment, and whether its run was interrupted."""
     found = candidate.find(session)
@@ -95,6 +101,7 @@ def _step(
             inflight,
             watch,
             first,
+            executor,
         )
         baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
@@ -124,8 +131,10 @@ def record_row(
     description: str,
     tokens: int | None = None,
     cost_usd: float | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> None:
-    """Append the experiment's ledger row and flush it to disk."""
+    """Append the experiment's ledger row and flush it to disk (``extra``: more cells, such
+    as the base and worker of a parallel experiment)."""
     cells: dict[str, object] = {
         name: (0.0 if value is None else value) for name, value in measured.metrics.items()
     }
@@ -143,6 +152,7 @@ def record_row(
     names = columns.run_column_names(session.patterns)
     cells.update({names[role]: value for role, value in run_values.items()})
     cells.update(commit=commit[:7], status=measured.verdict.status, description=description)
+    cells.update(extra or {})
     ledger.append_row(session.files.ledger, cells)
 
 

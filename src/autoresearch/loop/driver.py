@@ -27,6 +27,7 @@ from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.rules.settings import PROGRAM_FILE
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
+from autoresearch.store.executors import Executor
 from autoresearch.store.files import write_text
 from autoresearch.store.ledger import Ledger
 
@@ -86,9 +87,11 @@ class Loop:
         rules: StopRules,
         report: LoopReport,
         program: Path | None = None,
+        executor: Executor | None = None,
         tracking: Tracking | None = None,
     ) -> None:
         self.session = session
+        self.executor = executor  # where runs happen; None: in the repository itself
         self.tracking = tracking
         self.agent = agent
         self.agent_name = agent_name
@@ -167,6 +170,7 @@ class Loop:
                 self.run_watch(number, book),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
+                executor=self.executor,
             )
         except record.RecordChanged:
             raise  # not a failed attempt: nothing goes on until the record is put back
@@ -258,7 +262,7 @@ class Loop:
         if self.too_many_crashes():
             self.report.failed = True
             return self.repeated_crash()
-        done = len(self.report.experiments)
+        done = self.experiments_counted()
         if rules.max_experiments is not None and done >= rules.max_experiments:
             return f"reached --max-experiments {rules.max_experiments}"
         hours = (time.monotonic() - self.started) / 3600
@@ -298,6 +302,10 @@ class Loop:
             f"{len(causes)} run crashes in a row (--max-crashes {self.rules.max_crashes}); "
             f"{which}: {causes[-1]}; log: {self.crashes[-1].log}"
         )
+
+    def experiments_counted(self) -> int:
+        """What --max-experiments counts: the experiments recorded."""
+        return len(self.report.experiments)
 
     def return_to_keep(self) -> None:
         keep = self.session.keep_ref()

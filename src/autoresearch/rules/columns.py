@@ -16,6 +16,9 @@ from autoresearch.errors import UserError
 STRUCTURAL = ("commit", "status", "description")
 # Columns the tool writes after the metrics of each experiment, in this order.
 RUN_COLUMNS = ("runs", "spread", "seconds", "tokens", "cost_usd")
+# A session started with parallel runs also records the keep ref each candidate was built on
+# and the worker (and devices) that ran it, after the run columns.
+PARALLEL_COLUMNS = ("base", "worker")
 # The name a run column takes when a metric has its own.
 RENAMED = {
     "runs": "run_count",
@@ -32,10 +35,12 @@ def run_column_names(metrics: Iterable[str]) -> dict[str, str]:
     return {role: RENAMED[role] if role in taken else role for role in RUN_COLUMNS}
 
 
-def header(metrics: Sequence[str], holdout: str | None = None) -> list[str]:
+def header(metrics: Sequence[str], holdout: str | None = None, parallel: bool = False) -> list[str]:
     """The ledger's columns: commit, the metrics (primary first), run columns, status..."""
     runs = list(run_column_names(metrics).values())
-    return ["commit", *metrics, *runs, *([holdout] if holdout else []), "status", "description"]
+    workers = list(PARALLEL_COLUMNS) if parallel else []
+    holdouts = [holdout] if holdout else []
+    return ["commit", *metrics, *runs, *workers, *holdouts, "status", "description"]
 
 
 def run_column(columns: Sequence[str], role: str) -> str | None:
@@ -58,6 +63,11 @@ def refuse_ambiguous(metrics: Sequence[str], holdout: str | None = None) -> None
             raise UserError(
                 f"metric name {name!r} is a column every ledger has; choose another "
                 "(--pattern reads the main metric under any name)"
+            )
+        if name in PARALLEL_COLUMNS:
+            raise UserError(
+                f"metric name {name!r} is a column of sessions with parallel runs; choose "
+                "another (--pattern reads the main metric under any name)"
             )
         if name in seen:
             raise UserError(f"metric {name!r} is named twice")

@@ -106,6 +106,15 @@ LOOP_KEYS = {
     "target",
     "plateau",
     "max_cost",
+    # Where and how many experiments run at once.
+    "workers",
+    "gpus",
+    "gpus_per_run",
+    "pipeline",
+    "executor",
+    "ray_address",
+    "link",
+    "in_place",
 }
 SESSION_KEYS = set(Settings._fields) - {"knobs", "loop"}
 

@@ -68,8 +68,9 @@ def deferred() -> Iterator[None]:
 
 @contextlib.contextmanager
 def allowed() -> Iterator[None]:
-    """Inside ``deferred()``: let signals act at once for the block, first those held so far."""
-    if not _active:
+    """Inside ``deferred()``: let signals act at once for the block, first those held so far.
+    Off the main thread (a worker of a parallel loop) there is nothing to let through."""
+    if not _active or threading.current_thread() is not threading.main_thread():
         yield
         return
     deferral = _active[-1]

@@ -75,7 +75,10 @@ class TuneAgent:
         self._distributions = {knob.name: _distribution(knob) for knob in self._knobs}
         self._journal = setup.state_dir / JOURNAL_FILE
         self._study = self._open_study()
-        self._pending: Trial | None = None
+        # Proposals whose verdict has not come yet, oldest first; more than one only when the
+        # loop runs several experiments at once (``in_flight``).
+        self._pending: list[Trial] = []
+        self.in_flight = 1
         self._caught_up = False
         self._nudges = random.Random(setup.seed)
 
@@ -100,14 +103,14 @@ class TuneAgent:
         except (UserError, OSError) as error:
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
             raise AgentError(f"could not write the knobs: {error}") from None
-        self._pending = trial
+        self._pending.append(trial)
         return Proposal(
             description=describe_change(current, values),
             details={"trial": trial.number, "knobs": dict(values)},
         )
 
     def observe(self, outcome: Outcome) -> None:
-        trial, self._pending = self._pending, None
+        trial = self._pending_for(outcome)
         if trial is None:
             return
         trial.set_user_attr("commit", outcome.commit)
@@ -159,10 +162,24 @@ class TuneAgent:
 
     def _abandon_pending(self) -> None:
         """A proposal whose verdict never came was never measured: it teaches nothing."""
-        if self._pending is not None:
-            self._pending.set_user_attr("verdict", "not run")
-            self._study.tell(self._pending, state=optuna.trial.TrialState.FAIL)
-            self._pending = None
+        while len(self._pending) >= self.in_flight:
+            trial = self._pending.pop(0)
+            trial.set_user_attr("verdict", "not run")
+            self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+    def _pending_for(self, outcome: Outcome) -> Trial | None:
+        """The proposal this verdict is about: the one whose values the commit holds (verdicts
+        of parallel experiments come in any order); a failed attempt is the latest proposal.
+        None for a commit the tuner did not propose (one carried onto a newer keep ref)."""
+        if not self._pending:
+            return None
+        if not outcome.commit or self.in_flight == 1:
+            return self._pending.pop()
+        values = self._values_at(outcome.commit)
+        for index, trial in enumerate(self._pending):
+            if values is not None and _same_point(self._knobs, trial.params, values):
+                return self._pending.pop(index)
+        return None
 
     def _choose(self, current: Mapping[str, Value]) -> dict[str, Value]:
         sampling = self._sampling_study()
@@ -185,12 +202,16 @@ class TuneAgent:
         learns to stay away; a proposal that was never run is not shown at all.
         """
         known = self._study.get_trials(deepcopy=False)
+        in_flight = {trial.number for trial in self._pending} if self.in_flight > 1 else set()
         shown = []
         for trial in known:
             if not self._fits(trial.params):
                 continue
             if trial.state == optuna.trial.TrialState.COMPLETE:
                 shown.append(self._frozen(trial.params, value=trial.value))
+            elif trial.number in in_flight:
+                # In flight: the sampler's constant liar keeps the next draw away from it.
+                shown.append(self._frozen(trial.params, state=optuna.trial.TrialState.RUNNING))
             elif trial.user_attrs.get("verdict") == "crash":
                 shown.append(self._frozen(trial.params, state=optuna.trial.TrialState.PRUNED))
         seed = self._setup.seed
@@ -198,6 +219,7 @@ class TuneAgent:
             # Seeded per trial count, so a resumed session does not replay its first draws.
             seed=None if seed is None else (seed * 1_000_003 + len(known)) % 2**32,
             multivariate=True,
+            constant_liar=True,
         )
         sampling = optuna.create_study(direction=self._setup.direction, sampler=sampler)
         sampling.add_trials(shown)

@@ -1,0 +1,39 @@
+"""Runs in the repository itself, where the agent edits: what `try` has always done."""
+
+from __future__ import annotations
+
+from autoresearch.store import runner
+from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watchers, with_devices
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, repo: str, devices: tuple[str, ...] = ()) -> None:
+        self.repo = repo
+        self.devices = devices  # for every run that names none of its own
+
+    @property
+    def workdir(self) -> str:
+        return self.repo
+
+    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+        return run_in(self.repo, request._replace(devices=request.devices or self.devices), watch)
+
+    def close(self) -> None:
+        pass
+
+
+def run_in(directory: str, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+    """The runner's bounded run of ``request`` in ``directory``."""
+    result = runner.run_command(
+        request.command,
+        directory,
+        request.log_path,
+        with_devices(request.env, request.devices),
+        kill_after=request.kill_after,
+        on_start=watch.on_start,
+        on_tick=watch.on_tick,
+        run_id=request.run_id,
+    )
+    return Ran(result.exit_code, result.seconds, result.timed_out, result.interrupted)

@@ -1,0 +1,214 @@
+"""Runs on a Ray cluster (``pip install "autoresearch[ray]"``): each run is a Ray task asking
+for its GPUs. The code travels as the commit (``git archive`` of it), never as the local working
+tree; on the worker the runner runs it as it does here, so at the limit the run's whole process
+tree dies. A watchdog beside each run kills its tree when the Ray worker holding it dies (the
+task was cancelled, the tool was killed), which a task cancel alone would leak.
+
+``--link`` paths are linked to the same absolute path on the worker: they must exist on every
+node. A node lost mid-run makes the run ``lost`` (a crash "worker lost"), never a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from typing import Any
+
+from autoresearch.errors import UserError
+from autoresearch.store import git
+from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watchers
+
+_POLL_SECONDS = 0.5
+_RUN_LOG = ".autoresearch-run.log"
+# The worker's own environment stays (Ray sets CUDA_VISIBLE_DEVICES there); the run gets the
+# session's variables on top of it, not the whole environment of the machine the tool runs on.
+_SENT_PREFIXES = ("AUTORESEARCH_",)
+
+# Started through a parent that exits at once, so that it is no child of the Ray worker: Ray
+# kills a dying worker's children, which would take the watchdog with it (and only it, since
+# the run is a grandchild).
+_DETACH = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True)"
+_WATCHDOG = """
+import os, sys, time
+from autoresearch.store import runner
+holder, group, run_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+while True:
+    try:
+        os.kill(holder, 0)
+    except ProcessLookupError:
+        break
+    if not runner.run_alive(group, run_id):
+        sys.exit(0)
+    time.sleep(0.5)
+runner.kill_run(group, run_id)
+"""
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UserError('--executor ray needs Ray: pip install "autoresearch[ray]"') from None
+    return ray
+
+
+def _check_reachable(address: str) -> None:
+    """An unreachable address is refused at once, not after Ray's long retries."""
+    if address in ("auto", "local"):
+        return
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {address}: expected HOST:PORT (or ray://HOST:PORT)")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise UserError(f"cannot reach the Ray cluster at {address}: {error}") from None
+
+
+def check(address: str | None) -> None:
+    """Refuse at once, before anything starts, when Ray is missing or the address unreachable."""
+    _import_ray()
+    if address:
+        _check_reachable(address)
+
+
+def connect(
+    repo: str, address: str | None, workers: int, gpus_per_run: int, links: tuple[str, ...]
+) -> list[RayExecutor]:
+    """One executor per worker slot, on the cluster at ``address`` (None: a local runtime)."""
+    ray = _import_ray()
+    if address:
+        _check_reachable(address)
+    if not ray.is_initialized():
+        try:
+            ray.init(
+                address=address or None,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            where = address or "a local runtime"
+            raise UserError(f"cannot start or reach Ray at {where}: {first}") from None
+    task = ray.remote(max_retries=0)(_run_on_worker)
+    archives: dict[str, Any] = {}
+    return [
+        RayExecutor(repo, ray, task, archives, gpus_per_run, links, index)
+        for index in range(workers)
+    ]
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(
+        self,
+        repo: str,
+        ray: Any,
+        task: Any,
+        archives: dict[str, Any],
+        gpus_per_run: int,
+        links: tuple[str, ...],
+        index: int,
+    ) -> None:
+        self.repo = repo
+        self.ray = ray
+        self.task = task
+        self.archives = archives  # commit -> the archive in Ray's object store, shared
+        self.gpus_per_run = gpus_per_run
+        self.links = tuple((link, os.path.join(repo, link)) for link in links)
+        self.index = index
+
+    @property
+    def workdir(self) -> str:
+        return ""  # on another machine: the commit is what was checked, not a checkout here
+
+    def archive(self, commit: str) -> Any:
+        if commit not in self.archives:
+            tar = subprocess.run(
+                ["git", "archive", "--format=tar", commit],
+                cwd=self.repo,
+                capture_output=True,
+                check=False,
+            )
+            if tar.returncode:
+                raise git.GitError(tar.stderr.decode(errors="replace").strip())
+            self.archives.clear()  # one commit at a time per session is enough to share
+            self.archives[commit] = self.ray.put(tar.stdout)
+        return self.archives[commit]
+
+    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+        ray = self.ray
+        sent = {k: v for k, v in request.env.items() if k.startswith(_SENT_PREFIXES)}
+        started = time.monotonic()
+        ref = self.task.options(num_gpus=self.gpus_per_run, num_cpus=0).remote(
+            self.archive(request.commit),
+            request.command,
+            sent,
+            request.kill_after,
+            request.run_id or f"ray-{os.getpid()}-{time.time_ns()}",
+            self.links,
+        )
+        try:
+            while not ray.wait([ref], timeout=_POLL_SECONDS)[0]:
+                if watch.on_tick is not None:
+                    watch.on_tick(time.monotonic() - started)
+        except KeyboardInterrupt:
+            ray.cancel(ref, force=True)  # the watchdog kills what the run started
+            return Ran(None, time.monotonic() - started, interrupted=True)
+        try:
+            code, seconds, timed_out, log = ray.get(ref)
+        except ray.exceptions.RayTaskError as error:
+            with open(request.log_path, "a", encoding="utf-8") as handle:
+                handle.write(f"\nthe Ray task failed: {error}\n")
+            return Ran(1, time.monotonic() - started)
+        except ray.exceptions.RayError:
+            return Ran(None, time.monotonic() - started, lost=True)
+        with open(request.log_path, "wb") as handle:
+            handle.write(log)
+        return Ran(code, seconds, timed_out)
+
+    def close(self) -> None:
+        self.archives.clear()
+
+
+def _run_on_worker(
+    archive: bytes,
+    command: str,
+    sent: dict[str, str],
+    kill_after: float | None,
+    run_id: str,
+    links: tuple[tuple[str, str], ...],
+) -> tuple[int | None, float, bool, bytes]:
+    """On the Ray worker: unpack the commit, run it with the runner, return how it went."""
+    import io
+    import sys
+    import tarfile
+    import tempfile
+
+    from autoresearch.store import runner
+
+    with tempfile.TemporaryDirectory(prefix="autoresearch-run-") as place:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(place)  # our own archive of one commit
+        for relative, absolute in links:  # the same path on every node
+            target = os.path.join(place, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(absolute, target)
+        log = os.path.join(place, _RUN_LOG)
+
+        def guard(group: int) -> None:
+            # It leaves by itself once the run is over.
+            watchdog = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group), run_id]
+            subprocess.run([sys.executable, "-c", _DETACH, *watchdog], check=False)
+
+        result = runner.run_command(
+            command, place, log, {**os.environ, **sent}, kill_after, guard, run_id=run_id
+        )
+        with open(log, "rb") as handle:
+            output = handle.read()
+    return result.exit_code, result.seconds, result.timed_out, output
