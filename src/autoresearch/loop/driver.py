@@ -10,9 +10,9 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import NamedTuple
 
 from autoresearch.engine import record, recovery
 from autoresearch.engine.experiment import Experiment, Interrupted
@@ -32,8 +32,7 @@ from autoresearch.store.files import write_text
 from autoresearch.store.ledger import Ledger
 
 
-@dataclass(frozen=True)
-class StopRules:
+class StopRules(NamedTuple):
     max_experiments: int | None = None
     max_hours: float | None = None
     target: float | None = None
@@ -44,16 +43,16 @@ class StopRules:
     max_crashes: int = 10  # run crashes in a row; 0: never stop for them
 
 
-@dataclass
 class LoopReport:
     """What the loop tells the terminal: each event as it happens, and why it stopped."""
 
-    say: Callable[[str], None]
-    progress: Progress | None = None  # the live line at a terminal
-    experiments: list[Experiment] = field(default_factory=list)
-    stop_reason: str = ""
-    stopped_now: bool = False  # by a second Ctrl-C, SIGTERM or SIGHUP: the exit says so
-    failed: bool = False  # stopped because something is broken, not by a rule the user set
+    def __init__(self, say: Callable[[str], None], progress: Progress | None = None) -> None:
+        self.say = say
+        self.progress = progress  # the live line at a terminal
+        self.experiments: list[Experiment] = []
+        self.stop_reason = ""
+        self.stopped_now = False  # by a second Ctrl-C, SIGTERM or SIGHUP: the exit says so
+        self.failed = False  # stopped because something is broken, not by a rule the user set
 
 
 class StopRequest:

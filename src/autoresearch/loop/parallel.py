@@ -9,7 +9,6 @@ stops them all, each recorded as interrupted.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import time
 from collections import deque
@@ -197,7 +196,7 @@ class ParallelLoop(Loop):
         # Written once already, durably: this adds the note (a crash may lose only the note).
         write_text(request.prompt_path, prompt, durable=False)
         write_text(self.session.files.last_prompt, prompt, durable=False)
-        return dataclasses.replace(request, prompt=prompt, workdir=Path(workdir))
+        return request._replace(prompt=prompt, workdir=Path(workdir))
 
     def has_changes(self) -> bool:
         return True  # the scheduler refuses an empty candidate itself

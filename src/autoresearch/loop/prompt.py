@@ -7,8 +7,8 @@ when there is one, never appears here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.rules.formatting import number
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
@@ -21,8 +21,7 @@ RECENT_ROWS = 15
 MAX_DISCARDED = 40
 
 
-@dataclass(frozen=True)
-class PromptInputs:
+class PromptInputs(NamedTuple):
     program: str | None
     metric: str
     direction: str

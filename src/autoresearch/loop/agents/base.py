@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class AgentError(Exception):
     """An attempt that produced nothing to run: the reason is shown and the loop goes on."""
 
 
-@dataclass(frozen=True)
-class AgentOptions:
+class AgentOptions(NamedTuple):
     """Everything the user can say about an agent on the command line or in the settings."""
 
     model: str | None = None
@@ -23,8 +22,7 @@ class AgentOptions:
     extra_args: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class AgentRequest:
+class AgentRequest(NamedTuple):
     """One call: the prompt (also saved at ``prompt_path``) and where to edit."""
 
     prompt: str
@@ -36,18 +34,16 @@ class AgentRequest:
     fix_attempt: bool = False
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(NamedTuple):
     """What came back: a one-line description of the idea, and its price when known."""
 
     description: str
     cost_usd: float | None = None
     tokens: int | None = None
-    details: dict[str, object] = field(default_factory=dict)
+    details: Mapping[str, object] = {}  # never changed in place: each proposal builds its own
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What the engine decided about a proposal, for agents that learn from results."""
 
     commit: str
@@ -68,8 +64,7 @@ class Agent(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class AgentSetup:
+class AgentSetup(NamedTuple):
     """What an agent is built from, once per loop."""
 
     options: AgentOptions

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from autoresearch.loop.agents.base import AgentError, AgentRequest, Proposal
 from autoresearch.loop.agents.process import (
@@ -72,16 +71,16 @@ class CodexAgent(ProgramAgent):
         return Proposal(description=description, tokens=summary.tokens, details=details)
 
 
-@dataclass
 class EventSummary:
-    """What matters in a codex event stream."""
+    """What matters in a codex event stream, gathered while it is read."""
 
-    last_message: str | None = None
-    tokens: int | None = None
-    turns: int = 0
-    failure: str | None = None
-    errors: list[str] = field(default_factory=list)
-    unparsed_lines: int = 0
+    def __init__(self) -> None:
+        self.last_message: str | None = None
+        self.tokens: int | None = None
+        self.turns = 0
+        self.failure: str | None = None
+        self.errors: list[str] = []
+        self.unparsed_lines = 0
 
 
 def summarize_events(stdout: str) -> EventSummary:

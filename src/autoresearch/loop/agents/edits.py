@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import NamedTuple
 
 from autoresearch.loop.agents.base import AgentError
 from autoresearch.rules.scope import matches
@@ -146,8 +146,7 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-@dataclass(frozen=True)
-class EditBlock:
+class EditBlock(NamedTuple):
     """One SEARCH/REPLACE block: lines without their line endings."""
 
     path: str
@@ -156,8 +155,7 @@ class EditBlock:
     line: int
 
 
-@dataclass(frozen=True)
-class ModelAnswer:
+class ModelAnswer(NamedTuple):
     """A parsed answer: the description line and the blocks, in order."""
 
     description: str
@@ -219,8 +217,7 @@ def apply_answer(answer: ModelAnswer, workdir: Path) -> list[str]:
     return list(edited)
 
 
-@dataclass
-class _FileText:
+class _FileText(NamedTuple):
     """A file's lines, and what is needed to write it back byte for byte."""
 
     lines: list[str]

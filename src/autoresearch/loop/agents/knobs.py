@@ -22,8 +22,8 @@ import math
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.errors import UserError
 
@@ -41,8 +41,7 @@ _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(frozen=True)
-class Knob:
+class Knob(NamedTuple):
     """One declared knob: where it lives and the values it may take."""
 
     file: str
@@ -96,8 +95,7 @@ class Knob:
         return value
 
 
-@dataclass(frozen=True)
-class Literal:
+class Literal(NamedTuple):
     """Where a knob's literal sits in its file (byte offsets) and what it says."""
 
     value: Value

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
 from types import ModuleType
+from typing import NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import (
@@ -33,8 +33,7 @@ measured automatically; the result decides whether they are kept.
 """
 
 
-@dataclass(frozen=True)
-class ModelReply:
+class ModelReply(NamedTuple):
     """The text a model answered, with what its API said about the call."""
 
     text: str

@@ -11,8 +11,8 @@ import os
 import shutil
 import signal
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import (
@@ -35,8 +35,7 @@ KILL_GRACE_SECONDS = 2.0
 DESCRIPTION_MAX_CHARS = 200
 
 
-@dataclass(frozen=True)
-class ProcessResult:
+class ProcessResult(NamedTuple):
     """How an agent program ended, with its output left on disk."""
 
     label: str
