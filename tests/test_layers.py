@@ -76,3 +76,18 @@ def test_every_module_imports_on_its_own() -> None:
         [sys.executable, "-c", script, *modules], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_tests_mirror_the_layers() -> None:
+    """Each folder of tests names a package of the source, so a test is found where its code is."""
+    packages = {
+        path.relative_to(ROOT / "src" / "autoresearch").as_posix()
+        for path in (ROOT / "src" / "autoresearch").rglob("*")
+        if path.is_dir() and (path / "__init__.py").exists()
+    }
+    folders = {
+        path.relative_to(ROOT / "tests").as_posix()
+        for path in (ROOT / "tests").rglob("*")
+        if path.is_dir() and any(path.glob("test_*.py"))
+    }
+    assert folders and folders <= packages, folders - packages

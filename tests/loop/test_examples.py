@@ -15,7 +15,7 @@ from support import Cli, git, ledger_lines
 from autoresearch.loop.agents.knobs import parse_knobs
 from autoresearch.store.settings_file import read_settings_file
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
 AGENT_FLAGS = ("tune", "claude", "codex", "aider", "openai", "anthropic", "command")
 
