@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from autoresearch.store import git
+from autoresearch.store import git, git_process
 
 try:  # the built-in BLAKE2 loads in a fraction of a millisecond, OpenSSL's hashlib in ~10 ms
     from _blake2 import blake2b
@@ -114,7 +114,7 @@ def read_tip(repo: StrPath, tag: str, keep_ref: str) -> tuple[Tip | None, str | 
 
 def start_reading_tip(repo: StrPath, tag: str, keep_ref: str) -> git.Pending:
     """``read_tip`` begun, so that the files are read meanwhile; ``parse_tip`` its output."""
-    return git.start_batch(repo, [ref_name(tag), keep_ref])
+    return git_process.start_batch(repo, [ref_name(tag), keep_ref])
 
 
 def parse_tip(out: str) -> tuple[Tip | None, str | None]:
