@@ -17,7 +17,14 @@ from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
 from autoresearch.rules.noise import noise_sigma, reference_runs, resolve_amount
 from autoresearch.rules.settings import Settings, parse_constraint
 from autoresearch.store import guard, runner
-from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest, Watchers
+from autoresearch.store.executors import (
+    UNWATCHED,
+    Executor,
+    LocalExecutor,
+    Ran,
+    RunRequest,
+    Watch,
+)
 from autoresearch.store.file_watch import watching
 from autoresearch.store.files import (
     SessionFiles,
@@ -29,16 +36,6 @@ from autoresearch.store.files import (
 )
 
 SEED_STRIDE = 1000
-
-
-class Watch(NamedTuple):
-    """Who wants to know how a run goes: its process group once it starts, its elapsed time."""
-
-    on_start: Callable[[int], None] | None = None
-    on_tick: Callable[[float], None] | None = None
-
-
-UNWATCHED = Watch()
 
 
 class Measuring(NamedTuple):
@@ -256,7 +253,7 @@ def run_and_read(
     """
     where = executor or LocalExecutor(repo)
     request = RunRequest(commit, command, log_path, env, settings.kill_after, devices, run_id)
-    result = where.run(request, Watchers(watch.on_start, watch.on_tick))
+    result = where.run(request, watch)
     readings = read_metrics(runner.lines_from_end(log_path), patterns)
     return result, readings, crash_reason(result, readings, settings.kill_after)
 

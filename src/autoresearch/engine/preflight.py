@@ -22,7 +22,7 @@ from autoresearch.rules.discovery import Printed, missing_metric, printed_metric
 from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
 from autoresearch.rules.settings import Settings
 from autoresearch.store import runner
-from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest, Watchers
+from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest
 from autoresearch.store.files import link_run_log
 
 
@@ -64,7 +64,7 @@ def run_first(
     watching = watch(log) if watch is not None else UNWATCHED
     request = RunRequest(commit, settings.run, log, env, settings.kill_after)
     where = executor or LocalExecutor(repo)
-    result = where.run(request, Watchers(watching.on_start, watching.on_tick))
+    result = where.run(request, watching)
     return FirstRun(result, log, printed_metrics(runner.lines_from_end(log)))
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from autoresearch.store.executors.base import (
     DEVICES_VARIABLE,
+    UNWATCHED,
     Executor,
     Ran,
     RunRequest,
-    Watchers,
+    Watch,
 )
 from autoresearch.store.executors.local import LocalExecutor
 
 __all__ = [
     "DEVICES_VARIABLE",
+    "UNWATCHED",
     "Executor",
     "LocalExecutor",
     "Ran",
     "RunRequest",
-    "Watchers",
+    "Watch",
 ]

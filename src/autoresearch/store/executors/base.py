@@ -31,14 +31,14 @@ class Ran(NamedTuple):
     lost: bool = False
 
 
-class Watchers(NamedTuple):
+class Watch(NamedTuple):
     """Who wants to know how a run goes: its process group once it starts, its elapsed time."""
 
     on_start: Callable[[int], None] | None = None
     on_tick: Callable[[float], None] | None = None
 
 
-UNWATCHED = Watchers()
+UNWATCHED = Watch()
 
 
 class Executor(Protocol):
@@ -51,7 +51,7 @@ class Executor(Protocol):
         """Where the run reads its files (checked for protected files around each run)."""
         ...
 
-    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+    def run(self, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
         """Run the command to its end or its limit; nothing it started outlives this call."""
         ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autoresearch.store import runner
-from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watchers, with_devices
+from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch, with_devices
 
 
 class LocalExecutor:
@@ -17,14 +17,14 @@ class LocalExecutor:
     def workdir(self) -> str:
         return self.repo
 
-    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+    def run(self, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
         return run_in(self.repo, request._replace(devices=request.devices or self.devices), watch)
 
     def close(self) -> None:
         pass
 
 
-def run_in(directory: str, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+def run_in(directory: str, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
     """The runner's bounded run of ``request`` in ``directory``."""
     result = runner.run_command(
         request.command,

@@ -18,7 +18,7 @@ from typing import Any
 
 from autoresearch.errors import UserError
 from autoresearch.store import git
-from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watchers
+from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch
 
 _POLL_SECONDS = 0.5
 _RUN_LOG = ".autoresearch-run.log"
@@ -141,7 +141,7 @@ class RayExecutor:
             self.archives[commit] = self.ray.put(tar.stdout)
         return self.archives[commit]
 
-    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+    def run(self, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
         ray = self.ray
         sent = {k: v for k, v in request.env.items() if k.startswith(_SENT_PREFIXES)}
         started = time.monotonic()

@@ -13,7 +13,7 @@ import shutil
 
 from autoresearch.errors import UserError
 from autoresearch.store import git
-from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watchers
+from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch
 from autoresearch.store.executors.local import run_in
 
 
@@ -53,7 +53,7 @@ class WorktreeExecutor:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(os.path.join(self.repo, link), target)
 
-    def run(self, request: RunRequest, watch: Watchers = UNWATCHED) -> Ran:
+    def run(self, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
         self.checkout(request.commit)
         return run_in(self.place, request._replace(devices=request.devices or self.devices), watch)
 
