@@ -71,7 +71,7 @@ def send_in_background(session: Session, experiment: Experiment) -> None:
     from autoresearch.history.trackers import outbox
 
     outbox.queue(session.files, experiment.number, {"reason": experiment.reason})
-    with open(os.path.join(session.files.dir, "tracking.log"), "a", encoding="utf-8") as log:
+    with open(session.files.tracking_log, "a", encoding="utf-8") as log:
         for name in session.settings.track:
             subprocess.Popen(
                 [sys.executable, "-m", "autoresearch", "-C", session.repo, "export", name]

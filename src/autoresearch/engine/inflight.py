@@ -18,11 +18,11 @@ from autoresearch.store.files import now, read_json
 
 
 def inflight_dir(session: Session) -> str:
-    return os.path.join(session.files.dir, "inflight")
+    return session.files.inflight_dir
 
 
 def workers_json(session: Session) -> str:
-    return os.path.join(session.files.dir, "workers.json")
+    return session.files.workers_json
 
 
 def worker_states(session: Session) -> list[Mapping[str, Any]]:

@@ -43,7 +43,7 @@ def repair(path: str, tag: str | None = None) -> Repaired:
         if tip is None:
             return _start_record(repo, tag)
         recorded = journal.rebuild(repo, tag)
-        aside = _free_folder(os.path.join(files.dir, "repaired", time.strftime("%Y%m%d-%H%M%S")))
+        aside = _free_folder(os.path.join(files.repaired, time.strftime("%Y%m%d-%H%M%S")))
         restored: list[str] = []
         views = (
             (LEDGER_FILE, files.ledger, recorded.ledger),

@@ -113,7 +113,7 @@ def plan_workers(repo: str, options: Mapping[str, Any]) -> WorkerPlan:
 
 
 def worktree_place(session: Session, index: int) -> str:
-    return os.path.join(session.files.dir, "worktrees", f"run-{index}")
+    return os.path.join(session.files.worktrees, f"run-{index}")
 
 
 def worktree_runs(session: Session, links: tuple[str, ...] | list[str] = ()) -> WorktreeExecutor:

@@ -22,8 +22,6 @@ from autoresearch.store import git
 from autoresearch.store.files import write_text
 from autoresearch.store.ledger import Ledger, sanitize
 
-SUMMARY_FILE = "final-summary.md"
-
 
 class FinalPlan(NamedTuple):
     branch: str
@@ -135,7 +133,7 @@ def finalize(session: Session, squash: bool) -> FinalResult:
             commits.append(parent)
     git.create_branch_at(repo, plan.branch, commits[-1])
     summary = summary_markdown(session, plan, book, commits, squash)
-    path = Path(session.files.dir, SUMMARY_FILE)
+    path = Path(session.files.final_summary)
     write_text(path, summary)
     return FinalResult(plan, commits, squash, path, summary)
 

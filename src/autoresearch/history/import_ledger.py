@@ -77,7 +77,7 @@ def _move_aside(source: Path, files: SessionFiles) -> Path | None:
         raise UserError(
             f"{LEDGER_FILE} is tracked by git; import a copy of it from outside the repository"
         )
-    aside = Path(files.dir, f"imported-{LEDGER_FILE}")
+    aside = Path(files.imported_copy(LEDGER_FILE))
     aside.parent.mkdir(parents=True, exist_ok=True)
     os.replace(source, aside)
     return aside
@@ -111,7 +111,7 @@ def adopt(
         if aside is not None:
             _put_back(aside, source)
         raise
-    copy = aside or Path(files.dir, f"imported-{source.name}")
+    copy = aside or Path(files.imported_copy(source.name))
     if aside is None:
         shutil.copyfile(source, copy)
     skipped = list(book.problems)

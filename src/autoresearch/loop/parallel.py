@@ -100,7 +100,7 @@ class ParallelLoop(Loop):
             self.return_to_keep()
             scheduler = Scheduler(session, self.executors, self.plan.device_sets)
             self.scheduler = scheduler
-            place = os.path.join(session.files.dir, "worktrees", "agent")
+            place = os.path.join(session.files.worktrees, "agent")
             workspace = WorktreeExecutor(session.repo, place, self.plan.links)
             try:
                 while True:

@@ -41,7 +41,7 @@ def report_extras(session: Session, book: Ledger) -> dict[str, object]:
 
 def latest_audit(session: Session) -> dict[str, object] | None:
     """The newest audit report, summed up; its file names sort by the time they were written."""
-    reports = sorted(Path(session.files.dir, "audits").glob("audit-*.json"))
+    reports = sorted(Path(session.files.audits).glob("audit-*.json"))
     if not reports:
         return None
     path = reports[-1]

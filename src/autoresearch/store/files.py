@@ -123,6 +123,44 @@ class SessionFiles(NamedTuple):
     def final_summary(self) -> str:
         return os.path.join(self.dir, "final-summary.md")
 
+    @property
+    def tracking_outbox(self) -> str:
+        """Experiments waiting for the trackers (``--track``), append-only."""
+        return os.path.join(self.dir, "tracking.jsonl")
+
+    @property
+    def tracking_lock(self) -> str:
+        return os.path.join(self.dir, "tracking.lock")
+
+    @property
+    def tracking_log(self) -> str:
+        """What the background senders `try` starts have to say."""
+        return os.path.join(self.dir, "tracking.log")
+
+    @property
+    def inflight_dir(self) -> str:
+        """A parallel loop's in-flight records, one per experiment it runs."""
+        return os.path.join(self.dir, "inflight")
+
+    @property
+    def workers_json(self) -> str:
+        """A parallel loop's workers, busy or idle, for `status`."""
+        return os.path.join(self.dir, "workers.json")
+
+    @property
+    def worktrees(self) -> str:
+        """The clean checkouts runs happen in, and the agent's own in a parallel loop."""
+        return os.path.join(self.dir, "worktrees")
+
+    @property
+    def repaired(self) -> str:
+        """Where `repair` keeps the files it replaced, one folder per repair."""
+        return os.path.join(self.dir, "repaired")
+
+    def imported_copy(self, name: str) -> str:
+        """An imported ledger's copy (or the ledger it replaced), kept with the session."""
+        return os.path.join(self.dir, f"imported-{name}")
+
     def archived_log(self, experiment: int, commit: str, suffix: str = "") -> str:
         return os.path.join(self.logs, f"{experiment:04d}-{commit[:7]}{suffix}.log")
 

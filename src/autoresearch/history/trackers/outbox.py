@@ -20,7 +20,7 @@ from autoresearch.store.files import SessionFiles, append_lines
 
 
 def path(files: SessionFiles) -> str:
-    return os.path.join(files.dir, "tracking.jsonl")
+    return files.tracking_outbox
 
 
 @contextlib.contextmanager
@@ -28,7 +28,7 @@ def sending(files: SessionFiles) -> Iterator[None]:
     """One sender at a time per session (the loop, a sender started by `try`, `export`): two
     that asked a tracker what it has at the same moment would both send what it lacks."""
     os.makedirs(files.dir, exist_ok=True)
-    with open(os.path.join(files.dir, "tracking.lock"), "a", encoding="utf-8") as handle:
+    with open(files.tracking_lock, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # the OS drops it when its holder dies
         yield
 
