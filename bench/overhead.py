@@ -39,6 +39,7 @@ from scratch_repo import (
 )
 
 from autoresearch.engine.session import Session
+from autoresearch.engine.step import try_candidate
 from autoresearch.rules.settings import validate
 
 
@@ -65,12 +66,12 @@ class Engine:
         self.repo = repo
         self.session = Session.start(repo, settings, None)
         stack.enter_context(self.session.lock())
-        self.session.try_candidate("baseline")
+        try_candidate(self.session, "baseline")
 
     def step(self, step: int) -> float:
         edit(self.repo, step)
         started = time.perf_counter()
-        experiment = self.session.try_candidate(f"engine {step}")
+        experiment = try_candidate(self.session, f"engine {step}")
         return time.perf_counter() - started - experiment.seconds
 
 

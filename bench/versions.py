@@ -1,8 +1,8 @@
 """``autoresearch try`` from the shell, minus the run, for several versions side by side.
 
 Each version is a git revision of this project, checked out into a temporary worktree. The
-versions take turns, one experiment each, in one 1,000-file repository, so that all of them see
-the same moments of a shared machine.
+versions take turns, one experiment each, each in a 1,000-file repository of its own, so that all
+of them see the same moments of a shared machine.
 
 Usage: python bench/versions.py REV [REV ...] [--experiments N]
   e.g. python bench/versions.py HEAD~5 HEAD
@@ -49,15 +49,18 @@ def main() -> None:
         checkouts = Path(temp, "checkouts")
         checkouts.mkdir()
         sources = [checkout(revision, checkouts, stack) for revision in args.revisions]
-        repo = make_repo(Path(temp), 999)
         command = [sys.executable, "-m", "autoresearch"]
-        start_cli_session(command, repo, "versions", with_source(sources[-1]))
+        # A session each: a version may keep books another does not know (the record in git).
+        repos = []
+        for index, source in enumerate(sources):
+            (Path(temp) / f"repo-{index}").mkdir()
+            repos.append(make_repo(Path(temp) / f"repo-{index}", 999))
+            start_cli_session(command, repos[-1], "versions", with_source(source))
         times: list[list[float]] = [[] for _ in sources]
-        step = 0
-        for _ in range(args.experiments):
+        for step in range(1, args.experiments + 1):
             for index, source in enumerate(sources):
-                step += 1
-                times[index].append(time_cli_try(command, repo, step, with_source(source)))
+                env = with_source(source)
+                times[index].append(time_cli_try(command, repos[index], step, env))
     print(f"`autoresearch try` minus the run, {args.experiments} each, medians (10th-90th pct)")
     for revision, samples in zip(args.revisions, times, strict=True):
         print(f"{revision:>24}: {median_and_spread(samples)[1]}")

@@ -7,7 +7,6 @@ import argparse
 from autoresearch.cli.flags import Commands, link_flag
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import Session
-from autoresearch.engine.workers import worktree_runs
 from autoresearch.errors import ExitStatus, UserError
 
 
@@ -27,7 +26,11 @@ def run(args: argparse.Namespace) -> int:
     session = Session.open(args.directory)
     if args.link and not args.in_worktree:
         raise UserError("--link needs --in-worktree (a run in this tree sees its files already)")
-    executor = worktree_runs(session, args.link or ()) if args.in_worktree else None
+    executor = None
+    if args.in_worktree:
+        from autoresearch.engine.workers import worktree_runs  # only then: it loads more
+
+        executor = worktree_runs(session, args.link or ())
     try:
         experiment = run_one(session, args.message, as_json=args.json, executor=executor)
     finally:

@@ -9,7 +9,6 @@ watch sees nothing and says so (``available``); the content checks still apply.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import struct
 import sys
@@ -36,6 +35,8 @@ class FileWatch:
             by_folder.setdefault(folder, set()).add(name)
         if not by_folder or not sys.platform.startswith("linux"):
             return
+        import ctypes  # only where there is something to watch: most sessions protect nothing
+
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             self._fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
