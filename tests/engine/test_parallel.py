@@ -222,6 +222,32 @@ def alive(group: int) -> bool:
     return group_alive(group)  # a zombie left by the killed tool does not count
 
 
+def dashboard_workers(project: Path) -> list[dict[str, object]]:
+    """The workers as the dashboard's state, served over HTTP on 127.0.0.1, gives them."""
+    import threading
+    import urllib.request
+
+    from autoresearch.engine.session import Session
+    from autoresearch.reports.dashboard import create_dashboard_server
+
+    session = Session.open(str(project))
+    server = create_dashboard_server(
+        project,
+        Path(session.files.ledger),
+        Path(session.files.dir),
+        session.settings.direction,
+        workers_path=session.files.workers_json,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(server.url + "api/state", timeout=10) as response:
+            return json.loads(response.read())["workers"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_after_a_kill_every_experiment_in_flight_is_recovered(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
@@ -231,6 +257,7 @@ def test_after_a_kill_every_experiment_in_flight_is_recovered(
         wait_for(lambda: len(inflight(project)) == 2)
         status = cli("status")
         assert status.stdout.count(": busy") == 2, status.stdout
+        assert [w["busy"] for w in dashboard_workers(project)] == [True, True]
         groups = [int(record["group"]) for record in inflight(project)]
     finally:
         loop.kill()

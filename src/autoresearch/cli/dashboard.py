@@ -39,5 +39,6 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         ready=ready,
         clock=session_clock(session),
+        workers_path=session.files.workers_json,
     )
     return ExitStatus.OK

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         summary = {**ledger_status(book, direction), "workers": []}
     else:
         session = Session.open(args.directory)
-        summary = {**session_status(session), "workers": worker_states(session)}
+        summary = {**session_status(session), "workers": worker_states(session.files.workers_json)}
     if args.json:
         print_json(summary)
     else:

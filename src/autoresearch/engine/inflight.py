@@ -12,6 +12,7 @@ from autoresearch.engine import record
 from autoresearch.engine.measure import Measurement
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import crash_metrics, record_row
+from autoresearch.errors import UserError
 from autoresearch.rules import verdict
 from autoresearch.store import git, runner
 from autoresearch.store.files import now, read_json
@@ -25,9 +26,13 @@ def workers_json(session: Session) -> str:
     return session.files.workers_json
 
 
-def worker_states(session: Session) -> list[Mapping[str, Any]]:
-    """Each worker of a parallel loop that is still running: busy (and with what) or idle."""
-    state = read_json(workers_json(session))
+def worker_states(path: str) -> list[Mapping[str, Any]]:
+    """Each worker of a parallel loop that is still running, from its ``workers.json``
+    (``SessionFiles.workers_json``): busy (and with what) or idle."""
+    try:
+        state = read_json(path)
+    except UserError:  # caught mid-write: no workers to show this time
+        return []
     if state is None or not _alive(state.get("pid")):
         return []
     return list(state.get("workers") or [])

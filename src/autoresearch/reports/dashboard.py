@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from autoresearch.engine.inflight import worker_states
 from autoresearch.errors import UserError
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
@@ -124,8 +125,10 @@ class Dashboard:
         direction: str,
         started: float | None = None,
         imported_rows: int = 0,
+        workers_path: str | None = None,
     ) -> None:
         self.repo = repo
+        self.workers_path = workers_path  # a parallel loop's workers, busy or idle
         self.ledger_path = ledger_path
         self.state_dir = state_dir
         self.direction = direction
@@ -174,6 +177,7 @@ class Dashboard:
             "problems": [],
             "summary": None,
             "inflight": read_inflight(self.state_dir, self.repo, now),
+            "workers": worker_states(self.workers_path) if self.workers_path else [],
         }
         ledger, summary = snapshot.ledger, snapshot.summary
         if ledger is None or summary is None:
@@ -294,13 +298,21 @@ def create_dashboard_server(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock | None = None,
+    workers_path: str | None = None,
 ) -> DashboardServer:
     """A bound, not yet serving, dashboard server (port 0 picks a free port). Of ``clock``, the
-    session's start and imported rows are used; the last write is read from the ledger."""
+    session's start and imported rows are used; the last write is read from the ledger.
+    ``workers_path``: where a parallel loop says what each worker does."""
     check_direction(direction)
     started, imported = (clock.started, clock.imported_rows) if clock else (None, 0)
     dashboard = Dashboard(
-        Path(repo), Path(ledger_path), Path(state_dir), direction, started, imported
+        Path(repo),
+        Path(ledger_path),
+        Path(state_dir),
+        direction,
+        started,
+        imported,
+        workers_path,
     )
     try:
         return DashboardServer((host, port), dashboard)
@@ -317,9 +329,12 @@ def serve_dashboard(
     port: int = 0,
     ready: Callable[[str], None] | None = None,
     clock: Clock | None = None,
+    workers_path: str | None = None,
 ) -> None:
     """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
-    server = create_dashboard_server(repo, ledger_path, state_dir, direction, host, port, clock)
+    server = create_dashboard_server(
+        repo, ledger_path, state_dir, direction, host, port, clock, workers_path
+    )
     # The first plot pays for importing matplotlib; pay it before the first visitor asks.
     threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
     try:

@@ -31,6 +31,7 @@ pre { background: #11151c; color: #d6dde6; padding: 8px 10px; border-radius: 6px
 <div id="status">connecting...</div>
 <div id="error"></div>
 <div class="cards" id="cards"></div>
+<div id="workers"></div>
 <div id="inflight">
   <h2>In flight: <span id="inflight-title"></span></h2>
   <div id="inflight-time" class="muted"></div>
@@ -72,6 +73,16 @@ function showCards(summary) {
     const card = element("div", null, "card");
     card.append(element("div", label, "label"), element("div", value, "value"));
     cards.append(card);
+  }
+}
+
+function showWorkers(workers) {
+  const box = document.getElementById("workers");
+  box.replaceChildren();
+  for (const worker of workers || []) {
+    const doing = worker.busy
+      ? `busy: #${worker.experiment} ${worker.commit} ${worker.description}` : "idle";
+    box.append(element("div", `worker ${worker.worker}: ${doing}`, "worker"));
   }
 }
 
@@ -145,6 +156,7 @@ function show(data) {
   }
   showCards(data.summary);
   showInflight(data.inflight);
+  showWorkers(data.workers);
   if (data.ledger_key !== shownLedgerKey) {
     showRows(data);
     shownLedgerKey = data.ledger_key;
