@@ -32,9 +32,9 @@ def ledger_source(args: argparse.Namespace) -> tuple[Ledger, str, Session | None
         session = checked(Session.open(args.directory))
         direction = parse_direction(args.direction or session.settings.direction)
         return session.read_ledger(), direction, session
-    book = read_ledger_file(in_directory(args.directory, args.results))
-    direction = parse_direction(args.direction) if args.direction else guess_direction(book)
-    return book, direction, None
+    ledger = read_ledger_file(in_directory(args.directory, args.results))
+    direction = parse_direction(args.direction) if args.direction else guess_direction(ledger)
+    return ledger, direction, None
 
 
 def output_path(args: argparse.Namespace, default: str, session: Session | None) -> Path:

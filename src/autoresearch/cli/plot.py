@@ -20,8 +20,8 @@ def add_parser(commands: Commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.plot import render_plot
 
-    book, direction, session = ledger_source(args)
+    ledger, direction, session = ledger_source(args)
     path = output_path(args, DEFAULT_PLOT, session)
-    render_plot(book, path, direction, title_metric=session.settings.metric if session else None)
+    render_plot(ledger, path, direction, title_metric=session.settings.metric if session else None)
     print(path)
     return ExitStatus.OK

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.html import render_html
     from autoresearch.reports.markdown import render_markdown
 
-    book, direction, session = ledger_source(args)
+    ledger, direction, session = ledger_source(args)
     diffs: dict[str, str] = {}
     extras: dict[str, object] = {}
     clock = None
@@ -38,16 +38,16 @@ def run(args: argparse.Namespace) -> int:
         from autoresearch.reports.extras import report_extras
         from autoresearch.reports.status import session_clock
 
-        diffs = kept_diffs(session, kept_steps(session, book))
-        extras = report_extras(session, book)
+        diffs = kept_diffs(session, kept_steps(session, ledger))
+        extras = report_extras(session, ledger)
         clock = session_clock(session)
     if args.format == "html":
         path = output_path(args, DEFAULT_REPORT, session)
-        print(render_html(book, direction, Path(path), diffs, extras, clock))
+        print(render_html(ledger, direction, Path(path), diffs, extras, clock))
         return ExitStatus.OK
     from autoresearch.reports.extras import extras_markdown
 
-    text = render_markdown(book, direction, diffs, clock)
+    text = render_markdown(ledger, direction, diffs, clock)
     if extras:
         text += "\n" + extras_markdown(extras)
     if args.output is None:

@@ -26,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.status import guess_direction, ledger_status, session_status
 
     if args.results is not None:
-        book = read_ledger_file(args.results)
-        direction = parse_direction(args.direction) if args.direction else guess_direction(book)
-        summary = {**ledger_status(book, direction), "workers": []}
+        ledger = read_ledger_file(args.results)
+        direction = parse_direction(args.direction) if args.direction else guess_direction(ledger)
+        summary = {**ledger_status(ledger, direction), "workers": []}
     else:
         session = Session.open(args.directory)
         summary = {**session_status(session), "workers": worker_states(session.files.workers_json)}

@@ -12,7 +12,8 @@ from typing import NamedTuple
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules.scope import Scope, refuse_forbidden
-from autoresearch.store import git, ledger
+from autoresearch.store import git
+from autoresearch.store.ledger import Ledger
 
 
 class Candidate(NamedTuple):
@@ -54,7 +55,7 @@ class Found(NamedTuple):
     exp_ref: str
     stale_pin: str | None  # the commit exp/N holds already (a row taken out by hand, a kill)
     keep: str
-    book: ledger.Ledger
+    ledger: Ledger
     best: float | None  # the keep ref's metric; None while nothing has been measured
     candidate: Candidate
     commit: str | None  # already committed (HEAD); None: the uncommitted edits are the candidate
@@ -67,30 +68,30 @@ def find(session: Session) -> Found:
     process start, and a try is mostly such starts.
     """
     with git.start_status(session.repo) as status:
-        book = session.read_ledger()
-        number = book.data_lines
+        ledger = session.read_ledger()
+        number = ledger.data_lines
         exp_ref = session.exp_ref(number)
         found = git.resolve_commits(session.repo, [session.keep_ref_name, "HEAD", exp_ref])
         keep = found.get(session.keep_ref_name) or session.keep_ref()  # says what is wrong
         head = found.get("HEAD") or keep
         candidate = collect(session.repo, keep, head, session.scope, status)
-    best = session.best_value(book, keep)
+    best = session.best_value(ledger, keep)
     commit: str | None
     if candidate.uncommitted:
         commit = None
-    elif candidate.committed and book.row_for(head[:7]) is None:
+    elif candidate.committed and ledger.row_for(head[:7]) is None:
         commit = head
-    elif head == keep and best is None and book.row_for(head[:7]) is None:
+    elif head == keep and best is None and ledger.row_for(head[:7]) is None:
         commit = head  # the starting point was never measured: this is the baseline
     else:
-        tried = book.row_for(head[:7])
+        tried = ledger.row_for(head[:7])
         if tried is not None and head != keep:
             raise UserError(
                 f"nothing new to try: {head[:7]} was already tried ({tried.status}); "
                 "edit files, or `autoresearch reset`"
             )
         raise UserError(f"nothing to try: no change from the keep ref {keep[:7]}")
-    return Found(number, exp_ref, found.get(exp_ref), keep, book, best, candidate, commit)
+    return Found(number, exp_ref, found.get(exp_ref), keep, ledger, best, candidate, commit)
 
 
 def commit(session: Session, found: Found, description: str) -> str | None:

@@ -16,8 +16,9 @@ from typing import Any, NamedTuple
 from autoresearch.engine.session import Session, SessionMeta
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import Settings
-from autoresearch.store import journal, ledger
+from autoresearch.store import journal
 from autoresearch.store.files import LEDGER_FILE, lock_holder, read_json
+from autoresearch.store.ledger import Ledger, parse_lines
 
 REPAIR_HINT = "`autoresearch repair` puts the record back"
 STARTED_NOTE = (
@@ -41,7 +42,7 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
     """
     with session.start_reading_record() as reading:  # git answers while the files are read
         session_json = journal.read_bytes(session.files.session_json) or b""
-        ledger = journal.read_bytes(session.files.ledger)
+        ledger_bytes = journal.read_bytes(session.files.ledger)
         runs = journal.read_bytes(session.files.runs_jsonl) or b""
         tip, keep = session.parse_record(reading.output())
     if tip is None:
@@ -61,10 +62,10 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
 
     if journal.Digest.of(session_json).blake2b != tip.session:
         found.append(_settings_change(session_json, recorded().session))
-    if ledger is None:
+    if ledger_bytes is None:
         found.append(f"{LEDGER_FILE} is missing")
-    elif not _agrees(ledger, tip.ledger, growing):
-        found.append(_row_change(LEDGER_FILE, ledger, recorded().ledger, header=True))
+    elif not _agrees(ledger_bytes, tip.ledger, growing):
+        found.append(_row_change(LEDGER_FILE, ledger_bytes, recorded().ledger, header=True))
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
     allowed = {tip.keep} | {str(r["commit"]) for r in records if r.get("commit")}
@@ -104,7 +105,7 @@ def report(session: Session) -> list[str]:
 class View(NamedTuple):
     """The session as its record has it, whatever the files say."""
 
-    book: ledger.Ledger
+    ledger: Ledger
     keep: str
     settings: Settings
 
@@ -114,7 +115,7 @@ def recorded_view(session: Session) -> View:
     stored = journal.rebuild(session.repo, session.tag)
     text = stored.ledger.decode("utf-8", "replace").splitlines(keepends=True)
     meta = SessionMeta.from_json(json.loads(stored.session))
-    return View(ledger.parse_lines(text, session.files.ledger), stored.keep, meta.settings)
+    return View(parse_lines(text, session.files.ledger), stored.keep, meta.settings)
 
 
 def check_locked(session: Session, inflight: InFlight) -> list[str]:
@@ -150,9 +151,9 @@ def note_experiment(session: Session, number: int, status: str, keep: str) -> No
 
 def _nothing_yet(session: Session) -> bool:
     """No experiment recorded in the files: at most the ledger's header, no runs."""
-    ledger = journal.read_bytes(session.files.ledger) or b""
+    text = journal.read_bytes(session.files.ledger) or b""
     runs = journal.read_bytes(session.files.runs_jsonl) or b""
-    return ledger.count(b"\n") <= 1 and not runs.strip()
+    return text.count(b"\n") <= 1 and not runs.strip()
 
 
 def _inflight_if_running(session: Session) -> Mapping[str, Any] | None:

@@ -45,12 +45,12 @@ def recover(session: Session) -> list[str]:
     guard.restore_modes(session.repo, inflight.get("modes") or {})
     commit = str(inflight["commit"])
     keep = str(inflight.get("keep") or session.keep_ref())
-    book = session.read_ledger()
-    last = book.rows[-1] if book.rows else None
+    ledger = session.read_ledger()
+    last = ledger.rows[-1] if ledger.rows else None
     recorded = (
         last is not None
         and commit.startswith(last.commit)
-        and book.data_lines > inflight["experiment"]
+        and ledger.data_lines > inflight["experiment"]
     )
     if recorded:
         assert last is not None
@@ -130,8 +130,8 @@ def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
     commit = git.resolve(session.repo, revision)
     if commit is None:
         raise UserError(f"{revision!r} is not a commit")
-    book = session.read_ledger()
-    kept = book.kept_row(commit)
+    ledger = session.read_ledger()
+    kept = ledger.kept_row(commit)
     if kept is None:
         raise UserError(f"{revision} ({commit[:7]}) is not a kept commit of this session's ledger")
     previous = session.keep_ref()
@@ -142,7 +142,7 @@ def rewind(session: Session, revision: str) -> tuple[str, float, str | None]:
         "from": previous,
         "to": commit,
         "at": now(),
-        "experiments_before": book.data_lines,
+        "experiments_before": ledger.data_lines,
     }
     session.save(session.meta._replace(rewinds=(*session.meta.rewinds, rewind_record)), "rewind")
     return commit, kept.value, ref

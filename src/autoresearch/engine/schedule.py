@@ -28,9 +28,10 @@ from autoresearch.engine.session import Session
 from autoresearch.engine.step import record_row
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
-from autoresearch.store import git, ledger, runner
+from autoresearch.store import git, runner
 from autoresearch.store.executors import Executor
 from autoresearch.store.files import now, write_json
+from autoresearch.store.ledger import sanitize
 from autoresearch.store.rebase import rebase_onto
 
 
@@ -95,7 +96,7 @@ class Scheduler:
         """Commit what the agent changed in ``workspace`` (a worktree at ``base``), refused
         like a `try` when it is out of scope or empty."""
         session = self.session
-        description = ledger.sanitize(description) or "(no description)"
+        description = sanitize(description) or "(no description)"
         head = git.head_commit(workspace)
         found = collect(workspace, base, head, session.scope)
         if found.empty:
@@ -155,9 +156,9 @@ class Scheduler:
             devices=self.devices[worker],
             inflight_path=path,
         )
-        book = session.read_ledger()
-        best = session.best_value(book, planned.base)
-        baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
+        ledger = session.read_ledger()
+        best = session.best_value(ledger, planned.base)
+        baseline = next((r.value for r in ledger.rows if r.status == verdict.KEEP), None)
         thread = threading.Thread(
             target=self._measure, args=(running, job, best, baseline), daemon=True
         )

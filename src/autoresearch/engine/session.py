@@ -18,7 +18,7 @@ from autoresearch.rules import columns
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
-from autoresearch.store import git, guard, journal, ledger
+from autoresearch.store import git, guard, journal
 from autoresearch.store.files import (
     EXCLUDED,
     RESERVED,
@@ -31,6 +31,7 @@ from autoresearch.store.files import (
     session_lock,
     write_json,
 )
+from autoresearch.store.ledger import Ledger, create_ledger, read_ledger
 
 BRANCH_PREFIX = "autoresearch/"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -147,7 +148,7 @@ class Session:
         activate(files)
         metrics = [settings.metric, *settings.also]
         header = columns.header(metrics, settings.holdout_column, parallel)
-        ledger.create_ledger(files.ledger, header)
+        create_ledger(files.ledger, header)
         git.update_ref(repo, f"refs/autoresearch/{settings.tag}/keep", start)
         session = cls(files, meta)
         session.write_record({"kind": "start"}, keep=start, settings_saved=True)
@@ -253,17 +254,17 @@ class Session:
                 f"session {self.tag} has no run command: set one with `autoresearch config run CMD`"
             )
 
-    def read_ledger(self) -> ledger.Ledger:
+    def read_ledger(self) -> Ledger:
         if not os.path.exists(self.files.ledger):
             raise UserError(
                 f"{self.files.ledger} is missing: `autoresearch repair` rebuilds it from the "
                 "session's record"
             )
-        return ledger.read_ledger(self.files.ledger)
+        return read_ledger(self.files.ledger)
 
-    def best_value(self, book: ledger.Ledger, keep: str) -> float | None:
+    def best_value(self, ledger: Ledger, keep: str) -> float | None:
         """The keep ref's measured metric, or None while nothing has been measured."""
-        row = book.kept_row(keep)
+        row = ledger.kept_row(keep)
         if row is not None:
             return row.value
         imported = self.meta.imported

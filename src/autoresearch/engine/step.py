@@ -24,9 +24,10 @@ from autoresearch.engine.measure import (
 )
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
-from autoresearch.store import git, ledger, runner, signals
+from autoresearch.store import git, runner, signals
 from autoresearch.store.executors import Executor
 from autoresearch.store.files import now, write_json
+from autoresearch.store.ledger import append_row, sanitize
 
 
 def try_candidate(
@@ -45,7 +46,7 @@ def try_candidate(
     ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
     """
     session.require_run()
-    description = ledger.sanitize(description) or "(no description)"
+    description = sanitize(description) or "(no description)"
     experiment: Experiment | None = None
     interrupted = False
     try:
@@ -74,7 +75,7 @@ def _step(
 ) -> tuple[Experiment, bool]:
     """The experiment, and whether its run was interrupted."""
     found = candidate.find(session)
-    keep, book = found.keep, found.book
+    keep, ledger = found.keep, found.ledger
     commit = candidate.commit(session, found, description)
     with git.pinning(session.repo, found.exp_ref, keep, commit) as pinned:
         inflight = {
@@ -103,7 +104,7 @@ def _step(
             first,
             executor,
         )
-        baseline = next((r.value for r in book.rows if r.status == verdict.KEEP), None)
+        baseline = next((r.value for r in ledger.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
     status = measured.verdict.status
     resetting = status == verdict.DISCARD or measured.interrupted
@@ -153,7 +154,7 @@ def record_row(
     cells.update({names[role]: value for role, value in run_values.items()})
     cells.update(commit=commit[:7], status=measured.verdict.status, description=description)
     cells.update(extra or {})
-    ledger.append_row(session.files.ledger, cells)
+    append_row(session.files.ledger, cells)
 
 
 def settle(

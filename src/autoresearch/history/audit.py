@@ -100,10 +100,10 @@ class Audit:
 
     def run(self, keeps: bool) -> AuditResult:
         s = self.session
-        book = s.read_ledger()
-        kept = [r for r in book.rows if r.status == verdict.KEEP]
+        ledger = s.read_ledger()
+        kept = [r for r in ledger.rows if r.status == verdict.KEEP]
         keep = s.keep_ref()
-        best_row = book.kept_row(keep)
+        best_row = ledger.kept_row(keep)
         if len(kept) < 2 or best_row is None or best_row is kept[0]:
             raise UserError("nothing to audit yet: the keep ref is still the baseline")
         if git.head(s.repo) != keep or not git.status(s.repo).clean:

@@ -73,15 +73,15 @@ def plan_final(session: Session) -> tuple[FinalPlan, Ledger]:
     # The keep ref first: it moves only once its ledger row is on disk, so the ledger read
     # after it always has the row, even while a loop is running.
     keep = session.keep_ref()
-    book = session.read_ledger()
+    ledger = session.read_ledger()
     start = start_commit(session)
-    chain = final_chain(session, kept_steps(session, book), keep)
+    chain = final_chain(session, kept_steps(session, ledger), keep)
     if keep == start or not chain:
         raise UserError("nothing to finalize: no change was kept beyond the baseline")
     if chain[-1].commit != keep:
         raise UserError(f"the keep ref {keep[:7]} is not a kept commit of the ledger")
     plan = FinalPlan(final_branch(session), start, keep, chain, session.settings.metric)
-    return plan, book
+    return plan, ledger
 
 
 def refuse_existing_branch(session: Session, plan: FinalPlan) -> None:
@@ -117,7 +117,7 @@ def squash_message(session: Session, plan: FinalPlan) -> str:
 
 
 def finalize(session: Session, squash: bool) -> FinalResult:
-    plan, book = plan_final(session)
+    plan, ledger = plan_final(session)
     refuse_existing_branch(session, plan)
     repo, identity = session.repo, session.meta.identity
     commits: list[str] = []
@@ -132,7 +132,7 @@ def finalize(session: Session, squash: bool) -> FinalResult:
             parent = git.commit_tree(repo, tree, parent, step_message(session, step), identity)
             commits.append(parent)
     git.create_branch_at(repo, plan.branch, commits[-1])
-    summary = summary_markdown(session, plan, book, commits, squash)
+    summary = summary_markdown(session, plan, ledger, commits, squash)
     path = Path(session.files.final_summary)
     write_text(path, summary)
     return FinalResult(plan, commits, squash, path, summary)
@@ -143,11 +143,11 @@ def _cell(text: str) -> str:
 
 
 def summary_markdown(
-    session: Session, plan: FinalPlan, book: Ledger, commits: list[str], squash: bool
+    session: Session, plan: FinalPlan, ledger: Ledger, commits: list[str], squash: bool
 ) -> str:
     """The pull request's text: the headline, how it was measured, the kept changes."""
     settings, metric = session.settings, plan.metric
-    counts = summarize(book, settings.direction).counts_text()
+    counts = summarize(ledger, settings.direction).counts_text()
     shape = (
         "one squashed commit"
         if squash

@@ -20,9 +20,9 @@ from autoresearch.errors import UserError
 from autoresearch.reports.status import guess_direction
 from autoresearch.rules import verdict
 from autoresearch.rules.settings import build_settings
-from autoresearch.store import git, ledger
+from autoresearch.store import git
 from autoresearch.store.files import LEDGER_FILE, SessionFiles, active_tag, append_lines
-from autoresearch.store.ledger import Ledger, Row
+from autoresearch.store.ledger import Ledger, Row, read_header, sanitize
 
 # The columns every ledger has and that are not measurements.
 _STRUCTURE = ("commit", "status", "description")
@@ -40,20 +40,20 @@ class Adoption(NamedTuple):
 
 
 def session_values(
-    book: Ledger, flags: Mapping[str, Any], file_values: Mapping[str, Any]
+    ledger: Ledger, flags: Mapping[str, Any], file_values: Mapping[str, Any]
 ) -> tuple[dict[str, Any], bool]:
     """The flags `init` would get, the metric and direction filled in from the ledger."""
     values = dict(flags)
-    metric = flags.get("metric") or file_values.get("metric") or book.metric
-    if metric not in book.columns:
+    metric = flags.get("metric") or file_values.get("metric") or ledger.metric
+    if metric not in ledger.columns:
         raise UserError(
-            f"{book.path}: no column {metric!r} (columns: {', '.join(book.columns)}); "
+            f"{ledger.path}: no column {metric!r} (columns: {', '.join(ledger.columns)}); "
             "name the metric's column with --metric"
         )
     values["metric"] = metric
     guessed = not (flags.get("direction") or file_values.get("direction"))
     if guessed:
-        values["direction"] = guess_direction(book)
+        values["direction"] = guess_direction(ledger)
     return values, guessed
 
 
@@ -63,7 +63,7 @@ def _imported_line(row: Row, metric: str, columns: list[str]) -> str | None:
     if row.number(metric) is None:
         return None
     cells = {**row.values, "commit": row.commit, "description": row.description}
-    return "\t".join(ledger.sanitize(cells.get(name, "")) for name in columns)
+    return "\t".join(sanitize(cells.get(name, "")) for name in columns)
 
 
 def _move_aside(source: Path, files: SessionFiles) -> Path | None:
@@ -93,15 +93,15 @@ def _put_back(aside: Path, source: Path) -> None:
 def adopt(
     repo: str,
     source: Path,
-    book: Ledger,
+    ledger: Ledger,
     flags: Mapping[str, Any],
     file_values: Mapping[str, Any],
     settings_file: str | None,
 ) -> Adoption:
     """Start the session and append the source's rows; refuses before any change."""
-    if not book.rows:
+    if not ledger.rows:
         raise UserError(f"{source}: no readable experiment rows to import")
-    values, guessed = session_values(book, flags, file_values)
+    values, guessed = session_values(ledger, flags, file_values)
     settings = build_settings(file_values, values, need_run=False)
     files = SessionFiles(repo, settings.tag)
     aside = _move_aside(source, files)
@@ -114,12 +114,12 @@ def adopt(
     copy = aside or Path(files.imported_copy(source.name))
     if aside is None:
         shutil.copyfile(source, copy)
-    skipped = list(book.problems)
-    columns = ledger.read_header(files.ledger)
-    dropped = [name for name in book.columns if name not in columns and name not in _STRUCTURE]
+    skipped = list(ledger.problems)
+    columns = read_header(files.ledger)
+    dropped = [name for name in ledger.columns if name not in columns and name not in _STRUCTURE]
     lines = []
     last_keep = None
-    for row in book.rows:
+    for row in ledger.rows:
         line = _imported_line(row, settings.metric, columns)
         if line is None:
             skipped.append(f"line {row.line}: {settings.metric} is not a number")

@@ -40,7 +40,7 @@ def start_commit(session: Session) -> str:
     return session.meta.start_commit
 
 
-def resolve_kept(session: Session, book: Ledger) -> dict[int, str]:
+def resolve_kept(session: Session, ledger: Ledger) -> dict[int, str]:
     """Full hashes of the kept rows, by ledger line. Experiment N is pinned as ``exp/N`` and is
     the Nth row, which settles a short hash two experiments share; other rows ask git."""
     prefix = f"refs/autoresearch/{session.tag}/exp/"
@@ -51,7 +51,7 @@ def resolve_kept(session: Session, book: Ledger) -> dict[int, str]:
     }
     resolved: dict[int, str] = {}
     unpinned: dict[int, str] = {}
-    for number, row in enumerate(book.rows):
+    for number, row in enumerate(ledger.rows):
         if row.status != verdict.KEEP or not _HASH.match(row.commit):
             continue
         commit = pinned.get(number, "")
@@ -64,11 +64,11 @@ def resolve_kept(session: Session, book: Ledger) -> dict[int, str]:
     return resolved
 
 
-def kept_steps(session: Session, book: Ledger) -> list[KeptStep]:
+def kept_steps(session: Session, ledger: Ledger) -> list[KeptStep]:
     """Every kept commit of the ledger that exists here, in ledger order, with its parent keep."""
     repo, start = session.repo, start_commit(session)
-    kept = [row for row in book.rows if row.status == verdict.KEEP]
-    resolved = resolve_kept(session, book)
+    kept = [row for row in ledger.rows if row.status == verdict.KEEP]
+    resolved = resolve_kept(session, ledger)
     values: dict[str, float] = {}
     earlier: list[str] = []
     steps = []

@@ -151,12 +151,12 @@ class Loop:
 
     def ask_and_try(self, crash: Experiment | None) -> Experiment | None:
         self.attempt += 1
-        book = self.session.read_ledger()  # read once: the prompt and the ticker share it
-        number = book.data_lines
+        ledger = self.session.read_ledger()  # read once: the prompt and the ticker share it
+        number = ledger.data_lines
         doing = f"fixing {crash.commit[:7]}" if crash else "working"
         self.status_line(f"experiment {number}: {self.agent_name} {doing}")
         try:
-            proposal = self.agent.propose(self.request(crash, book))
+            proposal = self.agent.propose(self.request(crash, ledger))
             record.check(self.session)  # the agent may have touched the books during its turn
             if not self.has_changes():
                 raise AgentError("the agent made no change")
@@ -166,7 +166,7 @@ class Loop:
             experiment = try_candidate(
                 self.session,
                 description,
-                self.run_watch(number, book),
+                self.run_watch(number, ledger),
                 tokens=proposal.tokens,
                 cost_usd=proposal.cost_usd,
                 executor=self.executor,
@@ -203,10 +203,10 @@ class Loop:
 
     # ----- what the agent gets ---------------------------------------------------------------
 
-    def request(self, crash: Experiment | None, book: Ledger) -> AgentRequest:
+    def request(self, crash: Experiment | None, ledger: Ledger) -> AgentRequest:
         s = self.session
         description_path = Path(s.files.description)
-        crash_row = book.row_for(crash.commit[:7]) if crash else None
+        crash_row = ledger.row_for(crash.commit[:7]) if crash else None
         text = build_prompt(
             PromptInputs(
                 program=self.program_text(),
@@ -216,14 +216,14 @@ class Loop:
                 budget=s.settings.budget,
                 scope=self.scope_listing(),
                 protected=list(s.settings.protect),
-                ledger=book,
+                ledger=ledger,
                 keep_commit=s.keep_ref(),
                 description_path=description_path,
                 crash=crash_row,
                 crash_tail=tuple(crash.tail) if crash else (),
             )
         )
-        prompt_path = Path(s.files.prompts, f"{book.data_lines:04d}-{self.attempt}.md")
+        prompt_path = Path(s.files.prompts, f"{ledger.data_lines:04d}-{self.attempt}.md")
         write_text(prompt_path, text)
         write_text(s.files.last_prompt, text)
         return AgentRequest(
@@ -267,8 +267,8 @@ class Loop:
         hours = (time.monotonic() - self.started) / 3600
         if rules.max_hours is not None and hours >= rules.max_hours:
             return f"reached --max-hours {rules.max_hours:g}"
-        book = s.read_ledger()
-        best = s.best_value(book, s.keep_ref())
+        ledger = s.read_ledger()
+        best = s.best_value(ledger, s.keep_ref())
         if (
             rules.target is not None
             and best is not None
@@ -277,14 +277,14 @@ class Loop:
             return f"reached --target {rules.target:g} (best {best:g})"
         if rules.plateau is not None:
             streak = 0
-            for row in reversed(book.rows):
+            for row in reversed(ledger.rows):
                 if row.status == KEEP:
                     break
                 streak += 1
             if streak >= rules.plateau:
                 return f"plateau: {streak} experiments in a row without a keep"
         if rules.max_cost is not None:
-            spent = sum(book.run_number(r, "cost_usd") or 0.0 for r in book.rows)
+            spent = sum(ledger.run_number(r, "cost_usd") or 0.0 for r in ledger.rows)
             if spent >= rules.max_cost:
                 return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
         return None
@@ -327,13 +327,13 @@ class Loop:
         if self.report.progress is not None:
             self.report.progress.working(text)
 
-    def run_watch(self, number: int, book: Ledger) -> Watch:
+    def run_watch(self, number: int, ledger: Ledger) -> Watch:
         """The live line of the experiment's runs: elapsed against the budget, the log's end."""
         progress = self.report.progress
         if progress is None:
             return UNWATCHED
         s = self.session
-        best = s.best_value(book, s.keep_ref())
+        best = s.best_value(ledger, s.keep_ref())
         best_text = f" (best {best:g})" if best is not None else ""
         label = f"experiment {number}{best_text}: running"
         return progress.watch(label, s.settings.budget, s.files.run_log, most_runs(s.settings))

@@ -159,10 +159,10 @@ class ParallelLoop(Loop):
         self.attempt += 1
         keep = self.session.keep_ref()
         workspace.checkout(keep)
-        book = self.session.read_ledger()
+        ledger = self.session.read_ledger()
         self.status_line(f"asking for an idea ({self.agent_name}); {self.busy_text()}")
         try:
-            request = self.in_flight_request(self.request(None, book), workspace.place)
+            request = self.in_flight_request(self.request(None, ledger), workspace.place)
             proposal = self.agent.propose(request)
             planned = self.scheduler.commit_candidate(
                 workspace.place, keep, proposal.description, proposal.tokens, proposal.cost_usd

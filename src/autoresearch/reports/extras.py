@@ -21,7 +21,7 @@ AUDIT = "Latest audit"
 HOLDOUT = "Holdout trend"
 
 
-def report_extras(session: Session, book: Ledger) -> dict[str, object]:
+def report_extras(session: Session, ledger: Ledger) -> dict[str, object]:
     noise = noise_status(session)
     extras: dict[str, object] = {
         NOISE: {
@@ -33,7 +33,7 @@ def report_extras(session: Session, book: Ledger) -> dict[str, object]:
     audit = latest_audit(session)
     if audit is not None:
         extras[AUDIT] = audit
-    holdout = holdout_trend(book, session.settings.holdout_column, session.keep_ref())
+    holdout = holdout_trend(ledger, session.settings.holdout_column, session.keep_ref())
     if holdout is not None:
         extras[HOLDOUT] = holdout
     return extras

@@ -18,19 +18,19 @@ from autoresearch.store.ledger import Ledger
 RECENT_ROWS = 10
 
 
-def guess_direction(book: Ledger) -> str:
+def guess_direction(ledger: Ledger) -> str:
     """A ledger without settings: kept values move towards better, so their trend tells."""
-    kept = [r.value for r in book.rows if r.status == verdict.KEEP]
+    kept = [r.value for r in ledger.rows if r.status == verdict.KEEP]
     if len(kept) >= 2 and kept[-1] > kept[0]:
         return "maximize"
     return "minimize"
 
 
-def status_of(book: Ledger, direction: str, clock: Clock | None = None) -> dict[str, Any]:
+def status_of(ledger: Ledger, direction: str, clock: Clock | None = None) -> dict[str, Any]:
     """The summary's figures under the keys `status --json` documents."""
-    summary = summarize(book, direction, clock)
+    summary = summarize(ledger, direction, clock)
     return {
-        "metric": book.metric,
+        "metric": ledger.metric,
         "direction": direction,
         "baseline": summary.baseline,
         "best": summary.best,
@@ -44,9 +44,9 @@ def status_of(book: Ledger, direction: str, clock: Clock | None = None) -> dict[
         "experiments_per_hour": summary.experiments_per_hour,
         "recent": [
             {"commit": r.commit, "value": r.value, "status": r.status, "description": r.description}
-            for r in book.rows[-RECENT_ROWS:]
+            for r in ledger.rows[-RECENT_ROWS:]
         ],
-        "ledger_problems": book.problems,
+        "ledger_problems": ledger.problems,
     }
 
 
@@ -77,28 +77,28 @@ SESSION_KEYS = (
 )
 
 
-def ledger_status(book: Ledger, direction: str) -> dict[str, Any]:
+def ledger_status(ledger: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
     return {
         **dict.fromkeys(SESSION_KEYS),
         "rewinds": [],
         "changes": [],
-        **status_of(book, direction),
+        **status_of(ledger, direction),
     }
 
 
 def session_status(session: Session) -> dict[str, Any]:
     differences = record.report(session)
     if differences and session.record is not None:
-        book, keep, settings = record.recorded_view(session)  # not the changed numbers
+        ledger, keep, settings = record.recorded_view(session)  # not the changed numbers
     else:
-        book, keep, settings = session.read_ledger(), session.keep_ref(), session.settings
-    summary = status_of(book, settings.direction, session_clock(session))
-    kept = book.kept_row(keep)
+        ledger, keep, settings = session.read_ledger(), session.keep_ref(), session.settings
+    summary = status_of(ledger, settings.direction, session_clock(session))
+    kept = ledger.kept_row(keep)
     head = git.head(session.repo)
     waiting_crash = None
     if head and head != keep:
-        tried = book.row_for(head[:7])
+        tried = ledger.row_for(head[:7])
         if tried is not None and tried.status == verdict.CRASH:
             waiting_crash = head[:7]
     summary.update(
@@ -124,7 +124,7 @@ def session_status(session: Session) -> dict[str, Any]:
         ],
         budget=settings.budget,
         noise=noise_status(session),
-        holdout=holdout_trend(book, settings.holdout_column, keep),
+        holdout=holdout_trend(ledger, settings.holdout_column, keep),
         record=differences,
     )
     return summary
@@ -140,11 +140,11 @@ def noise_status(session: Session) -> dict[str, Any]:
     return {"mode": session.settings.noise, "sigma": sigma, "repeated_runs": repeated}
 
 
-def holdout_trend(book: Ledger, column: str | None, keep: str) -> dict[str, Any] | None:
+def holdout_trend(ledger: Ledger, column: str | None, keep: str) -> dict[str, Any] | None:
     """The hidden metric across the keeps: for people, never for the agent's prompt."""
     if column is None:
         return None
-    kept = [(r.commit, r.number(column)) for r in book.rows if r.status == verdict.KEEP]
+    kept = [(r.commit, r.number(column)) for r in ledger.rows if r.status == verdict.KEEP]
     measured = [(commit, value) for commit, value in kept if value is not None]
     current = next((v for c, v in reversed(measured) if keep.startswith(c)), None)
     return {

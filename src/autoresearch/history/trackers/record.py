@@ -60,28 +60,30 @@ def experiments(
 ) -> Iterator[Tracked]:
     """Every experiment of the ledger, in order. ``extras``: what only the loop knew (agent,
     model, knob values, the verdict's reason), by experiment number."""
-    book = read_ledger(source.ledger)
+    ledger = read_ledger(source.ledger)
     numbers = _numbers(source.ledger)
     runs: dict[int, list[float]] = {}
     if source.files is not None:
         for run in read_runs(source.files):
             if isinstance(run.get("experiment"), int) and isinstance(run.get("value"), float):
                 runs.setdefault(run["experiment"], []).append(run["value"])
-    digest = _digest(source.group, book)
+    digest = _digest(source.group, ledger)
     best: float | None = None
     base: str | None = None
-    for row in book.rows:
+    for row in ledger.rows:
         number = numbers.get(row.line, row.line - 2)
         if row.status == KEEP:
             best = row.value
-        yield _tracked(source, book, row, number, digest, best, base, runs.get(number, []), extras)
+        yield _tracked(
+            source, ledger, row, number, digest, best, base, runs.get(number, []), extras
+        )
         if row.status == KEEP:
             base = row.commit
 
 
 def _tracked(
     source: Source,
-    book: Ledger,
+    ledger: Ledger,
     row: Row,
     number: int,
     digest: str,
@@ -102,11 +104,11 @@ def _tracked(
         params[f"knob.{name}"] = str(value)[:PARAM_LIMIT]
     metrics: dict[str, float] = {"experiment": float(number)}
     if not crashed:  # a crash's metrics are written as 0, which was never measured
-        for name in [book.metric, *book.secondary]:
+        for name in [ledger.metric, *ledger.secondary]:
             value = row.number(name)
             if value is not None:
                 metrics[name] = value
-    for name in [*RUN_COLUMNS, *(c for c in book.columns if c.startswith("holdout"))]:
+    for name in [*RUN_COLUMNS, *(c for c in ledger.columns if c.startswith("holdout"))]:
         value = row.number(name)
         if value is not None:
             metrics[name] = value
@@ -151,10 +153,10 @@ def _numbers(path: str) -> dict[int, int]:
     return numbers
 
 
-def _digest(group: str, book: Ledger) -> str:
+def _digest(group: str, ledger: Ledger) -> str:
     """Six hex digits telling apart sessions that share a tag (the default tag is a date):
     the tag and the baseline's commit."""
-    first = book.rows[0].commit if book.rows else ""
+    first = ledger.rows[0].commit if ledger.rows else ""
     return hashlib.sha1(f"{group}\0{first}".encode()).hexdigest()[:6]
 
 
