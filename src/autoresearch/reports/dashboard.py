@@ -26,9 +26,9 @@ from autoresearch.errors import UserError
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import Clock, Summary, check_direction, summarize
+from autoresearch.store.files import INFLIGHT_FILE
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
 
-INFLIGHT_FILE = "inflight.json"
 LOG_TAIL_LINES = 40
 # A log line can be arbitrarily long (progress bars without newlines); never read more than this.
 LOG_TAIL_MAX_BYTES = 256 * 1024

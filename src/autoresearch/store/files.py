@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 STATE_DIR = ".autoresearch"
 LEDGER_FILE = "results.tsv"
+INFLIGHT_FILE = "inflight.json"  # in the session folder: the experiment under way
 RUN_LOG = "run.log"
 EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
 # The tool's own files, never part of an experiment whatever the scope says.
@@ -70,7 +71,7 @@ class SessionFiles(NamedTuple):
     @property
     def inflight_json(self) -> str:
         """The experiment in flight, for the command that comes after a kill."""
-        return os.path.join(self.dir, "inflight.json")
+        return os.path.join(self.dir, INFLIGHT_FILE)
 
     @property
     def runs_jsonl(self) -> str:
