@@ -120,3 +120,16 @@ def test_a_kill_mid_run_leaves_protected_files_writable_again(repo: Path, guarde
     tool.wait()
     assert guarded("reset").returncode == 0
     assert os.stat(path).st_mode & 0o777 == mode
+
+
+def test_a_run_in_a_clean_checkout_cannot_change_a_linked_protected_input(
+    repo: Path, guarded: Cli
+) -> None:
+    (repo / "train.py").write_text(
+        "open('data/val.txt', 'w').write('forged')\nprint('val_bpb: 0.1')\n"
+    )
+    result = guarded("try", "-m", "writes its data", "--in-worktree", "--link", "data")
+    assert result.stdout.startswith("crash"), result.stdout
+    refused = "Permission denied" in result.stdout  # read-only, unless the run is root's
+    assert refused or "protected file changed during the run: data/val.txt" in result.stdout
+    assert (repo / "data" / "val.txt").read_bytes() == VAL
