@@ -81,11 +81,22 @@ def test_null_changes_are_rarely_kept_and_never_on_one_run(repo: Path, noisy: Cl
 
 
 def test_noise_off_is_the_plain_greedy_rule(repo: Path, cli: Cli) -> None:
-    set_true(repo, 1.0)
-    git(repo, "commit", "-qam", "noisy")
+    """Strictly better on one run is kept, however small the gain; equal or worse is not."""
+
+    def measure(value: float, note: str) -> list[str]:
+        (repo / "train.py").write_text(f"# {note}\nprint('val_bpb: {value}')\n")
+        assert cli("try", "-m", note).returncode == 0
+        row = rows(repo)[-1]
+        return [row["status"], row["runs"]]
+
+    (repo / "train.py").write_text("print('val_bpb: 1.0')\n")
+    git(repo, "commit", "-qam", "deterministic")
     cli.init("--noise", "off")
     assert rows(repo)[0]["runs"] == "1"
     assert "noise: off" in cli("status").stdout
+    assert measure(0.9999, "a hair better") == ["keep", "1"]
+    assert measure(0.9999, "the same") == ["discard", "1"]
+    assert measure(1.2, "worse") == ["discard", "1"]
 
 
 def test_min_delta_blocks_a_confirmed_but_tiny_gain(repo: Path, cli: Cli) -> None:
