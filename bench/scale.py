@@ -108,13 +108,15 @@ def loop(
     cli = [sys.executable, "-m", "autoresearch"]
     env = {**os.environ, "AUTORESEARCH_BENCH_TIMES": str(repo.parent / f"{repo.name}.times")}
     init = ["init", "--tag", "b", "--run", f"{sys.executable} train.py", "--metric", "score"]
-    subprocess.run(
+    started_session = subprocess.run(
         [*cli, *init, "--scope", "train.py", *noise_flags],
         cwd=repo,
-        check=True,
         capture_output=True,
+        text=True,
         env=env,
     )
+    if started_session.returncode != 0:
+        sys.exit(f"init failed in {repo}: {started_session.stderr.strip()}")
     started = time.perf_counter()
     subprocess.run(
         [

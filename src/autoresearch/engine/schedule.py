@@ -25,7 +25,7 @@ from autoresearch.engine.experiment import Experiment
 from autoresearch.engine.inflight import inflight_dir, workers_json
 from autoresearch.engine.measure import Measurement, Measuring, Watch, measure
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import record_row
+from autoresearch.engine.step import measuring, record_row
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
 from autoresearch.store import git, runner
@@ -142,12 +142,8 @@ class Scheduler:
         }
         path = self._inflight_path(number)
         write_json(path, inflight, durable=False)
-        job = Measuring(
-            session.repo,
-            session.files,
-            session.settings,
-            session.patterns,
-            session.meta.protected,
+        job = measuring(
+            session,
             number,
             planned.commit,
             inflight,

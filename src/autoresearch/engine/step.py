@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from autoresearch.engine import candidate, record
 from autoresearch.engine.experiment import Experiment, Interrupted
@@ -91,18 +92,8 @@ def _step(
         # power cut in the run's first seconds could lose it (the kernel writes it back within
         # half a minute), and then no result is lost: the commit is simply measured again.
         write_json(session.files.inflight_json, inflight, durable=False)
-        job = Measuring(
-            session.repo,
-            session.files,
-            session.settings,
-            session.patterns,
-            session.meta.protected,
-            found.number,
-            pinned.commit,
-            inflight,
-            watch,
-            first,
-            executor,
+        job = measuring(
+            session, found.number, pinned.commit, inflight, watch, first=first, executor=executor
         )
         baseline = next((r.value for r in ledger.rows if r.status == verdict.KEEP), None)
         measured = measure(job, keep, found.best, baseline, pinned.line_counts)
@@ -123,6 +114,30 @@ def _step(
         note = f"edits made to tracked files during the run: kept at {pinned_edits}"
         experiment = experiment._replace(notes=(*experiment.notes, note))
     return experiment, measured.interrupted
+
+
+def measuring(
+    session: Session,
+    number: int,
+    commit: str,
+    inflight: Mapping[str, Any],
+    watch: Watch = UNWATCHED,
+    **where: Any,
+) -> Measuring:
+    """What measuring experiment ``number`` needs to know of its session, and no more
+    (``where``: the first run made already, the executor, devices, in-flight path)."""
+    return Measuring(
+        session.repo,
+        session.files,
+        session.settings,
+        session.patterns,
+        session.meta.protected,
+        number,
+        commit,
+        inflight,
+        watch,
+        **where,
+    )
 
 
 def record_row(

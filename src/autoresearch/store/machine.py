@@ -25,17 +25,23 @@ def find_program(name: str, path: str | None = None) -> str | None:
     return shutil.which(name, path=path if path is not None else os.environ.get("PATH"))
 
 
+def probe(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a short query program, standard input closed, for at most ``PROBE_SECONDS``; raises
+    OSError or TimeoutExpired as subprocess does."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        stdin=subprocess.DEVNULL,
+        timeout=PROBE_SECONDS,
+    )
+
+
 def program_version(program: str) -> str | None:
     """The first line ``PROGRAM --version`` prints, or None when it gives none in time."""
     try:
-        result = subprocess.run(
-            [program, "--version"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=PROBE_SECONDS,
-        )
+        result = probe([program, "--version"])
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = [line.strip() for line in (result.stdout + result.stderr).splitlines()]
@@ -49,14 +55,7 @@ def gpu_names() -> tuple[list[str] | None, str]:
     if program is None:
         return None, "nvidia-smi not found"
     try:
-        result = subprocess.run(
-            [program, "-L"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            stdin=subprocess.DEVNULL,
-            timeout=PROBE_SECONDS,
-        )
+        result = probe([program, "-L"])
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, f"nvidia-smi failed: {error}"
     if result.returncode != 0:
