@@ -108,7 +108,11 @@ def _tracked(
             value = row.number(name)
             if value is not None:
                 metrics[name] = value
-    for name in [*RUN_COLUMNS, *(c for c in ledger.columns if c.startswith("holdout"))]:
+    for role in RUN_COLUMNS:  # under the column's own name: a metric may be called `seconds`
+        value = ledger.run_number(row, role)
+        if value is not None:
+            metrics[ledger.run_columns.get(role, role)] = value
+    for name in (c for c in ledger.columns if c.startswith("holdout")):
         value = row.number(name)
         if value is not None:
             metrics[name] = value
