@@ -8,11 +8,9 @@ stops them all, each recorded as interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -35,26 +33,9 @@ _RECHECK_SECONDS = 5.0
 
 class StopProposals(StopRequest):
     """First Ctrl-C: no new proposals. Second: stop every run, though never in the middle of
-    recording an experiment (it is raised once the record is complete)."""
-
-    holding = False
-    deferred = False
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        self.holding = True
-        try:
-            yield
-        finally:
-            self.holding = False
-        if self.deferred:
-            self.deferred = False
-            raise KeyboardInterrupt
+    recording an experiment (``signals.deferred`` holds it until the record is complete)."""
 
     def _handle(self, _signum: int, _frame: FrameType | None) -> None:
-        if self.requested and self.holding:
-            self.deferred = True
-            return
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -215,7 +196,7 @@ class ParallelLoop(Loop):
             # The freed worker goes on at once; the bookkeeping of what it ran follows.
             self.scheduler.start(self.ready)
             self.ready = None
-        with self.stop.held(), signals.deferred():  # SIGTERM too waits for the books
+        with signals.deferred():  # a second Ctrl-C, or SIGTERM, waits for the books
             settled = self.scheduler.settle(running, measured)
         experiment = settled.experiment
         self.report.experiments.append(experiment)
