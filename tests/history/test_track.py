@@ -15,7 +15,7 @@ mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("wandb")
 
 from autoresearch.history.trackers.outbox import Outbox  # noqa: E402
-from autoresearch.history.trackers.record import Source, experiments  # noqa: E402
+from autoresearch.history.trackers.tracked import Source, experiments  # noqa: E402
 from autoresearch.history.trackers.wandb_tracker import offline_runs, read_offline  # noqa: E402
 from autoresearch.store.files import SessionFiles  # noqa: E402
 

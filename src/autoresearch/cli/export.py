@@ -29,8 +29,8 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autoresearch.history.trackers import TrackerDown, open_tracker
-    from autoresearch.history.trackers.record import Source
     from autoresearch.history.trackers.sync import export, export_session
+    from autoresearch.history.trackers.tracked import Source
 
     try:
         if args.results is None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from autoresearch.errors import UserError
 
 if TYPE_CHECKING:
-    from autoresearch.history.trackers.record import Tracked
+    from autoresearch.history.trackers.tracked import Tracked
 
 # Tracker name -> its module in this package (the names ``--track`` accepts).
 TRACKERS = {

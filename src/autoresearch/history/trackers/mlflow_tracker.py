@@ -20,7 +20,7 @@ from autoresearch.history.trackers import TrackerDown
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from autoresearch.history.trackers.record import Tracked
+    from autoresearch.history.trackers.tracked import Tracked
 
 COMPLETE = "autoresearch.complete"
 KEY = "autoresearch.key"

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from autoresearch.history.trackers import Tracker, TrackerDown
 from autoresearch.history.trackers import outbox as outbox_file
-from autoresearch.history.trackers.record import Source, experiments
+from autoresearch.history.trackers.tracked import Source, experiments
 from autoresearch.store.files import SessionFiles
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from autoresearch.history.trackers.record import Tracked
+    from autoresearch.history.trackers.tracked import Tracked
 
 DEFAULT_PROJECT = "autoresearch"
 

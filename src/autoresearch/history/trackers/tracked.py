@@ -30,6 +30,15 @@ class Source(NamedTuple):
     branch: str | None = None
 
 
+class _Reading(NamedTuple):
+    """What every experiment of one export shares."""
+
+    source: Source
+    ledger: Ledger
+    digest: str
+    extras: Mapping[int, Mapping[str, Any]]
+
+
 class Tracked(NamedTuple):
     """One experiment, as every tracker logs it."""
 
@@ -67,32 +76,28 @@ def experiments(
         for run in read_runs(source.files):
             if isinstance(run.get("experiment"), int) and isinstance(run.get("value"), float):
                 runs.setdefault(run["experiment"], []).append(run["value"])
-    digest = _digest(source.group, ledger)
+    reading = _Reading(source, ledger, _digest(source.group, ledger), extras or {})
     best: float | None = None
     base: str | None = None
     for row in ledger.rows:
         number = numbers.get(row.line, row.line - 2)
         if row.status == KEEP:
             best = row.value
-        yield _tracked(
-            source, ledger, row, number, digest, best, base, runs.get(number, []), extras
-        )
+        yield _tracked(reading, row, number, best, base, runs.get(number, []))
         if row.status == KEEP:
             base = row.commit
 
 
 def _tracked(
-    source: Source,
-    ledger: Ledger,
+    reading: _Reading,
     row: Row,
     number: int,
-    digest: str,
     best: float | None,
     base: str | None,
     run_values: list[float],
-    extras: Mapping[int, Mapping[str, Any]] | None,
 ) -> Tracked:
-    extra = dict((extras or {}).get(number, {}))
+    source, ledger = reading.source, reading.ledger
+    extra = dict(reading.extras.get(number, {}))
     crashed = row.status == CRASH
     params = {"commit": row.commit, "description": row.description[:PARAM_LIMIT]}
     if base:
@@ -131,7 +136,7 @@ def _tracked(
     return Tracked(
         number=number,
         group=source.group,
-        key=f"{_safe(source.group)}-{number:04d}-{digest}",
+        key=f"{_safe(source.group)}-{number:04d}-{reading.digest}",
         name=f"{number:04d} {row.description[:60]}".strip(),
         params=params,
         metrics=metrics,
