@@ -28,7 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # Three knobs on lines far apart (ideas on different knobs merge cleanly); the score is the
-# squared distance to (3, -1, 2) plus noise seeded by the run. IRRELEVANT changes nothing.
+# squared distance to (3, -1, 2) plus noise seeded by the session and the run (the tool's seed
+# alone depends only on the experiment's number: every session would draw the same noise).
+# IRRELEVANT changes nothing.
 TRAIN = """\
 import os, random, time
 X = 0
@@ -39,11 +41,13 @@ NOISE = {noise}
 Y = 0
 {spacer}
 Z = 0
-random.seed(int(os.environ.get("AUTORESEARCH_SEED", "0")))
+session = os.environ.get("AUTORESEARCH_BENCH_SESSION", "0")
+random.seed(f"{{session}}-{{os.environ.get('AUTORESEARCH_SEED', '0')}}")
 began = time.time()
 time.sleep(RUN_SECONDS)
 with open(os.environ["AUTORESEARCH_BENCH_TIMES"], "a") as times:
-    times.write(f"{{began}} {{time.time()}}\\n")
+    commit = os.environ.get("AUTORESEARCH_COMMIT", "")[:7] or "-"
+    times.write(f"{{began}} {{time.time()}} {{commit}}\\n")
 true = (X - 3) ** 2 + (Y + 1) ** 2 + (Z - 2) ** 2
 print(f"score: {{true + random.gauss(0, NOISE):.6f}}")
 """
@@ -106,7 +110,11 @@ def loop(
     state = repo.parent / f"{repo.name}.calls"
     command = f"{sys.executable} {agent} {state} {agent_seconds} {mode} {seed}"
     cli = [sys.executable, "-m", "autoresearch"]
-    env = {**os.environ, "AUTORESEARCH_BENCH_TIMES": str(repo.parent / f"{repo.name}.times")}
+    env = {
+        **os.environ,
+        "AUTORESEARCH_BENCH_TIMES": str(repo.parent / f"{repo.name}.times"),
+        "AUTORESEARCH_BENCH_SESSION": str(seed),
+    }
     init = ["init", "--tag", "b", "--run", f"{sys.executable} train.py", "--metric", "score"]
     started_session = subprocess.run(
         [*cli, *init, "--scope", "train.py", *noise_flags],
@@ -145,9 +153,14 @@ def rows(repo: Path) -> list[dict[str, str]]:
 
 def run_times(repo: Path) -> list[tuple[float, float]]:
     """When each run of the loop began and ended (the baseline, run by `init`, left out)."""
-    lines = (repo.parent / f"{repo.name}.times").read_text().split()
-    pairs = [(float(a), float(b)) for a, b in zip(lines[::2], lines[1::2], strict=True)]
-    return sorted(pairs)[1:]
+    return [(began, ended) for began, ended, _ in runs(repo)[1:]]
+
+
+def runs(repo: Path) -> list[tuple[float, float, str]]:
+    """Every run the session made, in the order they began: began, ended, commit."""
+    lines = (repo.parent / f"{repo.name}.times").read_text().splitlines()
+    found = [line.split() for line in lines if line.strip()]
+    return sorted((float(began), float(ended), commit) for began, ended, commit in found)
 
 
 def steady_share(repo: Path, workers: int) -> float:
@@ -205,25 +218,38 @@ def at_optimum(repo: Path, commit: str) -> bool:
 
 def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None:
     print(
-        f"price of parallelism: experiments until the keep ref is at the optimum "
-        f"(noise 0.3, at most {limit}, seeds {list(seeds)})"
+        f"price of parallelism: experiments, and wall seconds from the loop's first run, until "
+        f"the keep ref is at the optimum (noise 0.3, at most {limit}, seeds {list(seeds)})"
     )
     for name, flags in (("sequential", ()), ("4 workers", ("--workers", "4"))):
-        needed = []
+        needed: list[float] = []
+        waited: list[float] = []
         for seed in seeds:
             repo = scratch(root, f"opt{len(flags)}-{seed}", 0.05, 0.3)
             loop(repo, 0.0, limit, flags, seed=seed, noise_flags=())
-            count = next(
+            found = next(
                 (
-                    i
+                    (i, row["commit"])
                     for i, row in enumerate(rows(repo)[1:], 1)
                     if row["status"] == "keep" and at_optimum(repo, row["commit"])
                 ),
                 None,
             )
-            needed.append(count if count is not None else limit * 2)
+            made = runs(repo)[1:]
+            if found is None:
+                needed.append(limit * 2)
+                waited.append(float("inf"))
+                continue
+            needed.append(found[0])
+            # Kept once its last run ended: the wall time the user waited for the optimum.
+            ended = max(end for _, end, commit in made if commit == found[1][:7])
+            waited.append(ended - made[0][0])
         shown = [n if n <= limit else f">{limit}" for n in needed]
-        print(f"  {name:12s} median {statistics.median(needed):g} experiments  {shown}")
+        seconds = [f"{w:.1f}" if w != float("inf") else "never" for w in waited]
+        print(
+            f"  {name:12s} median {statistics.median(needed):g} experiments  {shown}; "
+            f"median {statistics.median(waited):.1f} s  {seconds}"
+        )
 
 
 def false_keeps(root: Path, seeds: Sequence[int], experiments: int) -> None:
