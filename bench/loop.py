@@ -20,7 +20,7 @@ from pathlib import Path
 from scratch_repo import RUN, git, make_repo
 
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import try_candidate
+from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.loop.agents import build_agent
 from autoresearch.loop.agents.base import (
     Agent,
@@ -62,7 +62,7 @@ def start(repo: Path, tag: str) -> Session:
     )
     session = Session.start(repo, settings, None)
     with session.lock():
-        try_candidate(session, "baseline")
+        try_candidate(session, Attempt("baseline"))
     return session
 
 
@@ -93,7 +93,7 @@ def engine_step(repo: Path, experiments: int) -> float:
         for step in range(experiments):
             (repo / "module.py").write_text(f"VALUE = {step + 1}\n")
             started = time.perf_counter()
-            experiment = try_candidate(session, f"step {step}")
+            experiment = try_candidate(session, Attempt(f"step {step}"))
             times.append(time.perf_counter() - started - experiment.seconds)
     return statistics.median(times)
 

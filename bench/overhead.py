@@ -39,7 +39,7 @@ from scratch_repo import (
 )
 
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import try_candidate
+from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.rules.settings import validate
 
 
@@ -66,12 +66,12 @@ class Engine:
         self.repo = repo
         self.session = Session.start(repo, settings, None)
         stack.enter_context(self.session.lock())
-        try_candidate(self.session, "baseline")
+        try_candidate(self.session, Attempt("baseline"))
 
     def step(self, step: int) -> float:
         edit(self.repo, step)
         started = time.perf_counter()
-        experiment = try_candidate(self.session, f"engine {step}")
+        experiment = try_candidate(self.session, Attempt(f"engine {step}"))
         return time.perf_counter() - started - experiment.seconds
 
 

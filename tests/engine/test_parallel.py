@@ -311,7 +311,7 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
 ) -> None:
     from autoresearch.engine.measure import Measurement
     from autoresearch.engine.session import Session
-    from autoresearch.engine.step import record_row
+    from autoresearch.engine.step import Attempt, Begun, write_row
     from autoresearch.rules.verdict import KEEP, Verdict
 
     assert cli.init("--pattern", r"score: (\S+)").returncode == 0
@@ -326,7 +326,8 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
     folder.mkdir()
     record = {"experiment": 1, "commit": better, "keep": base, "description": "better"}
     (folder / "1.json").write_text(json.dumps({**record, "started": 0, "worker": 0}))
-    record_row(session, better, Measurement(Verdict(KEEP, "better"), (0.9,), {"val_bpb": 0.9}), "b")
+    begun = Begun(1, better, base, Attempt("b"), None, str(folder / "1.json"), record, "local0")
+    write_row(session, begun, Measurement(Verdict(KEEP, "better"), (0.9,), {"val_bpb": 0.9}))
     recovered = cli("reset")
     assert "keep ref moved" in recovered.stderr, recovered.stderr
     assert git(project, "rev-parse", "refs/autoresearch/t/keep") == better

@@ -231,7 +231,7 @@ def test_no_agent_available_lists_the_choices(repo: Path, session: Cli) -> None:
 
 
 def wait_for_run(repo: Path) -> None:
-    """Until the run's process is started (its group is in the in-flight record), not merely
+    """Until the run's process is started (its group is in the in-flight file), not merely
     until the experiment is committed: a signal sent in between finds no run to stop."""
     inflight = repo / ".autoresearch/t/inflight.json"
     deadline = time.monotonic() + 30
@@ -311,7 +311,7 @@ def test_a_knob_error_is_reported_before_anything_runs(repo: Path, cli: Cli) -> 
 
 def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
     from autoresearch.engine.session import Session
-    from autoresearch.engine.step import try_candidate
+    from autoresearch.engine.step import Attempt, try_candidate
     from autoresearch.loop.agents.base import Agent
     from autoresearch.loop.driver import Loop, LoopReport, StopRules
 
@@ -319,7 +319,7 @@ def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
     with opened.lock():
         for value, cost in ((0.9, 0.6), (0.8, 0.5)):
             write_train(repo, value)
-            try_candidate(opened, f"paid idea {value}", tokens=1000, cost_usd=cost)
+            try_candidate(opened, Attempt(f"paid idea {value}", 1000, cost))
     assert [r[-3] for r in ledger_lines(repo)[2:]] == ["0.600000", "0.500000"]  # cost_usd
 
     def stop(rules: StopRules) -> str | None:

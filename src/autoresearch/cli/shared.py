@@ -12,7 +12,7 @@ from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, RunOutcome
 from autoresearch.engine.recovery import locked
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import try_candidate
+from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.reports.terminal import report_experiment
 from autoresearch.store.executors import Executor
@@ -51,7 +51,8 @@ def run_one(
     interrupted = False
     with recovered(session):
         try:
-            experiment = try_candidate(session, description, watch, first=first, executor=executor)
+            attempt = Attempt(description)
+            experiment = try_candidate(session, attempt, watch, first, executor)
         except Interrupted as stopped:
             experiment, interrupted = stopped.experiment, True
         finally:

@@ -100,9 +100,28 @@ def commit(session: Session, found: Found, description: str) -> str | None:
     if found.candidate.uncommitted:
         paths, new_files = list(found.candidate.uncommitted), bool(found.candidate.new)
         git.commit_worktree(session.repo, paths, description, session.meta.identity, new_files)
-    if found.stale_pin is not None:
-        # exp/N always names row N's commit. The one found there (its row was taken out of
-        # the ledger by hand, or the tool was killed before recording it) stays pinned beside.
-        git.update_ref(session.repo, f"{found.exp_ref}-{found.stale_pin[:7]}", found.stale_pin)
-        git.delete_ref(session.repo, found.exp_ref, found.stale_pin)
+    free_pin(session, found.exp_ref, found.stale_pin)
     return found.commit
+
+
+def free_pin(session: Session, exp_ref: str, stale: str | None) -> None:
+    """exp/N always names row N's commit. The one found there already (``stale``: its row was
+    taken out of the ledger by hand, or the tool was killed before recording it) stays pinned
+    beside, under exp/N-<its hash>."""
+    if stale is not None:
+        git.update_ref(session.repo, f"{exp_ref}-{stale[:7]}", stale)
+        git.delete_ref(session.repo, exp_ref, stale)
+
+
+def commit_workspace(session: Session, workspace: str, base: str, description: str) -> str:
+    """Commit what an agent changed in ``workspace`` (a checkout of ``base`` of its own),
+    refused like a `try` when it is out of scope or empty; returns the commit."""
+    head = git.head_commit(workspace)
+    found = collect(workspace, base, head, session.scope)
+    if found.empty:
+        raise UserError("the agent made no change")
+    if found.uncommitted:
+        paths, new_files = list(found.uncommitted), bool(found.new)
+        git.commit_worktree(workspace, paths, description, session.meta.identity, new_files)
+        head = git.head_commit(workspace)
+    return head

@@ -1,5 +1,10 @@
-"""What a parallel loop leaves on disk while it runs: a record per experiment in flight (for
-recovery after a kill of the tool) and the state of each worker (for `status`)."""
+"""What an experiment in flight leaves on disk, and finishing it after a kill of the tool.
+
+Every driver writes the same in-flight file (``step.begin``): the sequential step one for the
+session, the parallel loop one per experiment it runs, beside the state of each worker (for
+`status`). After a kill, ``recover_inflight`` finishes each the same way: a row on disk means
+only the step after it is redone; no row means the experiment is recorded as interrupted.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +16,18 @@ from typing import Any
 from autoresearch.engine import record
 from autoresearch.engine.measure import Measurement
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import crash_metrics, record_row
+from autoresearch.engine.step import (
+    Attempt,
+    Begun,
+    finish,
+    interrupted_measurement,
+    keep_now,
+    settle,
+)
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
-from autoresearch.store import git, runner
+from autoresearch.store import guard, runner
 from autoresearch.store.files import now, read_json
-
-
-def inflight_dir(session: Session) -> str:
-    return session.files.inflight_dir
-
-
-def workers_json(session: Session) -> str:
-    return session.files.workers_json
 
 
 def worker_states(path: str) -> list[Mapping[str, Any]]:
@@ -50,55 +54,66 @@ def _alive(pid: object) -> bool:
     return True
 
 
+def inflight_files(session: Session) -> list[tuple[str, Mapping[str, Any] | None]]:
+    """Every in-flight file on disk, with what it holds (None: empty or gone)."""
+    paths = [session.files.inflight_json] if os.path.exists(session.files.inflight_json) else []
+    folder = session.files.inflight_dir
+    if os.path.isdir(folder):
+        paths += [os.path.join(folder, name) for name in sorted(os.listdir(folder))]
+    return [(path, read_json(path)) for path in paths]
+
+
 def parallel_records(session: Session) -> list[Mapping[str, Any]]:
-    """The in-flight records a parallel loop left, one per experiment it was running."""
-    folder = inflight_dir(session)
-    if not os.path.isdir(folder):
-        return []
-    found = (read_json(os.path.join(folder, name)) for name in sorted(os.listdir(folder)))
-    return [inflight for inflight in found if inflight is not None]
+    """What the in-flight files hold, one per experiment under way or interrupted."""
+    return [inflight for _, inflight in inflight_files(session) if inflight is not None]
 
 
-def recover_parallel(session: Session) -> list[str]:
-    """After a kill of a parallel loop: stop every run still alive and record each experiment
-    that has no row as interrupted. Call with the lock held."""
-    folder = inflight_dir(session)
-    if not os.path.isdir(folder):
-        return []
+def recover_inflight(session: Session) -> list[str]:
+    """After a kill of the tool: stop every run still alive and finish each experiment it
+    left in flight. Call with the lock held."""
     messages = []
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        inflight = read_json(path)
+    for path, inflight in inflight_files(session):
         if inflight is None:
             os.unlink(path)
             continue
-        number, commit = inflight["experiment"], str(inflight["commit"])
-        if runner.kill_recorded(inflight):
-            messages.append(f"killed the run of experiment {number} still alive")
-        row = session.read_ledger().row_for(commit[:7])
-        base = str(inflight.get("keep") or "")
-        if row is None:
-            interrupted = Measurement(
-                verdict.Verdict(verdict.CRASH, "interrupted"),
-                metrics=crash_metrics(session),
-                seconds=now() - float(inflight.get("started") or now()),
-                interrupted=True,
-            )
-            extra = {"base": base[:7], "worker": str(inflight.get("worker", ""))}
-            record_row(session, commit, interrupted, str(inflight["description"]), extra=extra)
-            record.note_experiment(session, number, verdict.CRASH, session.keep_ref())
-            messages.append(
-                f"experiment {number} ({commit[:7]}) was interrupted: recorded as crash"
-            )
-        elif row.status == verdict.KEEP and session.keep_ref() == base:
-            # Killed between its row and the keep ref's move: the move is all that is left.
-            git.update_ref(session.repo, session.keep_ref_name, commit)
-            session.restore(commit)
-            record.note_experiment(session, number, verdict.KEEP, commit)
-            messages.append(f"experiment {number} ({commit[:7]}) was kept: keep ref moved to it")
-        else:  # killed between its row (and the keep ref's move) and its entry in the record
-            record.note_experiment(session, number, row.status, session.keep_ref())
-        os.unlink(path)
+        messages += _recover_one(session, path, inflight)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(workers_json(session))
+        os.unlink(session.files.workers_json)
     return messages
+
+
+def _recover_one(session: Session, path: str, inflight: Mapping[str, Any]) -> list[str]:
+    number, commit = int(inflight["experiment"]), str(inflight["commit"])
+    messages = []
+    if runner.kill_recorded(inflight):
+        messages.append(f"killed the run of experiment {number} still alive")
+    guard.restore_modes(session.repo, inflight.get("modes") or {})
+    worker = inflight.get("worker")
+    begun = Begun(
+        number,
+        commit,
+        str(inflight.get("keep") or session.keep_ref()),
+        Attempt(str(inflight["description"])),
+        None,
+        path,
+        inflight,
+        None if worker in (None, "") else str(worker),
+    )
+    row = session.read_ledger().row_for(commit[:7])
+    named = f"experiment {number} ({commit[:7]})"
+    if row is None:
+        started = float(inflight.get("started") or now())
+        experiment = finish(session, begun, interrupted_measurement(session, started), True)
+        tree = "".join(f", {note}" for note in experiment.notes)
+        return [*messages, f"{named} was interrupted: recorded as crash{tree}"]
+    # Killed after its row: the keep ref's move (or the reset) and the record's entry are left.
+    judged = Measurement(verdict.Verdict(row.status, "recorded"))
+    notes = settle(session, begun, judged, recovering=True)
+    keep_after = commit if row.status == verdict.KEEP else keep_now(session, begun)
+    record.note_experiment(session, number, row.status, keep_after)
+    os.unlink(path)
+    done = "finished what the interrupted command left undone"
+    if row.status == verdict.KEEP:
+        done += ": the keep ref moved to it"
+    kept = "".join(f"; {note}" for note in notes)
+    return [*messages, f"{named} was {row.status}; {done}{kept}"]

@@ -1,7 +1,8 @@
-"""Measure one candidate: run it (again, while the verdict needs more evidence), check the
-protected files around every run, apply the constraints, and run the holdout after a keep.
+"""Measure and judge one candidate: run it (again, while the verdict needs more evidence), check
+the protected files around every run, judge it after each run, apply the constraints, and run
+the holdout after a keep.
 
-It is given what it needs in a ``Measuring`` record, never the session itself.
+It is given what it needs in a ``MeasureJob`` record, never the session itself.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from autoresearch.store.files import (
 SEED_STRIDE = 1000
 
 
-class Measuring(NamedTuple):
+class MeasureJob(NamedTuple):
     """What measuring one candidate needs to know of its session and of the experiment."""
 
     repo: str
@@ -48,12 +49,14 @@ class Measuring(NamedTuple):
     protected: Mapping[str, Mapping[str, Any]]
     number: int
     commit: str
-    inflight: Mapping[str, Any]  # the in-flight record, completed with each run's process
+    base: str  # the keep ref it is judged against
+    best: float | None  # the base's metric; None: this is the first measurement
+    inflight: Mapping[str, Any]  # the in-flight file, completed with each run's process
     watch: Watch = UNWATCHED
     first: RunOutcome | None = None  # a run made already (init's check): it counts as run 1
     executor: Executor | None = None  # where the runs happen; None: in the repository itself
     devices: tuple[str, ...] = ()
-    inflight_path: str | None = None  # where the in-flight record goes (default: the session's)
+    inflight_path: str | None = None  # where the in-flight file goes (default: the session's)
 
 
 class Measurement(NamedTuple):
@@ -82,16 +85,13 @@ class RunOutcome(NamedTuple):
     interrupted: bool = False
 
 
-def measure(
-    job: Measuring,
-    keep: str,
-    best: float | None,
-    baseline: float | None,
-    lines: Callable[[], tuple[int, int]],
+def measure_and_judge(
+    job: MeasureJob, baseline: float | None, lines: Callable[[], tuple[int, int]]
 ) -> Measurement:
-    """Run until the verdict is reached. ``lines`` gives the lines added and removed; it is
-    asked once the first run is over, so that working them out overlaps the run."""
-    settings = job.settings
+    """Run until the verdict is reached (``baseline``: the session's first kept value, for
+    amounts given in percent). ``lines`` gives the lines added and removed; it is asked once the
+    first run is over, so that working them out overlaps the run."""
+    settings, keep, best = job.settings, job.base, job.best
     runs = read_runs(job.files)
     first_measurement = best is None
     evidence = dict(
@@ -160,7 +160,7 @@ def measure(
     return measured
 
 
-def run_once(job: Measuring, index: int) -> RunOutcome:
+def run_once(job: MeasureJob, index: int) -> RunOutcome:
     """One run of the candidate, between two checks of the protected files."""
     suffix = f".run{index + 1}" if index else ""
     log_path = job.files.archived_log(job.number, job.commit, suffix)
@@ -177,11 +177,11 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
     run_id = runner.new_run_id()
     modes = guard.writable_modes(job.repo, job.protected)
     where = {"run_id": run_id, "run": index, "log": str(log_path), "modes": modes}
-    record = job.inflight_path or job.files.inflight_json
-    write_json(record, {**job.inflight, **where}, durable=False)
+    inflight_path = job.inflight_path or job.files.inflight_json
+    write_json(inflight_path, {**job.inflight, **where}, durable=False)
 
     def started(group: int) -> None:
-        write_json(record, {**job.inflight, **where, "group": group}, durable=False)
+        write_json(inflight_path, {**job.inflight, **where, "group": group}, durable=False)
         if job.watch.on_start is not None:
             job.watch.on_start(group)
 
@@ -192,19 +192,17 @@ def run_once(job: Measuring, index: int) -> RunOutcome:
             if job.watch.on_tick is not None:
                 job.watch.on_tick(elapsed)
 
-        result, readings, crash = run_and_read(
-            job.repo,
-            job.settings,
+        request = RunRequest(
+            job.commit,
             job.settings.run,
             log_path,
             job_environment(job, index),
-            job.patterns,
-            Watch(started, tick),
-            run_id=run_id,
-            executor=job.executor,
-            commit=job.commit,
-            devices=job.devices,
+            job.settings.kill_after,
+            job.devices,
+            run_id,
         )
+        place = job.executor or LocalExecutor(job.repo)
+        result, readings, crash = run_and_read(place, request, job.patterns, Watch(started, tick))
     written = sorted(writes.touched)
     crash = (
         check_protected(job, "during the run")
@@ -228,34 +226,23 @@ def run_environment(
     }
 
 
-def job_environment(job: Measuring, index: int) -> dict[str, str]:
+def job_environment(job: MeasureJob, index: int) -> dict[str, str]:
     """A run's environment, with a seed of its own for each run of each experiment."""
     seed = job.number * SEED_STRIDE + index
     return run_environment(job.files.tag, job.commit, job.settings.budget, str(job.number), seed)
 
 
 def run_and_read(
-    repo: str,
-    settings: Settings,
-    command: str,
-    log_path: str,
-    env: Mapping[str, str],
+    where: Executor,
+    request: RunRequest,
     patterns: Mapping[str, re.Pattern[str]],
     watch: Watch = UNWATCHED,
-    run_id: str | None = None,
-    executor: Executor | None = None,
-    commit: str = "HEAD",
-    devices: tuple[str, ...] = (),
 ) -> tuple[Ran, dict[str, Reading], str | None]:
-    """Run a command within the session's time limit, read its metrics, say why it crashed.
-
-    ``executor`` decides where (None: in the repository itself, as it stands).
-    """
-    where = executor or LocalExecutor(repo)
-    request = RunRequest(commit, command, log_path, env, settings.kill_after, devices, run_id)
+    """Run a command ``where`` it goes, within its time limit; read its metrics, say why it
+    crashed."""
     result = where.run(request, watch)
-    readings = read_metrics(runner.lines_from_end(log_path), patterns)
-    return result, readings, crash_reason(result, readings, settings.kill_after)
+    readings = read_metrics(runner.lines_from_end(request.log_path), patterns)
+    return result, readings, crash_reason(result, readings, request.kill_after)
 
 
 def crash_reason(
@@ -276,7 +263,7 @@ def crash_reason(
     return problems[0] if problems else None
 
 
-def check_protected(job: Measuring, when: str) -> str | None:
+def check_protected(job: MeasureJob, when: str) -> str | None:
     """A crash reason when a protected file differs from its fingerprint (it is put back)."""
     if not job.protected:
         return None
@@ -292,7 +279,7 @@ def check_protected(job: Measuring, when: str) -> str | None:
     return f"protected file changed {when}: {', '.join(differing)}{note}"
 
 
-def changed_where_run(job: Measuring, when: str) -> str | None:
+def changed_where_run(job: MeasureJob, when: str) -> str | None:
     """A crash reason when a run changed a protected file in the checkout it ran in (the next
     run there starts from a clean checkout, so nothing needs putting back)."""
     workdir = job.executor.workdir if job.executor is not None else job.repo
@@ -326,17 +313,16 @@ def apply_constraints(
     return decided
 
 
-def run_holdout(job: Measuring) -> tuple[float | None, str | None]:
+def run_holdout(job: MeasureJob) -> tuple[float | None, str | None]:
     """The hidden check, run after a keep only: its value, or a note saying why there is none."""
     settings = job.settings
     name = settings.holdout_metric or settings.metric
+    log_path = job.files.archived_log(job.number, job.commit, ".holdout")
+    request = RunRequest(
+        "HEAD", settings.holdout or "", log_path, job_environment(job, 0), settings.kill_after
+    )
     _, readings, crash = run_and_read(
-        job.repo,
-        settings,
-        settings.holdout or "",
-        job.files.archived_log(job.number, job.commit, ".holdout"),
-        job_environment(job, 0),
-        {name: default_pattern(name)},
+        LocalExecutor(job.repo), request, {name: default_pattern(name)}
     )
     if crash is not None:
         return None, f"holdout {crash}"

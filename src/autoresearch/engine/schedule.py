@@ -19,38 +19,27 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from autoresearch.engine import record
-from autoresearch.engine.candidate import collect
+from autoresearch.engine import candidate
 from autoresearch.engine.experiment import Experiment
-from autoresearch.engine.inflight import inflight_dir, workers_json
-from autoresearch.engine.measure import Measurement, Measuring, Watch, measure
+from autoresearch.engine.measure import MeasureJob, Measurement, Watch, measure_and_judge
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import measuring, record_row
-from autoresearch.errors import UserError
+from autoresearch.engine.step import Attempt, Begun, Planned, begin, finish, measure_job, pin
 from autoresearch.rules import verdict
-from autoresearch.store import git, runner
+from autoresearch.store import git
 from autoresearch.store.executors import Executor
-from autoresearch.store.files import now, write_json
+from autoresearch.store.files import write_json
 from autoresearch.store.ledger import sanitize
 from autoresearch.store.rebase import rebase_onto
 
 
-class Planned(NamedTuple):
-    """A committed candidate waiting for a worker."""
-
-    commit: str
-    base: str  # the keep ref it was built on
-    description: str
-    tokens: int | None = None
-    cost_usd: float | None = None
-    rebased_from: str | None = None  # the commit that beat its base, carried onto a newer keep
-
-
 class Running(NamedTuple):
-    number: int
+    begun: Begun
     planned: Planned
     worker: int
-    started: float
+
+    @property
+    def number(self) -> int:
+        return self.begun.number
 
 
 class Settled(NamedTuple):
@@ -62,7 +51,9 @@ class Settled(NamedTuple):
 
 class Scheduler:
     """Runs candidates on ``executors`` (one per worker, devices given alongside), at most one
-    run per worker; ``settle`` records what finished."""
+    run per worker; ``settle`` records what finished. Each experiment is begun and finished by
+    the same two halves as the sequential step; what is the scheduler's own is the choice of a
+    worker, and carrying a winner onto a keep ref that moved."""
 
     def __init__(
         self,
@@ -80,37 +71,15 @@ class Scheduler:
         self.on_tick = on_tick
         self._threads: list[threading.Thread] = []
         self._next_number = session.read_ledger().data_lines
-        os.makedirs(inflight_dir(session), exist_ok=True)
+        os.makedirs(session.files.inflight_dir, exist_ok=True)
         self._show_workers()
 
-    # ----- preparing a candidate --------------------------------------------------------------
-
-    def commit_candidate(
-        self,
-        workspace: str,
-        base: str,
-        description: str,
-        tokens: int | None = None,
-        cost_usd: float | None = None,
-    ) -> Planned:
+    def commit_candidate(self, workspace: str, base: str, attempt: Attempt) -> Planned:
         """Commit what the agent changed in ``workspace`` (a worktree at ``base``), refused
         like a `try` when it is out of scope or empty."""
-        session = self.session
-        description = sanitize(description) or "(no description)"
-        head = git.head_commit(workspace)
-        found = collect(workspace, base, head, session.scope)
-        if found.empty:
-            raise UserError("the agent made no change")
-        if found.uncommitted:
-            git.commit_worktree(
-                workspace,
-                list(found.uncommitted),
-                description,
-                session.meta.identity,
-                bool(found.new),
-            )
-            head = git.head_commit(workspace)
-        return Planned(head, base, description, tokens, cost_usd)
+        attempt = attempt._replace(description=sanitize(attempt.description) or "(no description)")
+        commit = candidate.commit_workspace(self.session, workspace, base, attempt.description)
+        return Planned(commit, base, attempt)
 
     # ----- running ------------------------------------------------------------------------------
 
@@ -124,56 +93,34 @@ class Scheduler:
         session = self.session
         number = self._next_number
         self._next_number += 1
-        ref = session.exp_ref(number)
-        if git.resolve(session.repo, ref) is not None:
-            ref = f"{ref}-{planned.commit[:7]}"  # rows were taken out of the ledger by hand
-        git.create_ref(session.repo, ref, planned.commit)
-        running = Running(number, planned, worker, now())
+        pin(session, number, planned.commit)
+        best = session.best_value(session.read_ledger(), planned.base)
+        begun = begin(session, number, planned, best, self._worker_name(worker))
+        running = Running(begun, planned, worker)
         self.running[worker] = running
-        inflight = {
-            "experiment": number,
-            "commit": planned.commit,
-            "keep": planned.base,
-            "description": planned.description,
-            "started": running.started,
-            "budget": session.settings.budget,
-            "worker": worker,
-            "group": None,
-        }
-        path = self._inflight_path(number)
-        write_json(path, inflight, durable=False)
-        job = measuring(
+        job = measure_job(
             session,
-            number,
-            planned.commit,
-            inflight,
+            begun,
             Watch(self._interruptible, self._ticking),
             executor=self.executors[worker],
             devices=self.devices[worker],
-            inflight_path=path,
         )
-        ledger = session.read_ledger()
-        best = session.best_value(ledger, planned.base)
-        baseline = next((r.value for r in ledger.rows if r.status == verdict.KEEP), None)
-        thread = threading.Thread(
-            target=self._measure, args=(running, job, best, baseline), daemon=True
+        baseline = next(
+            (r.value for r in session.read_ledger().rows if r.status == verdict.KEEP), None
         )
+        thread = threading.Thread(target=self._measure, args=(running, job, baseline), daemon=True)
         self._threads.append(thread)
         thread.start()
         self._show_workers()
         return running
 
-    def _measure(
-        self, running: Running, job: Measuring, best: float | None, baseline: float | None
-    ) -> None:
-        base = running.planned.base
-
+    def _measure(self, running: Running, job: MeasureJob, baseline: float | None) -> None:
         def lines() -> tuple[int, int]:
-            with git.start_line_counts(job.repo, base, job.commit) as counting:
+            with git.start_line_counts(job.repo, job.base, job.commit) as counting:
                 return git.line_counts(counting)
 
         try:
-            measured = measure(job, base, best, baseline, lines)
+            measured = measure_and_judge(job, baseline, lines)
         except Exception as error:  # a run's failure must not take the others down
             measured = Measurement(
                 verdict.Verdict(verdict.CRASH, f"could not run: {error}"),
@@ -214,88 +161,35 @@ class Scheduler:
     # ----- recording ----------------------------------------------------------------------------
 
     def settle(self, running: Running, measured: Measurement) -> Settled:
-        """Record a finished run: its row first, then the keep ref, as the sequential step."""
-        session = self.session
-        planned = running.planned
+        """Record a finished run through the step's own ``finish``; a candidate that beat its
+        base after the keep ref moved on is a discard here, carried onto the new keep ref to be
+        measured again."""
+        session, planned, begun = self.session, running.planned, running.begun
         self.release(running)
         keep = session.keep_ref()
-        status, reason = measured.verdict.status, measured.verdict.reason
         requeued: Planned | None = None
-        description = planned.description
-        if status == verdict.KEEP and planned.base != keep:
-            # It beat its own base, but the keep ref moved on: measured again on top of it.
-            status = verdict.DISCARD
-            carried = rebase_onto(
-                session.repo,
-                planned.commit,
-                keep,
-                planned.description,
-                session.meta.identity,
+        if measured.verdict.status == verdict.KEEP and planned.base != keep:
+            requeued, reason = self._carry(planned, keep)
+            measured = measured._replace(
+                verdict=measured.verdict._replace(status=verdict.DISCARD, reason=reason)
             )
-            if carried is None:
-                reason = f"beat its base {planned.base[:7]} but conflicts with keep {keep[:7]}"
-            else:
-                reason = f"beat its base {planned.base[:7]}; measured again on keep {keep[:7]}"
-                requeued = Planned(
-                    carried,
-                    keep,
-                    f"{planned.description} (on {keep[:7]})",
-                    rebased_from=planned.commit,
-                )
-            description = f"{description} ({reason})"
-        measured = measured._replace(
-            verdict=measured.verdict._replace(status=status, reason=reason)
-        )
-        worker = self._worker_name(running.worker)
-        record_row(
-            session,
-            planned.commit,
-            measured,
-            description,
-            planned.tokens,
-            planned.cost_usd,
-            extra={"base": planned.base[:7], "worker": worker},
-        )
-        keep_after = planned.commit if status == verdict.KEEP else keep
-        entry = record.start_experiment(session, running.number, status, keep_after)
-        if status == verdict.KEEP:
-            git.update_ref(session.repo, session.keep_ref_name, planned.commit)
-            with contextlib.suppress(git.GitError):
-                session.restore(planned.commit)  # the user's tree follows the keep ref
-        if entry is not None:
-            session.finish_record(entry)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._inflight_path(running.number))
+            attempt = begun.attempt._replace(description=f"{planned.description} ({reason})")
+            begun = begun._replace(attempt=attempt)
+        experiment = finish(session, begun, measured)
         self._show_workers()
-        experiment = self._experiment(running, measured, keep_after, description)
         return Settled(experiment, requeued)
 
-    def _experiment(
-        self, running: Running, measured: Measurement, keep_after: str, description: str
-    ) -> Experiment:
-        session, planned = self.session, running.planned
-        crashed = measured.verdict.status == verdict.CRASH
-        log = measured.log or session.files.archived_log(running.number, planned.commit)
-        best = session.best_value(session.read_ledger(), planned.base)
-        return Experiment(
-            number=running.number,
-            commit=planned.commit,
-            status=measured.verdict.status,
-            reason=measured.verdict.reason,
-            metric=session.settings.metric,
-            value=None if crashed else measured.metrics.get(session.settings.metric),
-            metrics=dict(measured.metrics),
-            best_before=best,
-            keep_ref=keep_after,
-            seconds=measured.seconds,
-            description=description,
-            log=os.path.relpath(log, session.repo),
-            tail=runner.tail(log) if crashed and os.path.exists(log) else (),
-            runs=len(measured.values),
-            spread=measured.spread,
-            holdout=measured.holdout,
-            notes=(measured.holdout_note,) if measured.holdout_note else (),
+    def _carry(self, planned: Planned, keep: str) -> tuple[Planned | None, str]:
+        """``planned`` carried onto ``keep`` (None on a conflict), and the reason in words."""
+        session = self.session
+        carried = rebase_onto(
+            session.repo, planned.commit, keep, planned.description, session.meta.identity
         )
+        if carried is None:
+            return None, f"beat its base {planned.base[:7]} but conflicts with keep {keep[:7]}"
+        attempt = Attempt(f"{planned.description} (on {keep[:7]})")
+        requeued = Planned(carried, keep, attempt, rebased_from=planned.commit)
+        return requeued, f"beat its base {planned.base[:7]}; measured again on keep {keep[:7]}"
 
     # ----- what `status` shows -------------------------------------------------------------------
 
@@ -304,9 +198,6 @@ class Scheduler:
         name = getattr(self.executors[worker], "name", "local")
         where = f"{name}{worker}"
         return f"{where}:gpu{'+'.join(devices)}" if devices else where
-
-    def _inflight_path(self, number: int) -> str:
-        return os.path.join(inflight_dir(self.session), f"{number}.json")
 
     def _show_workers(self) -> None:
         workers: list[dict[str, Any]] = []
@@ -318,11 +209,11 @@ class Scheduler:
                     experiment=running.number,
                     commit=running.planned.commit[:7],
                     description=running.planned.description,
-                    since=running.started,
+                    since=running.begun.inflight["started"],
                 )
             workers.append(entry)
-        write_json(workers_json(self.session), {"pid": os.getpid(), "workers": workers}, False)
+        write_json(self.session.files.workers_json, {"pid": os.getpid(), "workers": workers}, False)
 
     def close(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(workers_json(self.session))
+            os.unlink(self.session.files.workers_json)

@@ -195,8 +195,9 @@ class Session:
     # ----- the record in git, of which the files are views --------------------------------
 
     @property
-    def views(self) -> journal.Views:
-        return journal.Views(self.files.ledger, self.files.runs_jsonl, self.files.session_json)
+    def record_store(self) -> journal.Journal:
+        views = journal.Views(self.files.ledger, self.files.runs_jsonl, self.files.session_json)
+        return journal.Journal(self.repo, self.tag, views)
 
     def read_record(self) -> tuple[journal.Tip | None, str | None]:
         """The record's tip and the keep ref as git has them now, in one git call."""
@@ -219,7 +220,7 @@ class Session:
         the last one); ``finish_record`` moves the record to it."""
         tip = self.record if self.record is not None else self.read_record()[0]
         keep = keep or self.keep_ref()
-        return journal.append(self.repo, self.tag, self.views, tip, keep, fields, settings_saved)
+        return journal.append(self.record_store, tip, keep, fields, settings_saved)
 
     def finish_record(self, entry: journal.Entry) -> None:
         self.record = entry.commit()

@@ -1,27 +1,34 @@
 """The experiment step, the one thing the tool exists for, read top to bottom:
 
-    collect the candidate -> commit -> pin -> measure (repeats, guard, holdout) -> decide
-    -> record the row (flushed) -> settle (move the keep ref, or reset the tree)
+    collect the candidate -> commit -> begin (pin, in-flight file) -> measure and judge
+    (repeats, guard, holdout) -> finish (ledger row, flushed -> record entry -> move the keep ref
+    or reset the tree -> in-flight file gone)
+
+``begin`` and ``finish`` are the two halves every driver calls: `try` and the sequential loop
+through ``try_candidate``, the parallel loop through the scheduler, recovery after a kill through
+``finish`` alone. So the order of the bookkeeping (the ledger row on disk before the keep ref
+moves) is written once.
 
 A kill at any point leaves either an experiment in flight, which the next command finishes or
-records as interrupted (``recovery``), or nothing.
+records as interrupted (``inflight.recover_inflight``), or nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoresearch.engine import candidate, record
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import (
     UNWATCHED,
+    MeasureJob,
     Measurement,
-    Measuring,
     RunOutcome,
     Watch,
-    measure,
+    measure_and_judge,
 )
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
@@ -31,12 +38,45 @@ from autoresearch.store.files import now, write_json
 from autoresearch.store.ledger import append_row, sanitize
 
 
+class Attempt(NamedTuple):
+    """What an attempt brought with its candidate: what it says it tried, and what asking the
+    agent for it cost."""
+
+    description: str
+    tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class Planned(NamedTuple):
+    """A committed candidate, waiting to be measured."""
+
+    commit: str
+    base: str  # the keep ref it was built on
+    attempt: Attempt
+    rebased_from: str | None = None  # the commit that beat its base, carried onto a newer keep
+
+    @property
+    def description(self) -> str:
+        return self.attempt.description
+
+
+class Begun(NamedTuple):
+    """An experiment pinned and written down as in flight, not yet judged."""
+
+    number: int
+    commit: str
+    base: str  # the keep ref it is measured against
+    attempt: Attempt
+    best: float | None  # the base's metric
+    inflight_path: str
+    inflight: Mapping[str, Any]
+    worker: str | None = None  # None: the candidate is the user's own tree, HEAD at it
+
+
 def try_candidate(
     session: Session,
-    description: str,
+    attempt: Attempt,
     watch: Watch = UNWATCHED,
-    tokens: int | None = None,
-    cost_usd: float | None = None,
     first: RunOutcome | None = None,
     executor: Executor | None = None,
 ) -> Experiment:
@@ -47,15 +87,13 @@ def try_candidate(
     ``Interrupted`` (with the recorded experiment) after Ctrl-C, SIGTERM or SIGHUP.
     """
     session.require_run()
-    description = sanitize(description) or "(no description)"
+    attempt = attempt._replace(description=sanitize(attempt.description) or "(no description)")
     experiment: Experiment | None = None
     interrupted = False
     try:
         # Signals wait until the books agree; they act at once only while a run goes.
         with signals.deferred():
-            experiment, interrupted = _step(
-                session, description, watch, tokens, cost_usd, first, executor
-            )
+            experiment, interrupted = _step(session, attempt, watch, first, executor)
     except KeyboardInterrupt:
         if experiment is None:
             raise
@@ -67,90 +105,115 @@ def try_candidate(
 
 def _step(
     session: Session,
-    description: str,
+    attempt: Attempt,
     watch: Watch,
-    tokens: int | None,
-    cost_usd: float | None,
     first: RunOutcome | None,
     executor: Executor | None,
 ) -> tuple[Experiment, bool]:
     """The experiment, and whether its run was interrupted."""
     found = candidate.find(session)
-    keep, ledger = found.keep, found.ledger
-    commit = candidate.commit(session, found, description)
-    with git.pinning(session.repo, found.exp_ref, keep, commit) as pinned:
-        inflight = {
-            "experiment": found.number,
-            "commit": pinned.commit,
-            "keep": keep,
-            "description": description,
-            "started": now(),
-            "budget": session.settings.budget,
-            "group": None,
-        }
-        # Not fsynced: the record is for a kill of the tool, which the rename survives. Only a
-        # power cut in the run's first seconds could lose it (the kernel writes it back within
-        # half a minute), and then no result is lost: the commit is simply measured again.
-        write_json(session.files.inflight_json, inflight, durable=False)
-        job = measuring(
-            session, found.number, pinned.commit, inflight, watch, first=first, executor=executor
-        )
-        baseline = next((r.value for r in ledger.rows if r.status == verdict.KEEP), None)
-        measured = measure(job, keep, found.best, baseline, pinned.line_counts)
-    status = measured.verdict.status
-    resetting = status == verdict.DISCARD or measured.interrupted
-    with git.stray_edits_snapshot(session.repo, wanted=resetting) as strays:
-        record_row(session, pinned.commit, measured, description, tokens, cost_usd)
-        settled = pinned.commit if status == verdict.KEEP else keep
-        entry = record.start_experiment(session, found.number, status, settled)
-        keep_after, pinned_edits = settle(
-            session, status, pinned.commit, keep, measured.interrupted, snapshot=strays
-        )
-    if entry is not None:
-        session.finish_record(entry)
-    os.unlink(session.files.inflight_json)
-    experiment = _experiment(session, found, pinned.commit, measured, keep_after, description)
-    if pinned_edits:
-        note = f"edits made to tracked files during the run: kept at {pinned_edits}"
-        experiment = experiment._replace(notes=(*experiment.notes, note))
-    return experiment, measured.interrupted
+    commit = candidate.commit(session, found, attempt.description)
+    # The pin and the count of the candidate's lines run side by side (each git call is a
+    # process start, and a try is mostly such starts); the count overlaps the run.
+    with git.pinning(session.repo, found.exp_ref, found.keep, commit) as pinned:
+        planned = Planned(pinned.commit, found.keep, attempt)
+        begun = begin(session, found.number, planned, found.best)
+        job = measure_job(session, begun, watch, first=first, executor=executor)
+        measured = measure_and_judge(job, _baseline(session), pinned.line_counts)
+    return finish(session, begun, measured), measured.interrupted
 
 
-def measuring(
-    session: Session,
-    number: int,
-    commit: str,
-    inflight: Mapping[str, Any],
-    watch: Watch = UNWATCHED,
-    **where: Any,
-) -> Measuring:
-    """What measuring experiment ``number`` needs to know of its session, and no more
-    (``where``: the first run made already, the executor, devices, in-flight path)."""
-    return Measuring(
+def begin(
+    session: Session, number: int, planned: Planned, best: float | None, worker: str | None = None
+) -> Begun:
+    """Write experiment ``number`` (``planned``, its commit pinned already) down as in flight
+    (``best``: its base's metric; ``worker``: where it runs, None for the user's own tree).
+
+    Not fsynced: the in-flight file is for a kill of the tool, which the rename survives. Only a
+    power cut in the run's first seconds could lose it (the kernel writes it back within half
+    a minute), and then no result is lost: the commit is simply measured again.
+    """
+    commit, base, attempt = planned.commit, planned.base, planned.attempt
+    inflight = {
+        "experiment": number,
+        "commit": commit,
+        "keep": base,
+        "description": attempt.description,
+        "started": now(),
+        "budget": session.settings.budget,
+        "worker": worker,
+        "group": None,
+    }
+    path = session.files.inflight_json if worker is None else session.files.inflight_file(number)
+    write_json(path, inflight, durable=False)
+    return Begun(number, commit, base, attempt, best, path, inflight, worker)
+
+
+def pin(session: Session, number: int, commit: str) -> None:
+    """Pin ``commit`` as experiment ``number``; a commit found under that name already (its row
+    was taken out of the ledger by hand, or a kill came before its row) stays pinned beside."""
+    ref = session.exp_ref(number)
+    candidate.free_pin(session, ref, git.resolve(session.repo, ref))
+    git.create_ref(session.repo, ref, commit)
+
+
+def measure_job(
+    session: Session, begun: Begun, watch: Watch = UNWATCHED, **where: Any
+) -> MeasureJob:
+    """What measuring ``begun`` needs to know of its session, and no more (``where``: the first
+    run made already, the executor, devices)."""
+    return MeasureJob(
         session.repo,
         session.files,
         session.settings,
         session.patterns,
         session.meta.protected,
-        number,
-        commit,
-        inflight,
+        begun.number,
+        begun.commit,
+        begun.base,
+        begun.best,
+        begun.inflight,
         watch,
+        inflight_path=begun.inflight_path,
         **where,
     )
 
 
-def record_row(
-    session: Session,
-    commit: str,
-    measured: Measurement,
-    description: str,
-    tokens: int | None = None,
-    cost_usd: float | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> None:
-    """Append the experiment's ledger row and flush it to disk (``extra``: more cells, such
-    as the base and worker of a parallel experiment)."""
+def _baseline(session: Session) -> float | None:
+    """The session's first kept value, against which percentages of --min-delta are taken."""
+    return next((r.value for r in session.read_ledger().rows if r.status == verdict.KEEP), None)
+
+
+def finish(
+    session: Session, begun: Begun, measured: Measurement, recovering: bool = False
+) -> Experiment:
+    """Record a judged experiment: its ledger row first (flushed), then its entry in the record
+    while the keep ref moves or the tree is reset, then the in-flight file goes."""
+    status = measured.verdict.status
+    in_tree = begun.worker is None
+    resetting = in_tree and (status == verdict.DISCARD or measured.interrupted)
+    with git.stray_edits_snapshot(session.repo, wanted=resetting and not recovering) as strays:
+        write_row(session, begun, measured)
+        keep_after = begun.commit if status == verdict.KEEP else keep_now(session, begun)
+        entry = record.start_experiment(session, begun.number, status, keep_after)
+        tree_notes = settle(session, begun, measured, recovering, strays)
+    if entry is not None:
+        session.finish_record(entry)
+    if os.path.exists(begun.inflight_path):
+        os.unlink(begun.inflight_path)
+    experiment = _experiment(session, begun, measured, keep_after)
+    return experiment._replace(notes=(*experiment.notes, *tree_notes))
+
+
+def keep_now(session: Session, begun: Begun) -> str:
+    """The keep ref, unless this experiment moves it: its base when the candidate is the user's
+    tree (nothing else moves it meanwhile); read again for one of several run at once."""
+    return begun.base if begun.worker is None else session.keep_ref()
+
+
+def write_row(session: Session, begun: Begun, measured: Measurement) -> None:
+    """Append the experiment's ledger row and flush it to disk (a parallel experiment's row
+    also names its base and its worker)."""
     cells: dict[str, object] = {
         name: (0.0 if value is None else value) for name, value in measured.metrics.items()
     }
@@ -161,70 +224,101 @@ def record_row(
         "runs": len(measured.values),
         "spread": None if spread is None else float(f"{spread:.6g}"),
         "seconds": f"{measured.seconds:.1f}",
-        "tokens": tokens,
-        "cost_usd": cost_usd,
+        "tokens": begun.attempt.tokens,
+        "cost_usd": begun.attempt.cost_usd,
     }
     # Under the names this session's ledger gives them: a metric may be called `seconds`.
     names = columns.run_column_names(session.patterns)
     cells.update({names[role]: value for role, value in run_values.items()})
-    cells.update(commit=commit[:7], status=measured.verdict.status, description=description)
-    cells.update(extra or {})
+    description = begun.attempt.description
+    cells.update(commit=begun.commit[:7], status=measured.verdict.status, description=description)
+    if begun.worker is not None:
+        cells.update(base=begun.base[:7], worker=begun.worker)
     append_row(session.files.ledger, cells)
 
 
 def settle(
     session: Session,
-    status: str,
-    commit: str,
-    keep: str,
-    interrupted: bool = False,
+    begun: Begun,
+    measured: Measurement,
     recovering: bool = False,
     snapshot: git.Pending | None = None,
-) -> tuple[str, str | None]:
-    """After the row is on disk: move the keep ref, or reset the tree to it.
+) -> tuple[str, ...]:
+    """After the row is on disk: move the keep ref, and bring the user's tree to it; returns
+    what became of the user's edits, in words (nothing: they needed nothing).
 
-    Returns the keep ref after, and the ref holding uncommitted edits that a reset had to clear
-    (None when there were none). ``snapshot``: ``git.start_snapshot`` begun since the run ended.
+    A candidate in the user's tree is reset away unless it was kept, or crashed (it waits for a
+    fix); one run elsewhere leaves the tree alone unless it was kept. ``snapshot``:
+    ``git.start_snapshot`` begun since the run ended.
     """
+    status, commit = measured.verdict.status, begun.commit
     if status == verdict.KEEP:
         git.update_ref(session.repo, session.keep_ref_name, commit)
+    if begun.worker is not None:
+        if status == verdict.KEEP:
+            with contextlib.suppress(git.GitError):
+                session.restore(commit)  # the user's tree follows the keep ref
+        return ()
+    if status == verdict.KEEP:
         if recovering and git.head(session.repo) != commit:
             git.reset_hard(session.repo, commit)
-        return commit, None
-    if status == verdict.DISCARD or interrupted:
-        return keep, session.restore(keep, tried=commit, snapshot=snapshot)
-    return keep, None
+        return ()
+    if recovering and measured.interrupted:
+        return (_back_to_keep(session, begun),)
+    if status == verdict.DISCARD or measured.interrupted:
+        ref = session.restore(begun.base, tried=commit, snapshot=snapshot)
+        return (f"edits made to tracked files during the run: kept at {ref}",) if ref else ()
+    return ()
 
 
-def crash_metrics(session: Session) -> Mapping[str, float | None]:
-    """The metrics of an experiment that gave none: every one recorded as 0."""
-    return dict.fromkeys(session.patterns)
+def _back_to_keep(session: Session, begun: Begun) -> str:
+    """Return to the keep ref after an interrupted experiment; in words, what became of the tree.
+
+    Edits made since the kill, on top of the interrupted candidate, are the user's next try (a
+    fix of it, most likely): they stay in the tree, with the candidate's own changes, as
+    uncommitted changes on the keep ref. Without such edits the tree is reset to the keep ref.
+    """
+    keep = begun.base
+    if git.head(session.repo) == begun.commit and git.status(session.repo).changed:
+        git.reset_keeping_tree(session.repo, keep)
+        return (
+            f"HEAD back at the keep ref {keep[:7]}; your edits since, on top of its changes, "
+            "are left uncommitted for the next try"
+        )
+    ref = session.restore(keep)
+    kept = f" (uncommitted edits kept at {ref})" if ref else ""
+    return f"tree restored to the keep ref {keep[:7]}{kept}"
+
+
+def interrupted_measurement(session: Session, started: float) -> Measurement:
+    """What an experiment whose command was killed mid-run comes to: a crash, every metric 0."""
+    return Measurement(
+        verdict.Verdict(verdict.CRASH, "interrupted"),
+        metrics=dict.fromkeys(session.patterns),
+        seconds=now() - started,
+        interrupted=True,
+    )
 
 
 def _experiment(
-    session: Session,
-    found: candidate.Found,
-    commit: str,
-    measured: Measurement,
-    keep_after: str,
-    description: str,
+    session: Session, begun: Begun, measured: Measurement, keep_after: str
 ) -> Experiment:
     crashed = measured.verdict.status == verdict.CRASH
-    log = measured.log or session.files.archived_log(found.number, commit)
+    log = measured.log or session.files.archived_log(begun.number, begun.commit)
     return Experiment(
-        number=found.number,
-        commit=commit,
+        number=begun.number,
+        commit=begun.commit,
         status=measured.verdict.status,
         reason=measured.verdict.reason,
         metric=session.settings.metric,
         value=None if crashed else measured.metrics.get(session.settings.metric),
         metrics=dict(measured.metrics),
-        best_before=found.best,
+        best_before=begun.best,
         keep_ref=keep_after,
         seconds=measured.seconds,
-        description=description,
+        description=begun.attempt.description,
         log=os.path.relpath(log, session.repo),
-        tail=runner.tail(log) if crashed else (),
+        tail=runner.tail(log) if crashed and os.path.exists(log) else (),
         runs=len(measured.values),
         spread=measured.spread,
         holdout=measured.holdout,

@@ -20,6 +20,7 @@ from autoresearch.errors import UserError
 from autoresearch.rules import formatting, stats, verdict
 from autoresearch.rules.stats import difference_of_means
 from autoresearch.store import git, runner
+from autoresearch.store.executors import LocalExecutor, RunRequest
 from autoresearch.store.files import write_json, write_text
 from autoresearch.store.ledger import Row
 
@@ -159,8 +160,10 @@ class Audit:
         def started(group: int) -> None:
             write_json(s.files.audit_marker, {**marker, "group": group})
 
+        kill_after = s.settings.kill_after
+        request = RunRequest(commit, s.settings.run, log_path, env, kill_after, (), run_id)
         _, readings, crash = run_and_read(
-            s.repo, s.settings, s.settings.run, log_path, env, s.patterns, Watch(started), run_id
+            LocalExecutor(s.repo), request, s.patterns, Watch(started)
         )
         if crash is not None:
             self.crashes += 1

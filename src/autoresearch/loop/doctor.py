@@ -21,6 +21,7 @@ from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.settings import Settings
 from autoresearch.store import git, machine, runner
+from autoresearch.store.executors import LocalExecutor, RunRequest
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "FAIL"
 GIB = 1024**3
@@ -153,7 +154,8 @@ def run_check(repo: str, settings: Settings) -> Check:
     folder = tempfile.mkdtemp(prefix="autoresearch-doctor-")
     log = os.path.join(folder, "run.log")
     env = run_environment("doctor", git.head(repo) or "", settings.budget, "doctor", 0)
-    result, readings, crash = run_and_read(repo, settings, settings.run, log, env, patterns)
+    request = RunRequest("HEAD", settings.run, log, env, settings.kill_after)
+    result, readings, crash = run_and_read(LocalExecutor(repo), request, patterns)
     took = f"{result.seconds:.1f} s"
     if crash is not None:
         last = runner.tail(log, 1)

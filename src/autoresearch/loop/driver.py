@@ -18,7 +18,7 @@ from autoresearch.engine import record, recovery
 from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, Watch
 from autoresearch.engine.session import Session
-from autoresearch.engine.step import try_candidate
+from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
 from autoresearch.loop.prompt import PromptInputs, build_prompt
@@ -165,10 +165,8 @@ class Loop:
                 description = f"{description} (fix of {crash.commit[:7]})"
             experiment = try_candidate(
                 self.session,
-                description,
+                Attempt(description, proposal.tokens, proposal.cost_usd),
                 self.run_watch(number, ledger),
-                tokens=proposal.tokens,
-                cost_usd=proposal.cost_usd,
                 executor=self.executor,
             )
         except record.RecordChanged:

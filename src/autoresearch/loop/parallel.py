@@ -17,6 +17,7 @@ from types import FrameType
 from autoresearch.engine import recovery
 from autoresearch.engine.schedule import Planned, Scheduler
 from autoresearch.engine.session import Session
+from autoresearch.engine.step import Attempt
 from autoresearch.engine.workers import WorkerPlan
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Proposal
@@ -145,9 +146,8 @@ class ParallelLoop(Loop):
         try:
             request = self.in_flight_request(self.request(None, ledger), workspace.place)
             proposal = self.agent.propose(request)
-            planned = self.scheduler.commit_candidate(
-                workspace.place, keep, proposal.description, proposal.tokens, proposal.cost_usd
-            )
+            attempt = Attempt(proposal.description, proposal.tokens, proposal.cost_usd)
+            planned = self.scheduler.commit_candidate(workspace.place, keep, attempt)
         except (AgentError, UserError) as failure:
             kept = self.keep_attempt(workspace.place, keep)
             self.failed(f"{failure}{f'; its edits kept at {kept}' if kept else ''}", None)

@@ -140,8 +140,12 @@ class SessionFiles(NamedTuple):
 
     @property
     def inflight_dir(self) -> str:
-        """A parallel loop's in-flight records, one per experiment it runs."""
+        """A parallel loop's in-flight files, one per experiment it runs."""
         return os.path.join(self.dir, "inflight")
+
+    def inflight_file(self, number: int) -> str:
+        """The in-flight file of experiment ``number`` of a parallel loop."""
+        return os.path.join(self.inflight_dir, f"{number}.json")
 
     @property
     def workers_json(self) -> str:

@@ -141,7 +141,7 @@ def read_only(repo: StrPath, modes: Mapping[str, int]) -> Iterator[None]:
 
     That stops any program of the user's own account from writing them; root ignores
     permissions, which is why the run is also watched (``file_watch``). After a kill of the tool
-    ``restore_modes`` puts the modes back from the in-flight record.
+    ``restore_modes`` puts the modes back from the in-flight file.
     """
     for relative, mode in modes.items():
         with contextlib.suppress(OSError):

@@ -55,6 +55,15 @@ class Views(NamedTuple):
     session: str
 
 
+class Journal(NamedTuple):
+    """A session's record: the repository that holds it, its tag, and the files it stands
+    behind."""
+
+    repo: str
+    tag: str
+    views: Views
+
+
 class Digest(NamedTuple):
     size: int
     blake2b: str  # 256 bits
@@ -132,9 +141,7 @@ def parse_tip(out: str) -> tuple[Tip | None, str | None]:
 
 
 def append(
-    repo: StrPath,
-    tag: str,
-    views: Views,
+    record: Journal,
     tip: Tip | None,
     keep: str,
     fields: Mapping[str, Any],
@@ -145,6 +152,7 @@ def append(
     What the files gained since ``tip`` is taken from their end: they are only ever appended to.
     ``session.json`` is taken as it is only when the tool has just saved it (``settings_saved``).
     """
+    repo, tag, views = record
     ledger = read_bytes(views.ledger) or b""
     runs = read_bytes(views.runs) or b""
     session = read_bytes(views.session) or b""

@@ -34,20 +34,26 @@ class RunResult(NamedTuple):
     interrupted: bool = False
 
 
+class Command(NamedTuple):
+    """A command to run: what (a shell string, or an argv), where, where its output goes
+    (standard error too, unless ``stderr_path`` names its own file), and its limits."""
+
+    argv: str | Sequence[str]
+    cwd: StrPath
+    log_path: StrPath
+    env: Mapping[str, str]
+    kill_after: float | None = None
+    run_id: str | None = None  # recorded by the caller first, for a kill of the tool
+    stderr_path: StrPath | None = None
+    grace: float = TERM_GRACE_SECONDS
+
+
 def run_command(
-    command: str | Sequence[str],
-    cwd: StrPath,
-    log_path: StrPath,
-    env: Mapping[str, str],
-    kill_after: float | None = None,
+    spec: Command,
     on_start: Callable[[int], None] | None = None,
     on_tick: Callable[[float], None] | None = None,
-    run_id: str | None = None,
-    stderr_path: StrPath | None = None,
-    grace: float = TERM_GRACE_SECONDS,
 ) -> RunResult:
-    """Run a command (a shell string, or an argv) in a new process group, standard input closed,
-    output to ``log_path`` (standard error too, unless ``stderr_path`` names its own file).
+    """Run a command in a new process group, standard input closed.
 
     Runs and agents alike go through here. At ``kill_after`` seconds the command is terminated
     (SIGTERM, ``grace`` seconds, SIGKILL): its group, and every process that carries its
@@ -56,6 +62,7 @@ def run_command(
     them outlives this call. Inside ``signals.deferred()`` the command is started with signals
     held, so that it never exists unrecorded, and they act once it runs.
     """
+    command, cwd, log_path, env, kill_after, run_id, stderr_path, grace = spec
     run_id = run_id or new_run_id()
     env = {**env, RUN_ID_VARIABLE: run_id}
     started = time.monotonic()
@@ -132,10 +139,10 @@ def new_run_id() -> str:
     return f"{os.getpid()}-{time.time_ns()}"
 
 
-def kill_recorded(record: Mapping[str, object]) -> bool:
-    """Stop what is left of a run known from a record of its ``group`` and ``run_id`` (those of
+def kill_recorded(inflight: Mapping[str, object]) -> bool:
+    """Stop what is left of a run known from an in-flight file's ``group`` and ``run_id`` (those of
     a tool that was killed); True when something of it was still alive."""
-    group, run_id = record.get("group"), record.get("run_id")
+    group, run_id = inflight.get("group"), inflight.get("run_id")
     run_id = run_id if isinstance(run_id, str) else None
     group = group if isinstance(group, int) else None  # killed before the run started
     if (group is None and run_id is None) or not run_alive(group, run_id):

@@ -1,6 +1,6 @@
 """Signals held back while the tool keeps its books, and let through while a run goes.
 
-Ctrl-C, SIGTERM or SIGHUP between the commit and the in-flight record, or between the ledger row
+Ctrl-C, SIGTERM or SIGHUP between the commit and the in-flight file, or between the ledger row
 and the keep ref's move, would leave an experiment half written. Inside ``deferred()`` such a
 signal is noted and acted on when the section ends, by the handler that was in place before
 (a stop request, or KeyboardInterrupt). ``allowed()`` opens the window in which a signal acts at

@@ -193,7 +193,7 @@ def run_agent_process(
     stdout_path = output_dir / f"{label}.stdout.log"
     stderr_path = output_dir / f"{label}.stderr.log"
     try:
-        result = runner.run_command(
+        spec = runner.Command(
             command,
             workdir,
             stdout_path,
@@ -202,6 +202,7 @@ def run_agent_process(
             stderr_path=stderr_path,
             grace=kill_grace,
         )
+        result = runner.run_command(spec)
     except OSError as error:
         raise AgentError(f"{label} could not be started: {error}") from error
     if result.interrupted:

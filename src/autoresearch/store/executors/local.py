@@ -26,14 +26,13 @@ class LocalExecutor:
 
 def run_in(directory: str, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
     """The runner's bounded run of ``request`` in ``directory``."""
-    result = runner.run_command(
+    spec = runner.Command(
         request.command,
         directory,
         request.log_path,
         with_devices(request.env, request.devices),
-        kill_after=request.kill_after,
-        on_start=watch.on_start,
-        on_tick=watch.on_tick,
-        run_id=request.run_id,
+        request.kill_after,
+        request.run_id,
     )
+    result = runner.run_command(spec, watch.on_start, watch.on_tick)
     return Ran(result.exit_code, result.seconds, result.timed_out, result.interrupted)

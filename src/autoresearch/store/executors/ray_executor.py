@@ -206,9 +206,8 @@ def _run_on_worker(
             watchdog = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group), run_id]
             subprocess.run([sys.executable, "-c", _DETACH, *watchdog], check=False)
 
-        result = runner.run_command(
-            command, place, log, {**os.environ, **sent}, kill_after, guard, run_id=run_id
-        )
+        spec = runner.Command(command, place, log, {**os.environ, **sent}, kill_after, run_id)
+        result = runner.run_command(spec, guard)
         with open(log, "rb") as handle:
             output = handle.read()
     return result.exit_code, result.seconds, result.timed_out, output
