@@ -30,7 +30,7 @@ from autoresearch.loop.agents.base import (
     Outcome,
     Proposal,
 )
-from autoresearch.loop.driver import Loop, LoopReport, StopRules
+from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRules
 from autoresearch.rules.settings import validate
 
 EDIT = 'echo "VALUE = $(date +%s%N)" > module.py && echo "new value" > "$AUTORESEARCH_DESCRIPTION"'
@@ -80,7 +80,7 @@ def loop_overhead(repo: Path, experiments: int) -> float:
     report = LoopReport(say=lambda _text: None)
     rules = StopRules(max_experiments=experiments)
     started = time.perf_counter()
-    Loop(session, agent, "command", rules, report).run()
+    Loop(session, LoopSetup(agent, "command", rules), report).run()
     total = time.perf_counter() - started
     runs = sum(e.seconds for e in report.experiments)
     return (total - agent.seconds - runs) / len(report.experiments)

@@ -313,7 +313,7 @@ def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
     from autoresearch.engine.session import Session
     from autoresearch.engine.step import Attempt, try_candidate
     from autoresearch.loop.agents.base import Agent
-    from autoresearch.loop.driver import Loop, LoopReport, StopRules
+    from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRules
 
     opened = Session.open(repo)
     with opened.lock():
@@ -324,7 +324,8 @@ def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
 
     def stop(rules: StopRules) -> str | None:
         agent: Agent = None  # type: ignore[assignment]  # stop conditions never call it
-        return Loop(opened, agent, "none", rules, LoopReport(say=print)).stop_reason()
+        setup = LoopSetup(agent, "none", rules)
+        return Loop(opened, setup, LoopReport(say=print)).stop_reason()
 
     assert stop(StopRules(max_cost=1.0)) == "reached --max-cost 1 USD (spent 1.10)"
     assert stop(StopRules(max_cost=5.0)) is None

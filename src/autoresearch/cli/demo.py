@@ -9,6 +9,7 @@ from pathlib import Path
 from autoresearch.cli.flags import Commands
 from autoresearch.cli.loop import find_or_start, run_loop
 from autoresearch.errors import ExitStatus
+from autoresearch.loop.launch import loop_request
 
 
 def add_parser(commands: Commands) -> None:
@@ -28,9 +29,11 @@ def run(args: argparse.Namespace) -> int:
         directory = Path(tempfile.mkdtemp(prefix="autoresearch-demo-")) / "project"
     project = create_demo_project(directory, experiments)
     print(f"demo project: {project} (a numpy model; the tuner edits its knobs in train.py)")
-    session = find_or_start(str(project), "demo", {"tag": "demo"})
+    flags = {"tag": "demo", "agent": "tune", "max_experiments": experiments, "seed": args.seed}
+    request = loop_request(str(project), flags)
+    session = find_or_start(request)
     if session is None:
         return ExitStatus.FAILED
-    code = run_loop(session, {"max_experiments": experiments}, "tune", args.seed)
+    code = run_loop(session, request)
     print(f"see it: cd {project} && autoresearch status")
     return code

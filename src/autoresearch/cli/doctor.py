@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from autoresearch.cli.flags import Commands, loop_flags, session_flags
+from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
 from autoresearch.loop.doctor import FAIL, WARN, Check, Night, checks
 from autoresearch.loop.launch import loop_options
-from autoresearch.rules.settings import build_settings, flag_values
+from autoresearch.rules.settings import build_settings
+from autoresearch.rules.settings_table import flag_values
 from autoresearch.store import git
 from autoresearch.store.files import SessionFiles, lock_holder
 from autoresearch.store.settings_file import read_settings_file
@@ -18,8 +19,7 @@ from autoresearch.store.settings_file import read_settings_file
 
 def add_parser(commands: Commands) -> None:
     doctor = commands.add_parser("doctor", help="check what a night needs before it starts")
-    session_flags(doctor, baseline=False)
-    loop_flags(doctor)
+    setting_flags(doctor, "doctor")
     doctor.add_argument("--no-run", action="store_true", help="do not run the command once")
 
 

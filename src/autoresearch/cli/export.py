@@ -10,7 +10,7 @@ from autoresearch.cli.flags import Commands
 from autoresearch.cli.ledger_args import read_ledger_file
 from autoresearch.cli.shared import in_directory
 from autoresearch.errors import ExitStatus, UserError
-from autoresearch.rules.settings import TRACKERS
+from autoresearch.rules.setting_parsers import TRACKERS
 
 
 def add_parser(commands: Commands) -> None:

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from autoresearch.cli.flags import Commands, session_flags
+from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.ledger_args import read_ledger_file
 from autoresearch.cli.shared import in_directory
 from autoresearch.errors import ExitStatus
@@ -17,13 +17,13 @@ def add_parser(commands: Commands) -> None:
         "import", help="start a session whose history is an existing ledger (Karpathy's too)"
     )
     adopt.add_argument("path", help="the ledger to adopt")
-    session_flags(adopt, baseline=False)  # an import never runs the baseline
+    setting_flags(adopt, "import")  # an import never runs the baseline
 
 
 def run(args: argparse.Namespace) -> int:
     from autoresearch.history.import_ledger import adopt
     from autoresearch.rules.formatting import number
-    from autoresearch.rules.settings import flag_values
+    from autoresearch.rules.settings_table import flag_values
     from autoresearch.store import git
     from autoresearch.store.settings_file import read_settings_file
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from autoresearch.cli.flags import Commands, session_flags
+from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine import preflight
 from autoresearch.engine.measure import RunOutcome
@@ -16,7 +16,8 @@ from autoresearch.errors import ExitStatus, UserError
 from autoresearch.history.trackers import require as require_trackers
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.terminal import print_tail
-from autoresearch.rules.settings import Settings, build_settings, default_tag, flag_values
+from autoresearch.rules.settings import Given, Settings, build_settings, default_tag
+from autoresearch.rules.settings_table import flag_values
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
 from autoresearch.store.executors import Executor
@@ -29,7 +30,7 @@ UNKNOWN_METRIC = "_metric_to_be_chosen"
 
 def add_parser(commands: Commands) -> None:
     init = commands.add_parser("init", help="check the run, start a session, measure the baseline")
-    session_flags(init)
+    setting_flags(init, "init")
     init.add_argument(
         "-y",
         "--yes",
@@ -59,9 +60,8 @@ def run(args: argparse.Namespace) -> int:
         from autoresearch.cli.init_guess import choose_settings
 
         refuse(preflight.run_problem(first, settings))
-        settings, settings_file = choose_settings(
-            repo, first, settings, flags, file_values, settings_file, args.yes
-        )
+        as_given = Given(file_values, settings_file, flags)
+        settings, settings_file = choose_settings(repo, first, settings, as_given, args.yes)
     session, outcome = start_after(repo, first, settings, settings_file)
     print_started(session)
     experiment = run_one(session, "baseline", first=outcome)

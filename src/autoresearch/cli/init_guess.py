@@ -6,26 +6,23 @@ a terminal, only ``--yes`` takes the guesses, and only when there is nothing to 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from autoresearch.engine.preflight import FirstRun
 from autoresearch.errors import UserError
 from autoresearch.rules.discovery import Printed, guess_direction, printed_list, suggest_budget
-from autoresearch.rules.settings import Settings, build_settings, parse_direction
+from autoresearch.rules.setting_parsers import parse_direction
+from autoresearch.rules.settings import Given, Settings, build_settings
 from autoresearch.store.settings_file import SETTINGS_FILE, write_settings_file
 
 
 def choose_settings(
-    repo: str,
-    first: FirstRun,
-    checked: Settings,
-    flags: dict[str, Any],
-    file_values: dict[str, Any],
-    settings_file: str | None,
-    yes: bool,
+    repo: str, first: FirstRun, checked: Settings, given: Given, yes: bool
 ) -> tuple[Settings, str | None]:
     """The settings with the metric, direction and budget chosen, and the file they are in.
     ``checked``: the settings given, validated already, with a stand-in for the metric."""
+    flags, file_values, settings_file = given.flags, given.file_values, given.settings_file
     asking = not yes and sys.stdin.isatty() and sys.stdout.isatty()
     printed = [item for item in first.printed if item.name not in checked.also]
     if not printed:
@@ -81,7 +78,7 @@ def pick(printed: list[Printed]) -> Printed:
 
 
 def choose_direction(
-    name: str, flags: dict[str, Any], file_values: dict[str, Any], asking: bool
+    name: str, flags: Mapping[str, Any], file_values: Mapping[str, Any], asking: bool
 ) -> tuple[str, str]:
     """The direction and why: given, guessed from the name, or asked."""
     given = flags.get("direction") or file_values.get("direction")

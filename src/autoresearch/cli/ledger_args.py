@@ -9,7 +9,7 @@ from pathlib import Path
 from autoresearch.cli.shared import checked, in_directory
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
-from autoresearch.rules.settings import parse_direction
+from autoresearch.rules.setting_parsers import parse_direction
 from autoresearch.store import git
 from autoresearch.store.ledger import Ledger, read_ledger
 

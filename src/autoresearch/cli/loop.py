@@ -4,84 +4,47 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from autoresearch.cli.flags import Commands, loop_flags, session_flags, worker_flags
+from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.init import checked_start
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import BRANCH_PREFIX, Session
-from autoresearch.engine.workers import WorkerPlan, build_executors, plan_workers
+from autoresearch.engine.workers import check_place, first_worker
 from autoresearch.errors import ExitStatus
-from autoresearch.history.trackers import require as require_trackers
-from autoresearch.loop.driver import Loop, LoopReport
-from autoresearch.loop.launch import (
-    build_loop_agent,
-    check_knobs,
-    existing_session,
-    loop_options,
-    program_path,
-    stop_rules,
-)
-from autoresearch.loop.parallel import ParallelLoop
-from autoresearch.loop.tracking import Tracking
+from autoresearch.loop.driver import LoopReport
+from autoresearch.loop.launch import LoopRequest, existing_session, loop_request, running
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
-from autoresearch.rules.settings import build_settings, flag_values, parse_trackers
+from autoresearch.rules.settings import build_settings
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
-from autoresearch.store.executors.worktree import WorktreeExecutor
-from autoresearch.store.settings_file import read_settings_file
 
 
 def add_parser(commands: Commands) -> None:
     loop = commands.add_parser("loop", help="let an agent drive: one experiment per call")
-    session_flags(loop)
-    loop_flags(loop)
-    worker_flags(loop)
+    setting_flags(loop, "loop")
 
 
-def find_or_start(
-    repo: str,
-    tag: str | None,
-    flags: Mapping[str, Any],
-    no_baseline: bool = False,
-    plan: WorkerPlan | None = None,
-) -> Session | None:
+def find_or_start(request: LoopRequest) -> Session | None:
     """The session to continue, or a new one set up like `init` (None if its baseline crashed).
-    The baseline runs where the loop's runs will (``plan``; None: in the repository)."""
-    session = existing_session(repo, tag)
+    The baseline runs where the loop's runs will."""
+    repo, given, plan = request.repo, request.given, request.plan
+    session = existing_session(repo, given.flags.get("tag"))
     if session is not None:
         return session
-    file_values, settings_file = read_settings_file(repo)
-    settings = build_settings(file_values, flags)
-    if no_baseline:
-        session = Session.start(repo, settings, settings_file, bool(plan and plan.parallel))
+    settings = build_settings(given.file_values, given.flags)
+    if request.no_baseline:
+        session = Session.start(repo, settings, given.settings_file, plan.parallel)
         print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
         return session
-    parallel = bool(plan and plan.parallel)
-    # The check runs as the loop's runs will: in a clean checkout, unless they run in place.
-    checking = None
-    if plan is not None and not plan.in_place:
-        place = tempfile.mkdtemp(prefix="autoresearch-check-")
-        devices = plan.device_sets[0] if plan.device_sets else ()
-        checking = WorktreeExecutor(repo, place, plan.links, devices)
-    try:
-        session, first = checked_start(repo, settings, settings_file, parallel, checking)
-    finally:
-        if checking is not None:
-            checking.close()
+    with check_place(repo, plan) as checking:
+        session, first = checked_start(repo, settings, given.settings_file, plan.parallel, checking)
     print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")
-    executor = build_executors(session, plan)[0] if plan is not None else None
-    if plan is not None and plan.executor == "ray":
+    if plan.executor == "ray":
         first = None  # checked here; the baseline itself runs on the cluster, with its GPUs
-    try:
+    with first_worker(session, plan) as executor:
         baseline = run_one(session, "baseline", first=first, executor=executor)
-    finally:
-        if executor is not None:
-            executor.close()
     if baseline is None or baseline.status == CRASH:
         return None
     return session
@@ -94,39 +57,12 @@ def terminal_report() -> LoopReport:
     return LoopReport(say=progress.say, progress=progress)
 
 
-def run_loop(
-    session: Session,
-    options: Mapping[str, Any],
-    agent_name: str | None,
-    seed: int | None,
-    plan: WorkerPlan | None = None,
-    track: Sequence[str] = (),
-) -> int:
-    session.require_run()
-    file_values, _ = read_settings_file(session.repo)
-    agent, name = build_loop_agent(session, options, file_values, agent_name, seed)
-    program = program_path(options)
+def run_loop(session: Session, request: LoopRequest) -> int:
     report = terminal_report()
-    plan = plan or plan_workers(session.repo, options)
-    report.say(
-        f"loop: agent {name} on session {session.tag}; Ctrl-C stops after the running experiment"
-    )
-    known = {"agent": name, "model": options.get("model")}
-    tracking = start_tracking(session, track, report, known)
-    executors = build_executors(session, plan)
-    rules = stop_rules(options)
     try:
-        if plan.parallel:
-            ParallelLoop(
-                session, agent, name, rules, report, program, executors, plan, tracking
-            ).run()
-        else:
-            Loop(session, agent, name, rules, report, program, executors[0], tracking).run()
+        with running(session, request, report) as loop:
+            loop.run()
     finally:
-        for executor in executors:
-            executor.close()
-        if tracking is not None:
-            tracking.close()
         if report.progress is not None:
             report.progress.close()
     summary = session_status(session)
@@ -139,30 +75,9 @@ def run_loop(
     return ExitStatus.FAILED if report.failed else ExitStatus.OK
 
 
-def start_tracking(
-    session: Session, track: Sequence[str], report: LoopReport, known: Mapping[str, Any]
-) -> Tracking | None:
-    """The session's trackers and those named with --track now, sending in the background."""
-    names = list(dict.fromkeys([*session.settings.track, *parse_trackers(list(track))]))
-    if not names:
-        return None
-    require_trackers(names)
-    tracking = Tracking(session.files, names, report.say, known)
-    tracking.start()
-    report.say(f"tracking: every experiment goes to {', '.join(names)} too")
-    return tracking
-
-
 def run(args: argparse.Namespace) -> int:
-    repo = git.toplevel(args.directory)
-    file_values, _ = read_settings_file(repo)
-    options = loop_options(vars(args), file_values)
-    stop_rules(options)  # refuse bad numbers before anything is started
-    track = parse_trackers(args.track or file_values.get("track"))
-    require_trackers(track)
-    plan = plan_workers(repo, options)
-    check_knobs(repo, file_values, args.agent or options.get("agent"))
-    session = find_or_start(repo, args.tag, flag_values(args), args.no_baseline, plan)
+    request = loop_request(git.toplevel(args.directory), vars(args))
+    session = find_or_start(request)
     if session is None:
         print(
             "the baseline crashed: fix the run first (the session is ready for "
@@ -170,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitStatus.FAILED
-    return run_loop(session, options, args.agent, args.seed, plan, track)
+    return run_loop(session, request)

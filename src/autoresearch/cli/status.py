@@ -12,7 +12,7 @@ from autoresearch.engine.inflight import worker_states
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 from autoresearch.reports.terminal import print_json, status_lines
-from autoresearch.rules.settings import parse_direction
+from autoresearch.rules.setting_parsers import parse_direction
 
 
 def add_parser(commands: Commands) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from autoresearch.cli.flags import Commands, link_flag
+from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus, UserError
@@ -19,7 +19,7 @@ def add_parser(commands: Commands) -> None:
         action="store_true",
         help="run in a clean checkout of the commit, not in this tree (as `loop` does)",
     )
-    link_flag(try_)
+    setting_flags(try_, "try")
 
 
 def run(args: argparse.Namespace) -> int:

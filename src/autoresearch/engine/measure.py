@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
-from autoresearch.rules.noise import noise_sigma, reference_runs, resolve_amount
-from autoresearch.rules.settings import Settings, parse_constraint
+from autoresearch.rules.noise import noise_sigma, reference_runs
+from autoresearch.rules.settings import Settings
 from autoresearch.store import guard, runner
 from autoresearch.store.executors import (
     UNWATCHED,
@@ -96,11 +96,11 @@ def measure_and_judge(
     first_measurement = best is None
     evidence = dict(
         reference=reference_runs(runs, keep, best),
-        sigma=noise_sigma(settings.noise, runs),
+        sigma=noise_sigma(settings, runs),
         direction=settings.direction,
-        min_delta=resolve_amount(settings.min_delta, baseline),
+        min_delta=settings.parsed.min_delta.of(baseline),
         max_runs=max(1, settings.repeats),
-        complexity_cost=resolve_amount(settings.complexity_cost, baseline),
+        complexity_cost=settings.parsed.complexity_cost.of(baseline),
     )
     # A noise-aware session learns its noise from the baseline, measured twice.
     baseline_runs = 2 if first_measurement and settings.noise == "auto" else 1
@@ -305,8 +305,7 @@ def apply_constraints(
     """A keep that breaks a guardrail (``--constraint``) is a discard, saying which."""
     if decided.status != verdict.KEEP:
         return decided
-    for text in settings.constraint:
-        rule = parse_constraint(text)
+    for rule in settings.parsed.constraints:
         value = metrics.get(rule.name)
         if value is not None and not rule.allows(value):
             return decided._replace(status=verdict.DISCARD, reason=f"violates {rule} ({value:g})")

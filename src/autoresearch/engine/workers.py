@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
+from autoresearch.rules.settings_table import default
 from autoresearch.store.executors import Executor, LocalExecutor
 from autoresearch.store.executors.worktree import WorktreeExecutor, check_links
-
-EXECUTORS = ("local", "ray")
 
 
 class WorkerPlan(NamedTuple):
@@ -20,7 +21,7 @@ class WorkerPlan(NamedTuple):
 
     device_sets: tuple[tuple[str, ...], ...]
     pipeline: bool = False
-    executor: str = "local"
+    executor: str = default("executor")
     ray_address: str | None = None
     links: tuple[str, ...] = ()
     in_place: bool = False
@@ -35,46 +36,18 @@ class WorkerPlan(NamedTuple):
         return self.workers > 1 or self.pipeline
 
 
-def _count(options: Mapping[str, Any], key: str) -> int | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    flag = "--" + key.replace("_", "-")
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise UserError(f"{flag} must be a whole number, not {value!r}") from None
-    if number < 1:
-        raise UserError(f"{flag} must be at least 1, not {value!r}")
-    return number
-
-
-def parse_gpus(text: str) -> tuple[str, ...]:
-    gpus = tuple(part.strip() for part in text.split(","))
-    if not all(gpus):
-        raise UserError(f"--gpus {text!r}: list device numbers separated by commas, as 0,1,2")
-    for gpu in gpus:
-        if gpus.count(gpu) > 1:
-            raise UserError(f"--gpus lists GPU {gpu} twice: two runs must never share a device")
-    return gpus
-
-
 def plan_workers(repo: str, options: Mapping[str, Any]) -> WorkerPlan:
-    """The worker flags, checked; a UserError names the first bad one."""
-    workers = _count(options, "workers")
-    per_run = _count(options, "gpus_per_run")
-    executor = str(options.get("executor") or "local")
-    if executor not in EXECUTORS:
-        raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    """The worker settings, read already by the table of settings (``options``), checked
+    against each other; a UserError names the first bad one."""
+    workers: int | None = options.get("workers")
+    per_run: int | None = options.get("gpus_per_run")
+    executor = str(options.get("executor") or default("executor"))
     if options.get("ray_address") and executor != "ray":
         raise UserError("--ray-address needs --executor ray")
     links = check_links(repo, list(options.get("link") or ()))
     in_place = bool(options.get("in_place"))
     pipeline = bool(options.get("pipeline"))
-    listed = options.get("gpus")
-    if isinstance(listed, list | tuple):  # from a settings file: gpus = [0, 1]
-        listed = ",".join(str(gpu) for gpu in listed)
-    gpus = parse_gpus(str(listed)) if listed else ()
+    gpus: tuple[str, ...] = options.get("gpus") or ()
     if gpus and executor == "ray":
         raise UserError("--gpus is for the local executor: Ray gives each run --gpus-per-run GPUs")
     if gpus:
@@ -121,6 +94,40 @@ def worktree_runs(session: Session, links: tuple[str, ...] | list[str] = ()) -> 
     return WorktreeExecutor(
         session.repo, worktree_place(session, 0), check_links(session.repo, list(links))
     )
+
+
+@contextlib.contextmanager
+def started_workers(session: Session, plan: WorkerPlan) -> Iterator[list[Executor]]:
+    """One executor per worker, each closed when the block ends, however it ends."""
+    executors = build_executors(session, plan)
+    try:
+        yield executors
+    finally:
+        for executor in executors:
+            executor.close()
+
+
+@contextlib.contextmanager
+def first_worker(session: Session, plan: WorkerPlan) -> Iterator[Executor]:
+    """The first worker alone (where a new session's baseline runs), closed when the block ends."""
+    with started_workers(session, plan._replace(device_sets=plan.device_sets[:1])) as executors:
+        yield executors[0]
+
+
+@contextlib.contextmanager
+def check_place(repo: str, plan: WorkerPlan) -> Iterator[Executor | None]:
+    """Where a new session's first run is checked: as the loop's runs will run, in a clean
+    checkout of its own (None: in the repository, for runs in place)."""
+    if plan.in_place:
+        yield None
+        return
+    place = tempfile.mkdtemp(prefix="autoresearch-check-")
+    devices = plan.device_sets[0] if plan.device_sets else ()
+    checking = WorktreeExecutor(repo, place, plan.links, devices)
+    try:
+        yield checking
+    finally:
+        checking.close()
 
 
 def build_executors(session: Session, plan: WorkerPlan) -> list[Executor]:

@@ -19,12 +19,14 @@ from autoresearch.engine.experiment import Experiment, Interrupted
 from autoresearch.engine.measure import UNWATCHED, Watch
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import Attempt, try_candidate
+from autoresearch.engine.workers import WorkerPlan
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
 from autoresearch.loop.prompt import PromptInputs, build_prompt
 from autoresearch.loop.tracking import Tracking
 from autoresearch.reports.progress import Progress, most_runs
 from autoresearch.rules.settings import PROGRAM_FILE
+from autoresearch.rules.settings_table import default
 from autoresearch.rules.verdict import CRASH, KEEP, is_better
 from autoresearch.store import git
 from autoresearch.store.executors import Executor
@@ -38,9 +40,21 @@ class StopRules(NamedTuple):
     target: float | None = None
     plateau: int | None = None
     max_cost: float | None = None
-    max_fix_attempts: int = 2
-    max_failures: int = 5
-    max_crashes: int = 10  # run crashes in a row; 0: never stop for them
+    max_fix_attempts: int = default("max_fix_attempts")
+    max_failures: int = default("max_failures")
+    max_crashes: int = default("max_crashes")  # run crashes in a row; 0: never stop for them
+
+
+class LoopSetup(NamedTuple):
+    """What a loop works with; `launch.running` starts it and closes it around the loop."""
+
+    agent: Agent
+    agent_name: str
+    rules: StopRules = StopRules()
+    program: Path | None = None
+    executors: tuple[Executor, ...] = ()  # one per worker; none: runs in the repository itself
+    plan: WorkerPlan | None = None  # how the workers share the devices out (parallel loops)
+    tracking: Tracking | None = None
 
 
 class LoopReport:
@@ -78,25 +92,16 @@ class StopRequest:
 
 
 class Loop:
-    def __init__(
-        self,
-        session: Session,
-        agent: Agent,
-        agent_name: str,
-        rules: StopRules,
-        report: LoopReport,
-        program: Path | None = None,
-        executor: Executor | None = None,
-        tracking: Tracking | None = None,
-    ) -> None:
+    def __init__(self, session: Session, setup: LoopSetup, report: LoopReport) -> None:
         self.session = session
-        self.executor = executor  # where runs happen; None: in the repository itself
-        self.tracking = tracking
-        self.agent = agent
-        self.agent_name = agent_name
-        self.rules = rules
+        # Where runs happen: the one worker's executor; None: in the repository itself.
+        self.executor = setup.executors[0] if setup.executors else None
+        self.tracking = setup.tracking
+        self.agent = setup.agent
+        self.agent_name = setup.agent_name
+        self.rules = setup.rules
         self.report = report
-        self.program = program
+        self.program = setup.program
         self.started = time.monotonic()
         self.failures_in_a_row = 0
         self.crashes: list[Experiment] = []  # the run crashes since the last measured run

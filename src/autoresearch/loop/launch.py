@@ -1,62 +1,63 @@
-"""Setting up a loop: its options and stop rules, the session to continue, the agent to call."""
+"""Setting up a loop: the request (its settings read once, checked before anything starts),
+the session to continue, and the agent, workers and trackers, started and closed around it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoresearch.engine.session import BRANCH_PREFIX, Session
+from autoresearch.engine.workers import WorkerPlan, plan_workers, started_workers
 from autoresearch.errors import UserError
+from autoresearch.history.trackers import require as require_trackers
 from autoresearch.loop.agents import build_agent
 from autoresearch.loop.agents.base import Agent, AgentOptions, AgentSetup
 from autoresearch.loop.agents.choose import default_agent_name
-from autoresearch.loop.driver import StopRules
-from autoresearch.rules.settings import LOOP_KEYS
+from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRules
+from autoresearch.loop.parallel import ParallelLoop
+from autoresearch.loop.tracking import Tracking
+from autoresearch.rules.setting_parsers import parse_trackers
+from autoresearch.rules.settings import Given
+from autoresearch.rules.settings_table import LOOP, checked, flag_values, merged
 from autoresearch.store import git
 from autoresearch.store.files import SessionFiles
+from autoresearch.store.settings_file import read_settings_file
+
+
+class LoopRequest(NamedTuple):
+    """One `loop` as asked for, checked before anything starts."""
+
+    repo: str
+    given: Given  # the settings file, read once, and the session's settings given as flags
+    options: Mapping[str, Any]  # every loop setting, read by the table (defaults filled in)
+    plan: WorkerPlan
+    track: tuple[str, ...] = ()  # the trackers named for this loop (a session may add more)
+    no_baseline: bool = False
+
+    @property
+    def rules(self) -> StopRules:
+        return StopRules(**{name: self.options[name] for name in StopRules._fields})
+
+
+def loop_request(repo: str, flags: Mapping[str, Any]) -> LoopRequest:
+    """The loop asked for by ``flags`` (the command line's values, None where not given) and
+    the repository's settings file; a UserError names the first bad value."""
+    file_values, settings_file = read_settings_file(repo)
+    options = checked(loop_options(flags, file_values), LOOP)
+    track = parse_trackers(flags.get("track") or file_values.get("track"))
+    require_trackers(track)
+    plan = plan_workers(repo, options)
+    check_knobs(repo, file_values, options.get("agent"))
+    given = Given(file_values, settings_file, flag_values(flags))
+    return LoopRequest(repo, given, options, plan, track, bool(flags.get("no_baseline")))
 
 
 def loop_options(flags: Mapping[str, Any], file_values: Mapping[str, Any]) -> dict[str, Any]:
-    """The loop's options: flags first, then the settings file, then the defaults."""
-    merged = {k: v for k, v in file_values.items() if k in LOOP_KEYS}
-    for key in LOOP_KEYS:
-        value = flags.get(key)
-        if value is not None:
-            merged[key] = value
-    if flags.get("api_key"):
-        merged["api_key"] = flags["api_key"]  # flags only: a key does not belong in a settings file
-    return merged
-
-
-def _number(options: Mapping[str, Any], key: str, kind: type, minimum: float = 0) -> Any:
-    value = options.get(key)
-    if value is None:
-        return None
-    try:
-        number = kind(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key.replace('_', '-')} must be a number, not {value!r}") from None
-    if number < minimum:
-        raise UserError(f"{key.replace('_', '-')} must be at least {minimum}, not {value!r}")
-    return number
-
-
-def stop_rules(options: Mapping[str, Any]) -> StopRules:
-    fixes = _number(options, "max_fix_attempts", int)
-    failures = _number(options, "max_failures", int, 1)
-    crashes = _number(options, "max_crashes", int)
-    return StopRules(
-        max_experiments=_number(options, "max_experiments", int, 1),
-        max_hours=_number(options, "max_hours", float),
-        target=_number(options, "target", float, float("-inf")),
-        plateau=_number(options, "plateau", int, 1),
-        max_cost=_number(options, "max_cost", float),
-        max_fix_attempts=2 if fixes is None else fixes,
-        max_failures=5 if failures is None else failures,
-        max_crashes=10 if crashes is None else crashes,
-    )
+    """The loop's options as given, not yet checked: flags first, then the settings file."""
+    return merged(flags, file_values, LOOP)
 
 
 def check_knobs(repo: str, file_values: Mapping[str, Any], agent: str | None) -> None:
@@ -83,23 +84,18 @@ def existing_session(repo: str, tag: str | None) -> Session | None:
     return None
 
 
-def build_loop_agent(
-    session: Session,
-    options: Mapping[str, Any],
-    file_values: Mapping[str, Any],
-    name: str | None,
-    seed: int | None,
-) -> tuple[Agent, str]:
+def build_loop_agent(session: Session, request: LoopRequest) -> tuple[Agent, str]:
     """The agent named (by flag or settings), else the first this machine can run."""
-    knobs = tuple(file_values.get("knob") or session.settings.knobs)
-    name = name or options.get("agent") or default_agent_name(os.environ, bool(knobs))
+    options = request.options
+    knobs = tuple(request.given.file_values.get("knob") or session.settings.knobs)
+    name = options.get("agent") or default_agent_name(os.environ, bool(knobs))
     setup = AgentSetup(
         options=AgentOptions(
             model=options.get("model"),
             base_url=options.get("base_url"),
             api_key=options.get("api_key"),
             command=options.get("agent_cmd"),
-            timeout=_number(options, "agent_timeout", float),
+            timeout=options.get("agent_timeout"),
             extra_args=tuple(options.get("agent_arg") or ()),
         ),
         repo=Path(session.repo),
@@ -108,7 +104,7 @@ def build_loop_agent(
         metric=session.settings.metric,
         direction=session.settings.direction,
         knobs=knobs,
-        seed=seed,
+        seed=options.get("seed"),
     )
     return build_agent(str(name), setup), str(name)
 
@@ -118,3 +114,39 @@ def program_path(options: Mapping[str, Any]) -> Path | None:
     if program is not None and not program.is_file():
         raise UserError(f"no research program at {program}")
     return program
+
+
+def start_tracking(
+    session: Session, track: Sequence[str], report: LoopReport, known: Mapping[str, Any]
+) -> Tracking | None:
+    """The session's trackers and those named with --track now, sending in the background."""
+    names = list(dict.fromkeys([*session.settings.track, *track]))
+    if not names:
+        return None
+    require_trackers(names)
+    tracking = Tracking(session.files, names, report.say, known)
+    tracking.start()
+    report.say(f"tracking: every experiment goes to {', '.join(names)} too")
+    return tracking
+
+
+@contextlib.contextmanager
+def running(session: Session, request: LoopRequest, report: LoopReport) -> Iterator[Loop]:
+    """The loop on ``session``, its agent made and its workers and trackers started; the
+    workers and trackers are closed when the block ends, however it ends."""
+    session.require_run()
+    agent, name = build_loop_agent(session, request)
+    program = program_path(request.options)
+    report.say(
+        f"loop: agent {name} on session {session.tag}; Ctrl-C stops after the running experiment"
+    )
+    known = {"agent": name, "model": request.options.get("model")}
+    with contextlib.ExitStack() as stack:
+        tracking = start_tracking(session, request.track, report, known)
+        if tracking is not None:
+            stack.callback(tracking.close)
+        executors = stack.enter_context(started_workers(session, request.plan))
+        setup = LoopSetup(
+            agent, name, request.rules, program, tuple(executors), request.plan, tracking
+        )
+        yield (ParallelLoop if request.plan.parallel else Loop)(session, setup, report)

@@ -20,11 +20,9 @@ from autoresearch.engine.session import Session
 from autoresearch.engine.step import Attempt
 from autoresearch.engine.workers import WorkerPlan
 from autoresearch.errors import UserError
-from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Proposal
-from autoresearch.loop.driver import Loop, LoopReport, StopRequest, StopRules
-from autoresearch.loop.tracking import Tracking
+from autoresearch.loop.agents.base import AgentError, AgentRequest, Proposal
+from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRequest
 from autoresearch.store import git, signals
-from autoresearch.store.executors import Executor
 from autoresearch.store.executors.worktree import WorktreeExecutor
 from autoresearch.store.files import write_text
 
@@ -44,25 +42,16 @@ class StopProposals(StopRequest):
 
 
 class ParallelLoop(Loop):
-    def __init__(
-        self,
-        session: Session,
-        agent: Agent,
-        agent_name: str,
-        rules: StopRules,
-        report: LoopReport,
-        program: Path | None,
-        executors: list[Executor],
-        plan: WorkerPlan,
-        tracking: Tracking | None = None,
-    ) -> None:
-        super().__init__(session, agent, agent_name, rules, report, program, tracking=tracking)
-        self.executors = executors
-        self.plan = plan
+    def __init__(self, session: Session, setup: LoopSetup, report: LoopReport) -> None:
+        super().__init__(session, setup, report)
+        self.executor = None
+        self.executors = list(setup.executors)
+        self.plan = setup.plan or WorkerPlan(tuple(() for _ in self.executors))
+        agent = setup.agent
         self.proposals: dict[str, Proposal] = {}
         self.scheduler: Scheduler | None = None
         if hasattr(agent, "in_flight"):
-            agent.in_flight = len(executors) + 1  # the tuner: several trials asked at once
+            agent.in_flight = len(self.executors) + 1  # the tuner: several trials asked at once
         self.waiting: deque[Planned] = deque()  # carried onto a newer keep ref: run first
         self.ready: Planned | None = None  # the agent's next candidate, committed
         self.accepting = True  # False once a stop condition or Ctrl-C stops new experiments

@@ -132,7 +132,7 @@ def session_status(session: Session) -> dict[str, Any]:
 
 def noise_status(session: Session) -> dict[str, Any]:
     runs = read_runs(session.files)
-    sigma = noise_sigma(session.settings.noise, runs)
+    sigma = noise_sigma(session.settings, runs)
     per_commit: dict[str, int] = {}
     for run in runs:
         per_commit[str(run["commit"])] = per_commit.get(str(run["commit"]), 0) + 1

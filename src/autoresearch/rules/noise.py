@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from autoresearch.rules.verdict import cautious_sigma, resolve_min_delta
+from autoresearch.rules.settings import Settings
+from autoresearch.rules.verdict import cautious_sigma
 
 
-def noise_sigma(mode: str, runs: Sequence[Mapping[str, Any]]) -> float | None:
+def noise_sigma(settings: Settings, runs: Sequence[Mapping[str, Any]]) -> float | None:
     """The run-to-run noise the verdict assumes, for the session's ``noise`` setting and its
     recorded runs: None means the plain rule."""
-    if mode == "off":
+    if settings.noise == "off":
         return None
-    if mode != "auto":
-        return float(mode)
+    if settings.noise != "auto":
+        return settings.parsed.sigma
     groups: dict[str, list[float]] = {}
     for run in runs:
         groups.setdefault(str(run["commit"]), []).append(float(run["value"]))
@@ -27,10 +28,3 @@ def reference_runs(
     """The keep ref's runs; its ledger value alone when its runs are not recorded (an import)."""
     values = tuple(float(r["value"]) for r in runs if str(r["commit"]) == keep)
     return values or ((best,) if best is not None else ())
-
-
-def resolve_amount(text: str | None, baseline: float | None) -> float:
-    """An absolute amount, or a percentage of the baseline (0 while there is no baseline)."""
-    if not text or (text.endswith("%") and baseline is None):
-        return 0.0
-    return resolve_min_delta(text, baseline)
