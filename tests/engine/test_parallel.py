@@ -231,13 +231,7 @@ def dashboard_workers(project: Path) -> list[dict[str, object]]:
     from autoresearch.reports.dashboard import create_dashboard_server
 
     session = Session.open(str(project))
-    server = create_dashboard_server(
-        project,
-        Path(session.files.ledger),
-        Path(session.files.dir),
-        session.settings.direction,
-        workers_path=session.files.workers_json,
-    )
+    server = create_dashboard_server(session.files, session.settings.direction)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -19,6 +19,7 @@ from autoresearch.reports.dashboard import (
     serve_dashboard,
     tail_lines,
 )
+from autoresearch.store.files import SessionFiles
 from autoresearch.store.ledger import append_row
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,11 +67,12 @@ def files_in(folder: Path) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     repo = tmp_path / "project"
-    state_dir = repo / ".autoresearch"
+    files = SessionFiles(str(repo), "t")
+    state_dir = Path(files.dir)
     state_dir.mkdir(parents=True)
-    ledger = write_rows(repo / "results.tsv", OURS_COLUMNS, OURS_ROWS[:3])
+    ledger = write_rows(Path(files.ledger), OURS_COLUMNS, OURS_ROWS[:3])
     before = files_in(repo)
-    server = create_dashboard_server(repo, ledger, state_dir, "minimize")
+    server = create_dashboard_server(files, "minimize")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Site(server.url, repo, ledger, state_dir)
@@ -79,7 +81,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     thread.join(timeout=5)
     after = files_in(repo)
     # Read-only: whatever the test itself wrote, the server added or touched nothing.
-    assert set(after) - set(before) <= {"results.tsv", ".autoresearch/inflight.json", "run.log"}
+    assert set(after) - set(before) <= {"results.tsv", ".autoresearch/t/inflight.json", "run.log"}
 
 
 def row_cells(index: int) -> dict[str, object]:
@@ -220,7 +222,8 @@ def test_page_is_self_contained_and_unknown_paths_are_404(site: Site) -> None:
 
 
 def test_serve_dashboard_reports_its_url(tmp_path: Path) -> None:
-    ledger = write_rows(tmp_path / "results.tsv", OURS_COLUMNS, OURS_ROWS)
+    files = SessionFiles(str(tmp_path), "t")
+    write_rows(Path(files.ledger), OURS_COLUMNS, OURS_ROWS)
     urls: list[str] = []
     ready = threading.Event()
 
@@ -228,7 +231,7 @@ def test_serve_dashboard_reports_its_url(tmp_path: Path) -> None:
         urls.append(url)
         ready.set()
 
-    arguments = (tmp_path, ledger, tmp_path / "state", "maximize")
+    arguments = (files, "maximize")
     thread = threading.Thread(
         target=serve_dashboard, args=arguments, kwargs={"ready": announce}, daemon=True
     )

@@ -14,7 +14,12 @@ from cli_agent_support import process_gone, wait_until
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import AgentError
 from autoresearch.loop.agents.choose import default_agent_name
-from autoresearch.loop.agents.process import ProcessResult, read_tail, run_agent_process
+from autoresearch.loop.agents.process import (
+    ProcessResult,
+    TurnLimit,
+    read_tail,
+    run_agent_process,
+)
 
 
 def run_script(
@@ -27,8 +32,7 @@ def run_script(
         workdir=tmp_path,
         output_dir=tmp_path / "out",
         env=dict(os.environ),
-        timeout=timeout,
-        kill_grace=kill_grace,
+        limit=TurnLimit(timeout, kill_grace),
     )
 
 
@@ -80,7 +84,7 @@ def test_large_output_goes_to_a_file_and_only_its_end_is_read(tmp_path: Path) ->
         workdir=tmp_path,
         output_dir=tmp_path / "out",
         env=dict(os.environ),
-        timeout=10.0,
+        limit=TurnLimit(10.0),
     )
     assert result.stdout_path.stat().st_size > 3_000_000
     assert result.stdout_tail(100).endswith("last line\n")
