@@ -248,6 +248,11 @@ def stand_in_agent(folder: Path, steps: list[dict[str, object]]) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "agent.py").write_text(STAND_IN_AGENT)
     (folder / "plan.json").write_text(json.dumps(steps))
+    return stand_in_command(folder)
+
+
+def stand_in_command(folder: Path) -> str:
+    """The command that calls the stand-in agent of ``folder``."""
     return f"{sys.executable} {folder / 'agent.py'} {folder}"
 
 
