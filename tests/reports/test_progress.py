@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import select
-import struct
-import subprocess
 import sys
-import termios
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from support import Cli, git, ledger_lines
+from support import EVENT_DEADLINE, Cli, Terminal, git, ledger_lines
 
 from autoresearch.reports.progress import Phase, last_log_line, phase_text
 
@@ -23,7 +16,7 @@ SLOW_TRAIN = """\
 import pathlib, time
 print("epoch 1 loss 3.25", flush=True)
 go = pathlib.Path({go!r})
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + {deadline}
 while not go.exists() and time.monotonic() < deadline:
     time.sleep(0.05)
 print("val_bpb: {value}")
@@ -34,41 +27,20 @@ def at_terminal(
     args: list[str], cwd: Path, env: dict[str, str], react: Callable[[str], None]
 ) -> tuple[int, str]:
     """Run the CLI with a pty as its terminal; ``react`` sees the output so far as it comes."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "autoresearch", *args],
-        cwd=cwd,
-        stdin=child,
-        stdout=child,
-        stderr=child,
-        env=env,
-    )
-    os.close(child)
-    output = b""
-    deadline = time.monotonic() + 120
+    terminal = Terminal(cwd, *args, env=env)
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(main, 4096)
-                except OSError:  # EIO: every holder of the terminal is gone
-                    break
-                if not chunk:
-                    break
-                output += chunk
-                react(output.decode("utf-8", errors="replace"))
-        return process.wait(timeout=60), output.decode("utf-8", errors="replace")
+        terminal.read_to_end(react)
+        return terminal.finish(), terminal.seen
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        os.close(main)
+        terminal.close()
+
+
+def slow_train_text(go: Path, value: float) -> str:
+    return SLOW_TRAIN.format(go=str(go), value=value, deadline=EVENT_DEADLINE)
 
 
 def slow_train(repo: Path, go: Path, value: float) -> None:
-    (repo / "train.py").write_text(SLOW_TRAIN.format(go=str(go), value=value))
+    (repo / "train.py").write_text(slow_train_text(go, value))
 
 
 def release_when(seen: str, go: Path) -> Callable[[str], None]:
@@ -107,7 +79,7 @@ def test_loop_at_a_terminal_shows_the_agent_then_the_run_without_colour_under_no
         "import pathlib, sys, time\n"
         f"while not pathlib.Path({str(agent_go)!r}).exists():\n"
         "    time.sleep(0.05)\n"
-        f"pathlib.Path('train.py').write_text({SLOW_TRAIN.format(go=str(go), value=0.5)!r})\n"
+        f"pathlib.Path('train.py').write_text({slow_train_text(go, 0.5)!r})\n"
     )
     seen_agent = release_when("experiment 1: command working 0m00s", agent_go)
     seen_run = release_when(" · epoch 1 loss 3.25", go)
