@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from report_support import OURS_COLUMNS, OURS_ROWS, png_size, write_rows
+from support import EVENT_DEADLINE
 
 from autoresearch.reports.dashboard import (
     LOG_TAIL_MAX_BYTES,
@@ -45,7 +46,7 @@ class Site:
 
 def get(url: str) -> tuple[int, str, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=EVENT_DEADLINE) as response:
             return response.status, response.headers["Content-Type"], response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["Content-Type"], error.read()
@@ -78,7 +79,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     yield Site(server.url, repo, ledger, state_dir)
     server.shutdown()
     server.server_close()
-    thread.join(timeout=5)
+    thread.join(timeout=EVENT_DEADLINE)
     after = files_in(repo)
     # Read-only: whatever the test itself wrote, the server added or touched nothing.
     assert set(after) - set(before) <= {"results.tsv", ".autoresearch/t/inflight.json", "run.log"}
@@ -236,7 +237,7 @@ def test_serve_dashboard_reports_its_url(tmp_path: Path) -> None:
         target=serve_dashboard, args=arguments, kwargs={"ready": announce}, daemon=True
     )
     thread.start()
-    assert ready.wait(10)
+    assert ready.wait(EVENT_DEADLINE)
     status, _, body = get(urls[0] + "api/state")
     assert status == 200 and json.loads(body)["direction"] == "maximize"
 
@@ -253,21 +254,26 @@ def test_live_page_in_a_real_browser(site: Site) -> None:
     inflight.update(started=time.time() - 5, budget=300, log=str(log))
     (site.state / "inflight.json").write_text(json.dumps(inflight))
     requested: list[str] = []
+    patience = EVENT_DEADLINE * 1000  # Playwright counts in milliseconds
+    sync_api.expect.set_options(timeout=patience)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=patience
+        )
         try:
             page = browser.new_page()
+            page.set_default_timeout(patience)
             page.on("request", lambda request: requested.append(request.url))
             page.goto(site.url)
             rows = page.locator("#rows tbody tr")
-            sync_api.expect(rows).to_have_count(3, timeout=10_000)
+            sync_api.expect(rows).to_have_count(3)
             sync_api.expect(page.locator("#title")).to_have_text("autoresearch: val_bpb (minimize)")
             sync_api.expect(page.locator("#inflight-log")).to_contain_text("step 10 loss 3.2")
             sync_api.expect(page.locator("#inflight-title")).to_contain_text("bigger batch")
             sync_api.expect(page.locator("img#plot")).to_be_visible()
 
             append_row(site.ledger, {**row_cells(9), "description": "a row appended live"})
-            sync_api.expect(rows).to_have_count(4, timeout=8_000)
+            sync_api.expect(rows).to_have_count(4)
             sync_api.expect(rows.first).to_contain_text("a row appended live")
             sync_api.expect(page.locator("#cards")).to_contain_text("experiments4")
         finally:
