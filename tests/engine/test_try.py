@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import EVENT_DEADLINE, FOREVER, Cli, git, ledger_lines, wait_for_run, write_train
+from support import (
+    EVENT_DEADLINE,
+    FOREVER,
+    Cli,
+    git,
+    ledger_lines,
+    wait_for,
+    wait_for_run,
+    write_train,
+)
 
 
 @pytest.fixture
@@ -218,12 +228,33 @@ def test_a_row_deleted_by_hand_is_refused_and_no_pin_moves(repo: Path, session: 
     assert git(repo, "log", "-1", "--format=%s", "refs/autoresearch/t/exp/2") == "second discard"
 
 
-def test_another_git_holding_the_index_for_a_moment_is_waited_out(repo: Path, session: Cli) -> None:
+# Git, as the tool finds it on PATH, noting when a command of the tool found the index locked.
+GIT_NOTING_THE_LOCK = """\
+#!/bin/sh
+errors=$(mktemp)
+{git} "$@" 2>"$errors"
+code=$?
+grep -q index.lock "$errors" && touch {seen}
+cat "$errors" >&2
+rm -f "$errors"
+exit $code
+"""
+
+
+def test_another_git_holding_the_index_for_a_moment_is_waited_out(
+    repo: Path, session: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_train(repo, 0.5)
+    seen = tmp_path / "lock-seen"
+    shim = tmp_path / "bin" / "git"
+    shim.parent.mkdir()
+    shim.write_text(GIT_NOTING_THE_LOCK.format(git=shutil.which("git"), seen=seen))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
     lock = repo / ".git" / "index.lock"
     lock.write_text("")
     tool = session.popen("try", "-m", "while an editor runs git status")
-    time.sleep(1.0)
+    wait_for(seen.exists, "the tool to find the index locked")
     lock.unlink()
     out, err = tool.communicate()
     assert tool.returncode == 0 and out.startswith("keep"), err
