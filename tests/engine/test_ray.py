@@ -100,10 +100,7 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     pids = tmp_path / "pids"
-    run = (
-        f"echo $PPID > {pids}.worker; (setsid sleep {FOREVER} & echo $! > {pids}.child); "
-        f"{sys.executable} train.py"
-    )
+    run = run_leaving_a_child(pids)
     steps = [{"SLEEP": FOREVER}]
     flags = ("--executor", "ray", "--ray-address", cluster, "--max-experiments", "1")
     command = scored_loop(tmp_path / "agent", steps, *flags, "--no-baseline")
@@ -125,6 +122,15 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     assert "worker lost" in out
     child = int(Path(f"{pids}.child").read_text())
     wait_for(lambda: process_gone(child), "the run's tree to die")
+
+
+def run_leaving_a_child(pids: Path) -> str:
+    """A run that notes its Ray worker in pids.worker, and in pids.child a child of its own that
+    left its process group (``setsid``), as a data loader's server may."""
+    return (
+        f"echo $PPID > {pids}.worker; (setsid sleep {FOREVER} & echo $! > {pids}.child); "
+        f"{sys.executable} train.py"
+    )
 
 
 def _watchdog_of(worker: int) -> bool:
@@ -165,10 +171,7 @@ def test_after_a_kill_of_the_tool_no_run_is_left_on_the_cluster(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     pids = tmp_path / "pids"
-    run = (
-        f"echo $PPID > {pids}.worker; (setsid sleep {FOREVER} & echo $! > {pids}.child); "
-        f"{sys.executable} train.py"
-    )
+    run = run_leaving_a_child(pids)
     flags = ("--executor", "ray", "--ray-address", cluster, "--no-baseline")
     command = scored_loop(tmp_path / "agent", [{"SLEEP": FOREVER}], *flags)
     command[command.index("--run") + 1] = run
