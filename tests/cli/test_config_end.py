@@ -75,7 +75,7 @@ def test_end_goes_back_to_the_start_keeping_everything_and_init_starts_there(
     parked = (repo / ".autoresearch/t/results.tsv").read_text().splitlines()
     assert len(parked) == 3
 
-    again = cli("init", "--tag", "u", "--run", f"{sys.executable} train.py", "--metric", "val_bpb")
+    again = cli.init(tag="u")
     assert again.returncode == 0, again.stderr
     assert git(repo, "rev-parse", "autoresearch/u~0") == start  # from the original commit
     assert ledger_lines(repo)[1][1] == "1.000000"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import Cli, write_train
+from support import EVENT_DEADLINE, Cli, write_train
 
 from autoresearch.store.files import SessionFiles, session_lock
 
@@ -20,7 +20,7 @@ def doctor(repo: Path, *args: str, env: dict[str, str] | None = None) -> tuple[i
         cwd=repo,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=EVENT_DEADLINE,
         env=env or dict(os.environ),
     )
     assert result.stderr == ""

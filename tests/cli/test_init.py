@@ -5,16 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines, write_train
-
-
-def repo_state(repo: Path) -> tuple[str, str, str, bool]:
-    return (
-        git(repo, "branch", "--list"),
-        git(repo, "status", "--porcelain"),
-        git(repo, "rev-parse", "HEAD"),
-        (repo / ".autoresearch").exists(),
-    )
+from support import Cli, git, ledger_lines, repo_state, write_train
 
 
 def test_init_creates_branch_ledger_exclusions_and_baseline(repo: Path, cli: Cli) -> None:

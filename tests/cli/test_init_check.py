@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import select
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from support import Cli, git, ledger_lines, write_train
-from test_init import repo_state
+from support import Cli, Terminal, git, ledger_lines, repo_state, write_train
 
 COUNTING = """\
 import os
@@ -114,54 +113,6 @@ def test_yes_refuses_a_name_that_does_not_say_which_way_is_better(repo: Path, cl
     assert not (repo / "autoresearch.toml").exists()
 
 
-class Terminal:
-    """The CLI as a child process on a real pseudo-terminal, answered like a person would."""
-
-    def __init__(self, repo: Path, *args: str) -> None:
-        self.master, slave = os.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autoresearch", *args],
-            cwd=repo,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            close_fds=True,
-        )
-        os.close(slave)
-        self.seen = ""
-
-    def read_until(self, text: str) -> str:
-        while text not in self.seen:
-            ready, _, _ = select.select([self.master], [], [], 60)
-            assert ready, f"waited for {text!r}; saw {self.seen!r}"
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:  # the child ended and closed the terminal
-                chunk = b""
-            assert chunk, f"the child ended before {text!r}; saw {self.seen!r}"
-            self.seen += chunk.decode(errors="replace")
-        return self.seen
-
-    def answer(self, text: str) -> None:
-        os.write(self.master, text.encode() + b"\r")
-
-    def finish(self) -> int:
-        code = self.process.wait(timeout=60)
-        while True:
-            ready, _, _ = select.select([self.master], [], [], 0)
-            if not ready:
-                break
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.seen += chunk.decode(errors="replace")
-        os.close(self.master)
-        return code
-
-
 def test_at_a_terminal_init_offers_the_printed_metrics_and_writes_the_settings_on_yes(
     repo: Path,
 ) -> None:
@@ -171,7 +122,8 @@ def test_at_a_terminal_init_offers_the_printed_metrics_and_writes_the_settings_o
     terminal.answer("1")
     terminal.read_until("write autoresearch.toml and start the session? [Y/n]")
     assert "direction = minimize  (guessed from the name)" in terminal.seen
-    assert "budget    = 5  (the run took" in terminal.seen
+    # 5 s at the least: a busy machine's start-up alone may make it more.
+    assert re.search(r"budget    = \d+  \(the run took", terminal.seen)
     terminal.answer("y")
     assert terminal.finish() == 0, terminal.seen
     assert "keep" in terminal.seen

@@ -6,15 +6,13 @@ exact moment a pin is made or the keep ref moves.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines, write_train
+from support import EVENT_DEADLINE, Cli, git, ledger_lines, wait_for_run, write_train
 
 HOOK = """\
 #!/bin/sh
@@ -65,20 +63,6 @@ def assert_books_agree(repo: Path) -> None:
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
 
 
-def wait_until_running(repo: Path, tool: subprocess.Popen[str]) -> None:
-    """Until the experiment's run has started (its process group is recorded)."""
-    inflight = repo / ".autoresearch/t/inflight.json"
-    deadline = time.monotonic() + 30
-    while True:
-        assert time.monotonic() < deadline and tool.poll() is None
-        try:
-            if json.loads(inflight.read_text()).get("group"):
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_between_the_commit_and_the_record_waits_for_the_books(
     repo: Path, session: Cli, signum: signal.Signals
@@ -125,7 +109,7 @@ def test_a_terminal_ctrl_c_at_the_keep_ref_spares_the_git_commands_keeping_the_b
         text=True,
         start_new_session=True,
     )
-    out, err = tool.communicate(timeout=60)
+    out, err = tool.communicate(timeout=EVENT_DEADLINE)
     assert marker.exists()
     assert tool.returncode == 130, err
     assert out.startswith("keep")
@@ -161,7 +145,7 @@ def test_after_a_kill_mid_run_the_users_fix_is_the_next_try(repo: Path, session:
     (repo / "train.py").write_text("import time\ntime.sleep(600)\n")
     keep = git(repo, "rev-parse", "HEAD")
     tool = session.popen("try", "-m", "hangs")
-    wait_until_running(repo, tool)
+    wait_for_run(repo, tool)
     tool.send_signal(signal.SIGKILL)
     tool.wait()
     write_train(repo, 0.5)  # the user's fix, on top of the killed candidate
@@ -180,9 +164,9 @@ def test_loop_given_sigterm_mid_run_records_and_exits_130(repo: Path, session: C
     agent = repo.parent / "agent.py"
     agent.write_text("open('train.py', 'w').write('import time\\ntime.sleep(600)\\n')\n")
     tool = session.popen("loop", "--agent", "command", "--agent-cmd", f"{sys.executable} {agent}")
-    wait_until_running(repo, tool)
+    wait_for_run(repo, tool)
     tool.send_signal(signal.SIGTERM)
-    out, err = tool.communicate(timeout=60)
+    out, err = tool.communicate(timeout=EVENT_DEADLINE)
     assert tool.returncode == 130, out + err
     assert ledger_lines(repo)[-1][-2] == "crash"
     assert_books_agree(repo)

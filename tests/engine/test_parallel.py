@@ -5,69 +5,24 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines
-
-# Two knobs on lines far apart, so that two ideas from one base merge cleanly. A run holds a
-# lock file per device it was given for as long as it runs: a shared device makes it crash.
-TRAIN = """\
-import os, sys, time
-A = 0
-EXIT = 0
-
-
-def main():
-    devices = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
-    locks = os.environ.get("LOCKS")
-    held = []
-    for device in devices if locks else ():
-        path = os.path.join(locks, device)
-        try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL))
-        except FileExistsError:
-            sys.exit("device " + device + " is in use")
-        held.append(path)
-    if os.path.exists("stray.txt"):
-        sys.exit("an untracked file of the agent's tree reached the run")
-    extra = open("data/extra.txt").read() if os.path.exists("data/extra.txt") else ""
-    time.sleep(SLEEP)
-    for path in held:
-        os.unlink(path)
-    print("devices:", ",".join(devices), extra)
-    print(f"score: {1.0 - A - B:.6f}")
-    sys.exit(EXIT)
-
-
-B = 0
-SLEEP = 0.2
-main()
-"""
-
-# A stand-in agent: each call takes the next planned change of train.py from plan.json.
-AGENT = """\
-import json, os, pathlib, re, sys
-here = pathlib.Path(sys.argv[1])
-plan = json.loads((here / "plan.json").read_text())
-count_file = here / "calls"
-call = int(count_file.read_text()) if count_file.exists() else 0
-count_file.write_text(str(call + 1))
-step = plan[min(call, len(plan) - 1)]
-(here / f"prompt-{call}.md").write_text(pathlib.Path(os.environ["AUTORESEARCH_PROMPT"]).read_text())
-text = pathlib.Path("train.py").read_text()
-for name, value in step.items():
-    text = re.sub(name + r" = .*", f"{name} = {value}", text)
-pathlib.Path("train.py").write_text(text)
-pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(json.dumps(step) + "\\n")
-"""
+from support import (
+    EVENT_DEADLINE,
+    FOREVER,
+    SCORED_TRAIN,
+    Cli,
+    git,
+    ledger_rows,
+    scored_loop,
+    wait_for,
+)
 
 
 @pytest.fixture
 def project(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (repo / "train.py").write_text(TRAIN)
+    (repo / "train.py").write_text(SCORED_TRAIN)
     git(repo, "commit", "-qam", "a scored run")
     locks = tmp_path / "locks"
     locks.mkdir()
@@ -75,55 +30,23 @@ def project(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     return repo
 
 
-def start(cli: Cli, agent: Path, steps: list[dict[str, object]], *extra: str):
-    agent.mkdir(exist_ok=True)
-    (agent / "agent.py").write_text(AGENT)
-    (agent / "plan.json").write_text(json.dumps(steps))
-    command = f"{sys.executable} {agent / 'agent.py'} {agent}"
-    return [
-        "loop",
-        "--tag",
-        "p",
-        "--run",
-        f"{sys.executable} train.py",
-        "--metric",
-        "score",
-        "--scope",
-        "train.py",
-        "--noise",
-        "off",
-        "--repeats",
-        "1",
-        "--agent",
-        "command",
-        "--agent-cmd",
-        command,
-        *extra,
-    ]
-
-
-def rows(repo: Path) -> list[dict[str, str]]:
-    lines = ledger_lines(repo)
-    return [dict(zip(lines[0], line, strict=False)) for line in lines[1:]]
-
-
 def test_try_in_worktree_sees_only_the_commit_and_the_links(cli: Cli, project: Path) -> None:
     assert cli.init("--pattern", r"score: (\S+)", "--noise", "off").returncode == 0
     (project / "stray.txt").write_text("left lying around\n")
     (project / "data").mkdir()
     (project / "data" / "extra.txt").write_text("linked-data")
-    (project / "train.py").write_text(TRAIN.replace("A = 0", "A = 0.1"))
+    (project / "train.py").write_text(SCORED_TRAIN.replace("A = 0", "A = 0.1"))
     isolated = cli("try", "-m", "clean checkout", "--in-worktree", "--link", "data")
     assert isolated.returncode == 0, isolated.stderr
-    assert rows(project)[-1]["status"] == "keep"
+    assert ledger_rows(project)[-1]["status"] == "keep"
     assert "linked-data" in (project / "run.log").read_text()
     assert len(git(project, "worktree", "list").splitlines()) == 1  # removed at the end
     bad = cli("try", "-m", "x", "--in-worktree", "--link", "nowhere")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nowhere" in bad.stderr
-    (project / "train.py").write_text(TRAIN.replace("A = 0", "A = 0.2"))
+    (project / "train.py").write_text(SCORED_TRAIN.replace("A = 0", "A = 0.2"))
     in_place = cli("try", "-m", "in place, as always")
     assert "untracked file" in (project / "run.log").read_text(), in_place.stdout
-    assert rows(project)[-1]["status"] == "crash"
+    assert ledger_rows(project)[-1]["status"] == "crash"
 
 
 @pytest.mark.parametrize(
@@ -138,7 +61,7 @@ def test_try_in_worktree_sees_only_the_commit_and_the_links(cli: Cli, project: P
 def test_bad_worker_flags_get_one_line_and_change_nothing(
     cli: Cli, project: Path, tmp_path: Path, flags: tuple[str, ...], says: str
 ) -> None:
-    result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}], *flags))
+    result = cli(*scored_loop(tmp_path / "agent", [{"A": 0.1}], *flags))
     assert result.returncode == 2
     assert says in result.stderr and result.stderr.count("\n") == 1
     assert "autoresearch/p" not in git(project, "branch")
@@ -148,18 +71,21 @@ def test_worker_settings_come_from_the_settings_file_too(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
     (project / "autoresearch.toml").write_text("gpus = [0, 1, 0]\n")
-    result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}]))
+    result = cli(*scored_loop(tmp_path / "agent", [{"A": 0.1}]))
     assert result.returncode == 2 and "GPU 0 twice" in result.stderr
 
 
 def test_a_pool_runs_at_once_on_devices_of_their_own(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
+    go = tmp_path / "second-proposal-made"
     steps = [{"A": round(0.01 * i, 2), "SLEEP": 1} for i in range(1, 7)]
+    # The first run goes on until the second candidate is proposed: both workers get one.
+    steps[0]["GO"], steps[1]["touch"] = str(go), str(go)
     flags = ("--gpus", "0,1,2,3", "--gpus-per-run", "2", "--max-experiments", "6")
-    result = cli(*start(cli, tmp_path / "agent", steps, *flags), timeout=120)
+    result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
-    recorded = rows(project)[1:]
+    recorded = ledger_rows(project)[1:]
     assert len(recorded) >= 6 and all(r["status"] != "crash" for r in recorded), result.stdout
     assert {r["worker"] for r in recorded} == {"worktree0:gpu0+1", "worktree1:gpu2+3"}
     assert all(r["base"] for r in recorded)
@@ -169,13 +95,16 @@ def test_a_pool_runs_at_once_on_devices_of_their_own(
 def test_pipeline_prepares_the_next_candidate_while_the_run_goes(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
-    steps = [{"A": 0.1, "SLEEP": 2}, {"B": 0.05, "SLEEP": 0.2}]
+    go = tmp_path / "second-proposal-made"
+    # The first run goes on until the agent is asked for the next candidate: the pipeline works
+    # if that happens while the run goes (without it, the run would wait until its deadline).
+    steps = [{"A": 0.1, "GO": str(go)}, {"B": 0.05, "touch": str(go)}]
     flags = ("--pipeline", "--max-experiments", "2", "--gpus", "0")
-    result = cli(*start(cli, tmp_path / "agent", steps, *flags), timeout=120)
+    result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
     second = (tmp_path / "agent" / "prompt-1.md").read_text()
-    assert "## Experiments in flight" in second and '{"A": 0.1, "SLEEP": 2}' in second
-    recorded = rows(project)[1:]
+    assert "## Experiments in flight" in second and "set A to 0.1, GO to" in second
+    recorded = ledger_rows(project)[1:]
     assert [r["worker"] for r in recorded] == ["worktree0:gpu0"] * len(recorded)
     assert all(r["status"] != "crash" for r in recorded)  # gpu0 was never shared
 
@@ -185,24 +114,19 @@ def test_a_candidate_that_beat_a_stale_base_is_measured_again_on_the_new_keep(
 ) -> None:
     # Both ideas start from the baseline; the quick one is kept first, so the slow one beat a
     # base that is no longer the keep ref: it is carried onto the new keep and measured again.
-    steps = [{"A": 0.1, "SLEEP": 0.2}, {"B": 0.05, "SLEEP": 2}, {"A": 0.1, "B": 0.2}]
+    # The slow one's run ends once the quick one's row is in the ledger (header, baseline, it).
+    slow_until = [str(project / "results.tsv"), 3]
+    steps = [{"A": 0.1}, {"B": 0.05, "GO": slow_until}, {"A": 0.1, "B": 0.2}]
     flags = ("--workers", "2", "--max-experiments", "2")
-    result = cli(*start(cli, tmp_path / "agent", steps, *flags), timeout=120)
+    result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
-    baseline, quick, slow, carried = rows(project)
+    baseline, quick, slow, carried = ledger_rows(project)
     assert quick["status"] == "keep" and quick["base"] == baseline["commit"]
     assert slow["status"] == "discard" and "measured again" in slow["description"]
     assert carried["base"] == quick["commit"] and carried["status"] == "keep"
     assert float(carried["score"]) == pytest.approx(0.85)
     keep = git(project, "rev-parse", "refs/autoresearch/p/keep")
     assert keep.startswith(carried["commit"]) and git(project, "rev-parse", "HEAD") == keep
-
-
-def wait_for(condition, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.1)
 
 
 def inflight(project: Path) -> list[dict[str, object]]:
@@ -231,17 +155,11 @@ def dashboard_workers(project: Path) -> list[dict[str, object]]:
     from autoresearch.reports.dashboard import create_dashboard_server
 
     session = Session.open(str(project))
-    server = create_dashboard_server(
-        project,
-        Path(session.files.ledger),
-        Path(session.files.dir),
-        session.settings.direction,
-        workers_path=session.files.workers_json,
-    )
+    server = create_dashboard_server(session.files, session.settings.direction)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        with urllib.request.urlopen(server.url + "api/state", timeout=10) as response:
+        with urllib.request.urlopen(server.url + "api/state", timeout=EVENT_DEADLINE) as response:
             return json.loads(response.read())["workers"]
     finally:
         server.shutdown()
@@ -251,10 +169,10 @@ def dashboard_workers(project: Path) -> list[dict[str, object]]:
 def test_after_a_kill_every_experiment_in_flight_is_recovered(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
-    steps = [{"A": 0.1 * i, "SLEEP": 60} for i in range(1, 4)]
-    loop = cli.popen(*start(cli, tmp_path / "agent", steps, "--workers", "2"))
+    steps = [{"A": 0.1 * i, "SLEEP": FOREVER} for i in range(1, 4)]
+    loop = cli.popen(*scored_loop(tmp_path / "agent", steps, "--workers", "2"))
     try:
-        wait_for(lambda: len(inflight(project)) == 2)
+        wait_for(lambda: len(inflight(project)) == 2, "two runs in flight")
         status = cli("status")
         assert status.stdout.count(": busy") == 2, status.stdout
         assert [w["busy"] for w in dashboard_workers(project)] == [True, True]
@@ -267,42 +185,46 @@ def test_after_a_kill_every_experiment_in_flight_is_recovered(
     assert recovered.returncode == 0, recovered.stderr
     assert recovered.stderr.count("was interrupted") == 2
     assert not any(alive(group) for group in groups)
-    assert [r["status"] for r in rows(project)] == ["keep", "crash", "crash"]
+    assert [r["status"] for r in ledger_rows(project)] == ["keep", "crash", "crash"]
     assert "worker" not in cli("status").stdout
 
 
 def test_first_ctrl_c_lets_runs_finish_and_the_second_stops_them(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
-    steps = [{"A": 0.1 * i, "SLEEP": 3} for i in range(1, 9)]
-    loop = cli.popen(*start(cli, tmp_path / "agent", steps, "--workers", "2"))
+    go = tmp_path / "go"
+    steps = [{"A": 0.1 * i, "GO": str(go)} for i in range(1, 9)]
+    loop = cli.popen(*scored_loop(tmp_path / "agent", steps, "--workers", "2"))
     try:
-        wait_for(lambda: len(inflight(project)) == 2)
+        wait_for(lambda: len(inflight(project)) == 2, "two runs in flight")
         loop.send_signal(signal.SIGINT)
-        out, _ = loop.communicate(timeout=60)
+        loop.read_until("no new proposals")
+        go.touch()  # the runs end only now, so the Ctrl-C came while both were going
+        out, _ = loop.communicate()
     finally:
         loop.kill()
     assert loop.returncode == 0
-    assert [r["status"] for r in rows(project)][1:] == ["keep", "discard"] or all(
-        r["status"] in ("keep", "discard") for r in rows(project)
+    assert [r["status"] for r in ledger_rows(project)][1:] == ["keep", "discard"] or all(
+        r["status"] in ("keep", "discard") for r in ledger_rows(project)
     )
-    assert len(rows(project)) == 3 and "stopped at your request" in out
+    assert len(ledger_rows(project)) == 3 and "stopped at your request" in out
 
-    loop = cli.popen(*start(cli, tmp_path / "agent", steps, "--workers", "2"))
+    steps = [{"A": 0.1 * i, "SLEEP": FOREVER} for i in range(1, 9)]
+    loop = cli.popen(*scored_loop(tmp_path / "agent", steps, "--workers", "2"))
     try:
-        wait_for(lambda: len(inflight(project)) == 2)
+        wait_for(lambda: len(inflight(project)) == 2, "two runs in flight")
         groups = [int(record["group"]) for record in inflight(project)]
         loop.send_signal(signal.SIGINT)
-        time.sleep(0.5)
+        loop.read_until("Ctrl-C again")  # two signals at once would be taken as one
         loop.send_signal(signal.SIGINT)
-        out, _ = loop.communicate(timeout=60)
+        out, _ = loop.communicate()
     finally:
         loop.kill()
     assert "stopped now" in out
-    assert [r["description"] for r in rows(project)][3:] and all(
-        r["status"] == "crash" for r in rows(project)[3:]
+    assert [r["description"] for r in ledger_rows(project)][3:] and all(
+        r["status"] == "crash" for r in ledger_rows(project)[3:]
     )
-    assert len(rows(project)) == 5
+    assert len(ledger_rows(project)) == 5
     assert not any(alive(group) for group in groups)
 
 
@@ -316,7 +238,7 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
 
     assert cli.init("--pattern", r"score: (\S+)").returncode == 0
     base = git(project, "rev-parse", "HEAD")
-    (project / "train.py").write_text(TRAIN.replace("A = 0", "A = 0.1"))
+    (project / "train.py").write_text(SCORED_TRAIN.replace("A = 0", "A = 0.1"))
     git(project, "commit", "-qam", "better")
     better = git(project, "rev-parse", "HEAD")
     git(project, "reset", "-q", "--hard", base)
@@ -332,4 +254,4 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
     assert "keep ref moved" in recovered.stderr, recovered.stderr
     assert git(project, "rev-parse", "refs/autoresearch/t/keep") == better
     assert git(project, "rev-parse", "HEAD") == better
-    assert [r["status"] for r in rows(project)] == ["keep", "keep"]
+    assert [r["status"] for r in ledger_rows(project)] == ["keep", "keep"]

@@ -7,13 +7,21 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Cli, git
-from test_parallel import TRAIN, rows, start, wait_for
+from support import (
+    EVENT_DEADLINE,
+    FOREVER,
+    SCORED_TRAIN,
+    Cli,
+    git,
+    ledger_rows,
+    process_gone,
+    scored_loop,
+    wait_for,
+)
 
 pytest.importorskip("ray")
 
@@ -39,12 +47,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _listening(port) and head.poll() is None, 120)
-        time.sleep(2)  # the head's other services come up just after its port opens
+        wait_for(lambda: _listening(port) and head.poll() is None, "the Ray head's port")
+        wait_for(lambda: _cluster_ready(ray, port), "the Ray head's services")
         yield f"127.0.0.1:{port}"
     finally:
         head.terminate()
-        head.wait(timeout=60)
+        head.wait(timeout=EVENT_DEADLINE)
+
+
+def _cluster_ready(ray: str, port: int) -> bool:
+    """The head's node has joined with its resources (its services come up after the port)."""
+    status = [ray, "status", f"--address=127.0.0.1:{port}"]
+    shown = subprocess.run(status, capture_output=True, text=True, check=False)
+    return shown.returncode == 0 and "GPU" in shown.stdout
 
 
 def _listening(port: int) -> bool:
@@ -57,7 +72,7 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture
 def project(repo: Path) -> Path:
-    (repo / "train.py").write_text(TRAIN)
+    (repo / "train.py").write_text(SCORED_TRAIN)
     git(repo, "commit", "-qam", "a scored run")
     return repo
 
@@ -66,12 +81,14 @@ def test_runs_travel_as_the_commit_with_gpus_of_their_own(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     (project / "stray.txt").write_text("an untracked file in the agent's tree\n")
-    steps = [{"A": 0.1, "SLEEP": 1}, {"A": 0.2, "SLEEP": 1}]
+    go = tmp_path / "second-proposal-made"
+    # The first run goes on until the second candidate is proposed: both slots get one.
+    steps = [{"A": 0.1, "GO": str(go)}, {"A": 0.2, "touch": str(go)}]
     flags = ("--executor", "ray", "--ray-address", cluster, "--workers", "2")
     flags += ("--gpus-per-run", "1", "--max-experiments", "2")
-    result = cli(*start(cli, tmp_path / "agent", steps, *flags), timeout=180)
+    result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
-    recorded = rows(project)
+    recorded = ledger_rows(project)
     assert all(r["status"] != "crash" for r in recorded)  # stray.txt never reached a run
     assert {r["worker"] for r in recorded[1:]} == {"ray0", "ray1"}
     logs = list((project / ".autoresearch" / "p" / "logs").glob("*.log"))
@@ -83,44 +100,61 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     pids = tmp_path / "pids"
-    run = (
-        f"echo $PPID > {pids}.worker; (setsid sleep 300 & echo $! > {pids}.child); "
-        f"{sys.executable} train.py"
-    )
-    steps = [{"SLEEP": 300}]
+    run = run_leaving_a_child(pids)
+    steps = [{"SLEEP": FOREVER}]
     flags = ("--executor", "ray", "--ray-address", cluster, "--max-experiments", "1")
-    command = start(cli, tmp_path / "agent", steps, *flags, "--no-baseline")
+    command = scored_loop(tmp_path / "agent", steps, *flags, "--no-baseline")
     command += ["--max-fix-attempts", "0"]
     command[command.index("--run") + 1] = run
     # The first experiment's Ray worker dies while the run goes.
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: Path(f"{pids}.child").exists() and Path(f"{pids}.worker").exists())
-        time.sleep(0.5)
+        wait_for(lambda: _written(f"{pids}.child") and _written(f"{pids}.worker"), "the run")
+        worker = int(Path(f"{pids}.worker").read_text())
+        # The node dies once the run is watched: the watchdog starts just after the run does.
+        wait_for(lambda: _watchdog_of(worker), "the run's watchdog")
         os.kill(int(Path(f"{pids}.worker").read_text()), 9)
-        out, err = loop.communicate(timeout=120)
+        out, err = loop.communicate()
     finally:
         loop.kill()
     assert loop.returncode == 0, err
-    assert rows(project)[0]["status"] == "crash"
+    assert ledger_rows(project)[0]["status"] == "crash"
     assert "worker lost" in out
     child = int(Path(f"{pids}.child").read_text())
-    wait_for(lambda: not os.path.exists(f"/proc/{child}") or _zombie(child), 30)
+    wait_for(lambda: process_gone(child), "the run's tree to die")
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
+def run_leaving_a_child(pids: Path) -> str:
+    """A run that notes its Ray worker in pids.worker, and in pids.child a child of its own that
+    left its process group (``setsid``), as a data loader's server may."""
+    return (
+        f"echo $PPID > {pids}.worker; (setsid sleep {FOREVER} & echo $! > {pids}.child); "
+        f"{sys.executable} train.py"
+    )
+
+
+def _watchdog_of(worker: int) -> bool:
+    """Whether the watchdog beside the run held by this Ray worker is running."""
+    for entry in os.scandir("/proc"):
+        try:
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"runner.kill_run" in arg for arg in argv) and str(worker).encode() in argv:
+            return True
+    return False
+
+
+def _written(path: str) -> bool:
+    """A pid file whose line is complete: the shell writes it while the test may read it."""
+    return os.path.exists(path) and Path(path).read_text().endswith("\n")
 
 
 def test_an_unreachable_cluster_or_no_ray_gets_one_line(
     cli: Cli, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flags = ("--executor", "ray", "--ray-address", f"127.0.0.1:{free_port()}")
-    result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}], *flags))
+    result = cli(*scored_loop(tmp_path / "agent", [{"A": 0.1}], *flags))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "cannot reach the Ray cluster" in result.stderr
     assert "autoresearch/p" not in git(project, "branch")
@@ -128,7 +162,7 @@ def test_an_unreachable_cluster_or_no_ray_gets_one_line(
     (hidden / "ray").mkdir(parents=True)
     (hidden / "ray" / "__init__.py").write_text("raise ImportError('no ray here')\n")
     monkeypatch.setenv("PYTHONPATH", str(hidden))
-    result = cli(*start(cli, tmp_path / "agent", [{"A": 0.1}], "--executor", "ray"))
+    result = cli(*scored_loop(tmp_path / "agent", [{"A": 0.1}], "--executor", "ray"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert 'pip install "autoresearch[ray]"' in result.stderr
 
@@ -137,18 +171,21 @@ def test_after_a_kill_of_the_tool_no_run_is_left_on_the_cluster(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     pids = tmp_path / "pids"
-    run = f"(setsid sleep 300 & echo $! > {pids}.child); {sys.executable} train.py"
+    run = run_leaving_a_child(pids)
     flags = ("--executor", "ray", "--ray-address", cluster, "--no-baseline")
-    command = [*start(cli, tmp_path / "agent", [{"SLEEP": 300}], *flags)]
+    command = scored_loop(tmp_path / "agent", [{"SLEEP": FOREVER}], *flags)
     command[command.index("--run") + 1] = run
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: Path(f"{pids}.child").exists())
+        wait_for(lambda: _written(f"{pids}.child") and _written(f"{pids}.worker"), "the run")
+        # Killed as soon as the run goes, as a user may; a run left behind says whether its
+        # watchdog had started by then.
+        watched = _watchdog_of(int(Path(f"{pids}.worker").read_text()))
     finally:
         loop.kill()
         loop.communicate()
     child = int(Path(f"{pids}.child").read_text())
-    wait_for(lambda: not os.path.exists(f"/proc/{child}") or _zombie(child), 60)
+    wait_for(lambda: process_gone(child), f"the run to die (watchdog up at the kill: {watched})")
     recovered = cli("reset")
     assert "was interrupted" in recovered.stderr
-    assert [r["status"] for r in rows(project)] == ["crash"]
+    assert [r["status"] for r in ledger_rows(project)] == ["crash"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines, write_train
+from support import FOREVER, Cli, git, ledger_lines, wait_for_run, write_train
 
 JOURNAL = "refs/autoresearch/t/journal"
 KEEP = "refs/autoresearch/t/keep"
@@ -166,13 +165,9 @@ def test_a_rewind_is_recorded_and_not_refused(repo: Path, session: Cli) -> None:
 
 
 def test_a_tool_killed_mid_run_still_recovers(repo: Path, session: Cli) -> None:
-    write_train(repo, 0.5, SLEEP=60)
+    write_train(repo, 0.5, SLEEP=FOREVER)
     tool = session.popen("try", "-m", "killed")
-    inflight = repo / ".autoresearch/t/inflight.json"
-    deadline = time.monotonic() + 30
-    while not (inflight.exists() and json.loads(inflight.read_text()).get("group")):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_run(repo, tool)
     tool.send_signal(signal.SIGKILL)
     tool.wait()
     assert "record:" not in session("status").stdout  # in flight, not a difference

@@ -126,20 +126,11 @@ def test_complexity_cost_charges_added_lines_and_says_so(repo: Path, cli: Cli) -
 def test_a_constraint_violation_is_discarded_with_the_reason(repo: Path, noisy: Cli) -> None:
     git(repo, "checkout", "-q", "main")
     git(repo, "branch", "-D", "autoresearch/t")
-    cli = noisy
-    cli(
-        "init",
-        "--tag",
-        "c",
-        "--run",
-        f"VRAM=900 {sys.executable} train.py",
-        "--metric",
-        "val_bpb",
-        "--scope",
-        "train.py",
-        "--constraint",
-        "peak_vram_mb<=500",
+    started = noisy.init(
+        "--constraint", "peak_vram_mb<=500", tag="c", run=f"VRAM=900 {sys.executable} train.py"
     )
+    assert started.returncode == 0, started.stderr
+    cli = noisy
     set_true(repo, 0.9)
     result = cli("try", "-m", "better but too big")
     assert result.stdout.startswith("discard")

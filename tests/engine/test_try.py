@@ -1,13 +1,23 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines, write_train
+from support import (
+    EVENT_DEADLINE,
+    FOREVER,
+    Cli,
+    git,
+    ledger_lines,
+    wait_for,
+    wait_for_run,
+    write_train,
+)
 
 
 @pytest.fixture
@@ -218,14 +228,35 @@ def test_a_row_deleted_by_hand_is_refused_and_no_pin_moves(repo: Path, session: 
     assert git(repo, "log", "-1", "--format=%s", "refs/autoresearch/t/exp/2") == "second discard"
 
 
-def test_another_git_holding_the_index_for_a_moment_is_waited_out(repo: Path, session: Cli) -> None:
+# Git, as the tool finds it on PATH, noting when a command of the tool found the index locked.
+GIT_NOTING_THE_LOCK = """\
+#!/bin/sh
+errors=$(mktemp)
+{git} "$@" 2>"$errors"
+code=$?
+grep -q index.lock "$errors" && touch {seen}
+cat "$errors" >&2
+rm -f "$errors"
+exit $code
+"""
+
+
+def test_another_git_holding_the_index_for_a_moment_is_waited_out(
+    repo: Path, session: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_train(repo, 0.5)
+    seen = tmp_path / "lock-seen"
+    shim = tmp_path / "bin" / "git"
+    shim.parent.mkdir()
+    shim.write_text(GIT_NOTING_THE_LOCK.format(git=shutil.which("git"), seen=seen))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
     lock = repo / ".git" / "index.lock"
     lock.write_text("")
     tool = session.popen("try", "-m", "while an editor runs git status")
-    time.sleep(1.0)
+    wait_for(seen.exists, "the tool to find the index locked")
     lock.unlink()
-    out, err = tool.communicate(timeout=60)
+    out, err = tool.communicate()
     assert tool.returncode == 0 and out.startswith("keep"), err
 
 
@@ -279,10 +310,8 @@ def test_the_run_sees_the_session_environment(repo: Path, cli: Cli) -> None:
 
 def test_timeout_kills_the_run_and_is_a_crash(repo: Path, cli: Cli) -> None:
     cli.init("--timeout", "1")
-    write_train(repo, 0.5, SLEEP=30)
-    started = time.monotonic()
-    result = cli("try", "-m", "slow")
-    assert time.monotonic() - started < 15
+    write_train(repo, 0.5, SLEEP=FOREVER)
+    result = cli("try", "-m", "slow")  # and not after FOREVER: the test would fail first
     assert result.stdout.startswith("crash") and "timeout after 1 s" in result.stdout
 
 
@@ -301,19 +330,20 @@ def test_a_crash_in_json_carries_the_log_tail(repo: Path, session: Cli) -> None:
     assert json.loads(session("try", "-m", "fixed", "--json").stdout)["tail"] == []
 
 
-def test_lock_refuses_a_second_command_and_names_the_pid(repo: Path, session: Cli) -> None:
-    write_train(repo, 0.5, SLEEP=3)
+def test_lock_refuses_a_second_command_and_names_the_pid(
+    repo: Path, session: Cli, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    write_train(repo, 0.5, GO=str(go))
     first = session.popen("try", "-m", "slow one")
-    deadline = time.monotonic() + 10
-    while not (repo / ".autoresearch/t/inflight.json").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_run(repo, first)
     second = session("try", "-m", "impatient")
     assert second.returncode == 2
     assert f"pid {first.pid}" in second.stderr and "running" in second.stderr
     status = session("status")
     assert "running: experiment 1" in status.stdout
-    first.wait(timeout=30)
+    go.touch()
+    first.wait(timeout=EVENT_DEADLINE)
     assert len(ledger_lines(repo)) == 3
 
 
@@ -337,7 +367,7 @@ def test_try_loads_neither_the_optional_extras_nor_the_upper_layers(
         cwd=repo,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=EVENT_DEADLINE,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("keep ")

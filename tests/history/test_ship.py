@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from report_support import KARPATHY_TEXT, png_size
-from support import Cli, git, write_train
+from support import EVENT_DEADLINE, Cli, git, write_train
 
 
 def try_value(cli: Cli, repo: Path, value: float, message: str, **changes: object) -> str:
@@ -149,16 +149,17 @@ def test_report_shows_the_holdout_trend_of_a_session_with_a_holdout(repo: Path, 
 def test_dashboard_serves_the_session_until_ctrl_c(repo: Path, session: Cli) -> None:
     process = session.popen("dashboard", "--port", "0")
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
+        line = process.read_until("Ctrl-C stops it")
         match = re.search(r"(http://\S+/)", line)
         assert match, line
-        with urllib.request.urlopen(match.group(1) + "api/state", timeout=10) as response:
+        with urllib.request.urlopen(
+            match.group(1) + "api/state", timeout=EVENT_DEADLINE
+        ) as response:
             state = json.loads(response.read())
         assert state["metric"] == "val_bpb" and state["rows_total"] == 6
         assert state["summary"]["best"] == 0.7
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=EVENT_DEADLINE) == 0
     finally:
         if process.poll() is None:
             process.kill()
@@ -291,10 +292,11 @@ def test_status_report_dashboard_and_plot_show_the_same_figures(repo: Path, sess
 
     process = session.popen("dashboard", "--port", "0")
     try:
-        assert process.stdout is not None
-        match = re.search(r"(http://\S+/)", process.stdout.readline())
+        match = re.search(r"(http://\S+/)", process.read_until("Ctrl-C stops it"))
         assert match
-        with urllib.request.urlopen(match.group(1) + "api/state", timeout=10) as response:
+        with urllib.request.urlopen(
+            match.group(1) + "api/state", timeout=EVENT_DEADLINE
+        ) as response:
             shown = dict(json.loads(response.read())["summary"]["headline"])
     finally:
         process.kill()

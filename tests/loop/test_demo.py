@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import EVENT_DEADLINE
 
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.knobs import parse_knobs, read_values
@@ -28,7 +29,7 @@ def run_training(project: Path, seed: str | None = None) -> float:
         capture_output=True,
         text=True,
         env=env,
-        timeout=60,
+        timeout=EVENT_DEADLINE,
         check=True,
     )
     (value,) = VAL_LOSS.findall(result.stdout)

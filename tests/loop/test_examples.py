@@ -44,7 +44,7 @@ def test_an_example_measures_its_baseline(name: str, tmp_path: Path) -> None:
     # The settings say `python3 SCRIPT`; the README has the user give the interpreter's path.
     script = shlex.split(settings["run"])[-1]
     assert f'--run "$PY {script}"' in readme
-    result = Cli(project)("init", "--tag", "ex", "--run", f"{sys.executable} {script}", timeout=120)
+    result = Cli(project)("init", "--tag", "ex", "--run", f"{sys.executable} {script}")
     assert result.returncode == 0, result.stdout + result.stderr
     header, baseline = ledger_lines(project)[:2]
     assert header[1] == settings["metric"]

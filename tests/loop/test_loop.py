@@ -1,60 +1,35 @@
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_lines, write_train
-
-# A stand-in agent: each call takes the next planned edit of train.py from plan.json.
-# An entry is {"value": V, "exit": code-in-train.py, "agent_exit": code, "file": other path,
-# "sleep": seconds the run takes, "nothing": true, "prepend": text put before train.py's first
-# line}. It records the prompts it was given.
-AGENT = """\
-import json, os, pathlib, re, sys
-here = pathlib.Path(sys.argv[1])
-plan = json.loads((here / "plan.json").read_text())
-count_file = here / "calls"
-call = int(count_file.read_text()) if count_file.exists() else 0
-count_file.write_text(str(call + 1))
-prompt = pathlib.Path(os.environ["AUTORESEARCH_PROMPT"]).read_text()
-(here / f"prompt-{call}.md").write_text(prompt)
-step = plan[min(call, len(plan) - 1)]
-if step.get("agent_exit"):
-    print("agent is broken", file=sys.stderr)
-    sys.exit(step["agent_exit"])
-if step.get("file"):
-    pathlib.Path(step["file"]).write_text("changed by the agent\\n")
-elif not step.get("nothing"):
-    text = pathlib.Path("train.py").read_text()
-    text = re.sub(r"VALUE = .*", f"VALUE = {step['value']}", text)
-    text = re.sub(r"EXIT = .*", f"EXIT = {step.get('exit', 0)}", text)
-    text = re.sub(r"SLEEP = .*", f"SLEEP = {step.get('sleep', 0)}", text)
-    pathlib.Path("train.py").write_text(step.get("prepend", "") + text)
-pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(
-    step.get("say", f"set VALUE to {step.get('value')}") + "\\n")
-"""
+from support import (
+    FOREVER,
+    Cli,
+    git,
+    ledger_lines,
+    session_flags,
+    stand_in_agent,
+    stand_in_command,
+    wait_for_run,
+    write_train,
+)
 
 
 @pytest.fixture
 def agent_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "agent"
-    folder.mkdir()
-    (folder / "agent.py").write_text(AGENT)
-    return folder
+    return tmp_path / "agent"
 
 
-def plan(agent_dir: Path, steps: list[dict[str, object]]) -> None:
-    (agent_dir / "plan.json").write_text(json.dumps(steps))
+def plan(agent_dir: Path, steps: list[dict[str, object]]) -> str:
+    return stand_in_agent(agent_dir, steps)
 
 
-def loop(cli: Cli, agent_dir: Path, *extra: str, timeout: float = 120):
-    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
-    return cli("loop", "--agent", "command", "--agent-cmd", command, *extra, timeout=timeout)
+def loop(cli: Cli, agent_dir: Path, *extra: str):
+    return cli("loop", "--agent", "command", "--agent-cmd", stand_in_command(agent_dir), *extra)
 
 
 @pytest.fixture
@@ -68,7 +43,7 @@ def statuses(repo: Path) -> list[str]:
 
 
 def test_loop_runs_the_agent_once_per_experiment(repo: Path, session: Cli, agent_dir) -> None:
-    plan(agent_dir, [{"value": 0.9}, {"value": 1.2}, {"value": 0.8}])
+    plan(agent_dir, [{"VALUE": 0.9}, {"VALUE": 1.2}, {"VALUE": 0.8}])
     (repo / "program.md").write_text("Try lowering VALUE.\n")
     result = loop(session, agent_dir, "--max-experiments", "3")
     assert result.returncode == 0, result.stderr
@@ -95,7 +70,10 @@ def test_a_crash_gets_fix_attempts_on_top_of_the_candidate(
 ) -> None:
     plan(
         agent_dir,
-        [{"value": 0.7, "exit": 1, "say": "bold idea"}, {"value": 0.7, "say": "bold idea, fixed"}],
+        [
+            {"VALUE": 0.7, "EXIT": 1, "say": "bold idea"},
+            {"VALUE": 0.7, "EXIT": 0, "say": "bold idea, fixed"},
+        ],
     )
     result = loop(session, agent_dir, "--max-experiments", "2")
     assert statuses(repo) == ["keep", "crash", "keep"]
@@ -110,7 +88,7 @@ def test_after_the_fix_attempts_the_idea_is_dropped_and_the_tree_reset(
     repo: Path, session: Cli, agent_dir: Path
 ) -> None:
     keep = git(repo, "rev-parse", "HEAD")
-    plan(agent_dir, [{"value": 0.5, "exit": 3}])
+    plan(agent_dir, [{"VALUE": 0.5, "EXIT": 3}])
     loop(session, agent_dir, "--max-experiments", "3", "--max-fix-attempts", "2")
     assert statuses(repo) == ["keep", "crash", "crash", "crash"]
     assert git(repo, "rev-parse", "HEAD") == keep
@@ -132,7 +110,7 @@ def test_repeated_run_crashes_stop_the_loop_naming_the_error(
     repo: Path, session: Cli, agent_dir: Path
 ) -> None:
     keep = git(repo, "rev-parse", "HEAD")
-    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}])
+    plan(agent_dir, [{"VALUE": 0.5, "prepend": "import missing_module_xyz\n"}])
     result = loop(session, agent_dir, "--max-crashes", "3", "--max-fix-attempts", "1")
     assert result.returncode == 1
     assert statuses(repo) == ["keep", "crash", "crash", "crash"]  # an idea, its fix, an idea
@@ -146,7 +124,7 @@ def test_repeated_run_crashes_stop_the_loop_naming_the_error(
     assert loop(session, agent_dir, "--max-fix-attempts", "0").returncode == 1
     assert statuses(repo)[-1] == "crash"
     (agent_dir / "calls").unlink()
-    plan(agent_dir, [{"value": 0.5, "prepend": "import missing_module_xyz\n"}, {"value": 0.4}])
+    plan(agent_dir, [{"VALUE": 0.5, "prepend": "import missing_module_xyz\n"}, {"VALUE": 0.4}])
     result = loop(
         session,
         agent_dir,
@@ -163,7 +141,7 @@ def test_repeated_run_crashes_stop_the_loop_naming_the_error(
 def test_no_change_and_out_of_scope_edits_are_failed_attempts(
     repo: Path, session: Cli, agent_dir: Path
 ) -> None:
-    plan(agent_dir, [{"nothing": True}, {"file": "prepare.py"}, {"value": 0.5}])
+    plan(agent_dir, [{"nothing": True}, {"file": "prepare.py"}, {"VALUE": 0.5}])
     result = loop(session, agent_dir, "--max-experiments", "1")
     assert "the agent made no change" in result.stdout
     assert "protected file(s): prepare.py" in result.stdout
@@ -173,11 +151,11 @@ def test_no_change_and_out_of_scope_edits_are_failed_attempts(
 
 
 def test_stop_conditions_target_and_plateau(repo: Path, session: Cli, agent_dir: Path) -> None:
-    plan(agent_dir, [{"value": 0.9}, {"value": 0.4}, {"value": 0.3}])
+    plan(agent_dir, [{"VALUE": 0.9}, {"VALUE": 0.4}, {"VALUE": 0.3}])
     result = loop(session, agent_dir, "--target", "0.5")
     assert "reached --target 0.5" in result.stdout
     assert statuses(repo) == ["keep", "keep", "keep"]
-    plan(agent_dir, [{"value": 2.0}])
+    plan(agent_dir, [{"VALUE": 2.0}])
     result = loop(session, agent_dir, "--plateau", "2")
     assert "plateau: 2 experiments in a row without a keep" in result.stdout
     assert statuses(repo)[-2:] == ["discard", "discard"]
@@ -192,36 +170,23 @@ def test_bad_loop_options_are_refused_before_anything_runs(repo: Path, cli: Cli,
 def test_loop_starts_a_session_itself_and_try_continues_it(
     repo: Path, cli: Cli, agent_dir: Path
 ) -> None:
-    plan(agent_dir, [{"value": 0.9}])
+    command = plan(agent_dir, [{"VALUE": 0.9}])
+    flags = session_flags("fresh", protect=())
     result = cli(
-        "loop",
-        "--tag",
-        "fresh",
-        "--run",
-        f"{sys.executable} train.py",
-        "--metric",
-        "val_bpb",
-        "--scope",
-        "train.py",
-        "--agent",
-        "command",
-        "--agent-cmd",
-        f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}",
-        "--max-experiments",
-        "1",
+        "loop", *flags, "--agent", "command", "--agent-cmd", command, "--max-experiments", "1"
     )
     assert result.returncode == 0, result.stderr
     assert git(repo, "branch", "--show-current") == "autoresearch/fresh"
     write_train(repo, 0.1)
     assert cli("try", "-m", "by hand").stdout.startswith("keep")
-    plan(agent_dir, [{"value": 0.05}])
+    plan(agent_dir, [{"VALUE": 0.05}])
     assert loop(cli, agent_dir, "--max-experiments", "1").returncode == 0
     assert statuses(repo) == ["keep", "keep", "keep", "keep"]
 
 
 def test_no_agent_available_lists_the_choices(repo: Path, session: Cli) -> None:
     env_path = os.environ.get("PATH", "")
-    result = session("loop", timeout=30)
+    result = session("loop")
     if any(Path(p, n).exists() for p in env_path.split(":") for n in ("claude", "codex", "aider")):
         pytest.skip("an agent CLI is installed on this machine")
     if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
@@ -230,30 +195,17 @@ def test_no_agent_available_lists_the_choices(repo: Path, session: Cli) -> None:
     assert "no agent available" in result.stderr and "tune" in result.stderr
 
 
-def wait_for_run(repo: Path) -> None:
-    """Until the run's process is started (its group is in the in-flight file), not merely
-    until the experiment is committed: a signal sent in between finds no run to stop."""
-    inflight = repo / ".autoresearch/t/inflight.json"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if json.loads(inflight.read_text()).get("group"):
-                return
-        except FileNotFoundError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-
-
 def test_first_ctrl_c_finishes_the_experiment_then_stops(
     repo: Path, session: Cli, agent_dir: Path
 ) -> None:
-    plan(agent_dir, [{"value": 0.5, "sleep": 2}])
-    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    go = agent_dir / "go"
+    command = plan(agent_dir, [{"VALUE": 0.5, "GO": str(go)}])
     process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
-    wait_for_run(repo)
+    wait_for_run(repo, process)
     process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=60)
+    process.read_until("Ctrl-C again")
+    go.touch()  # the run ends only now, so the Ctrl-C came while it went
+    out, _ = process.communicate()
     assert process.returncode == 0
     assert "stopping after this experiment (Ctrl-C again to stop now)" in out
     assert "stopped at your request" in out
@@ -268,27 +220,26 @@ def test_a_second_ctrl_c_or_a_sigterm_kills_the_run_and_restores_the_keep_ref(
     repo: Path, session: Cli, agent_dir: Path, signals: tuple[signal.Signals, ...]
 ) -> None:
     keep = git(repo, "rev-parse", "HEAD")
-    plan(agent_dir, [{"value": 0.5, "sleep": 60}])
-    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    command = plan(agent_dir, [{"VALUE": 0.5, "SLEEP": FOREVER, "say": "waits"}])
     process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
-    wait_for_run(repo)
-    for sent in signals:
+    wait_for_run(repo, process)
+    first, *more = signals
+    process.send_signal(first)
+    for sent in more:
+        process.read_until("Ctrl-C again")  # two signals at once would be taken as one
         process.send_signal(sent)
-        time.sleep(0.3)
-    out, _ = process.communicate(timeout=60)
+    out, _ = process.communicate()
     assert "stopped now at your request" in out
-    assert (
-        "[1] crash " in out and "interrupted" in out
-    )  # its verdict line, as any other    assert statuses(repo) == ["keep", "crash"]
-    assert ledger_lines(repo)[-1][-1] == "set VALUE to 0.5"
+    assert "[1] crash " in out and "interrupted" in out  # its verdict line, as any other
+    assert statuses(repo) == ["keep", "crash"]
+    assert ledger_lines(repo)[-1][-1] == "waits"
     assert git(repo, "rev-parse", "HEAD") == keep
 
 
 def test_loop_resumes_after_being_killed(repo: Path, session: Cli, agent_dir: Path) -> None:
-    plan(agent_dir, [{"value": 0.5, "sleep": 60}, {"value": 0.6}])
-    command = f"{sys.executable} {agent_dir / 'agent.py'} {agent_dir}"
+    command = plan(agent_dir, [{"VALUE": 0.5, "SLEEP": FOREVER}, {"VALUE": 0.6}])
     process = session.popen("loop", "--agent", "command", "--agent-cmd", command)
-    wait_for_run(repo)
+    wait_for_run(repo, process)
     process.send_signal(signal.SIGKILL)
     process.wait()
     result = loop(session, agent_dir, "--max-experiments", "1")

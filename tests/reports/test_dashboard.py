@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from report_support import OURS_COLUMNS, OURS_ROWS, png_size, write_rows
+from support import EVENT_DEADLINE
 
 from autoresearch.reports.dashboard import (
     LOG_TAIL_MAX_BYTES,
@@ -19,6 +20,7 @@ from autoresearch.reports.dashboard import (
     serve_dashboard,
     tail_lines,
 )
+from autoresearch.store.files import SessionFiles
 from autoresearch.store.ledger import append_row
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,7 +46,7 @@ class Site:
 
 def get(url: str) -> tuple[int, str, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=EVENT_DEADLINE) as response:
             return response.status, response.headers["Content-Type"], response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers["Content-Type"], error.read()
@@ -66,20 +68,21 @@ def files_in(folder: Path) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     repo = tmp_path / "project"
-    state_dir = repo / ".autoresearch"
+    files = SessionFiles(str(repo), "t")
+    state_dir = Path(files.dir)
     state_dir.mkdir(parents=True)
-    ledger = write_rows(repo / "results.tsv", OURS_COLUMNS, OURS_ROWS[:3])
+    ledger = write_rows(Path(files.ledger), OURS_COLUMNS, OURS_ROWS[:3])
     before = files_in(repo)
-    server = create_dashboard_server(repo, ledger, state_dir, "minimize")
+    server = create_dashboard_server(files, "minimize")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Site(server.url, repo, ledger, state_dir)
     server.shutdown()
     server.server_close()
-    thread.join(timeout=5)
+    thread.join(timeout=EVENT_DEADLINE)
     after = files_in(repo)
     # Read-only: whatever the test itself wrote, the server added or touched nothing.
-    assert set(after) - set(before) <= {"results.tsv", ".autoresearch/inflight.json", "run.log"}
+    assert set(after) - set(before) <= {"results.tsv", ".autoresearch/t/inflight.json", "run.log"}
 
 
 def row_cells(index: int) -> dict[str, object]:
@@ -220,7 +223,8 @@ def test_page_is_self_contained_and_unknown_paths_are_404(site: Site) -> None:
 
 
 def test_serve_dashboard_reports_its_url(tmp_path: Path) -> None:
-    ledger = write_rows(tmp_path / "results.tsv", OURS_COLUMNS, OURS_ROWS)
+    files = SessionFiles(str(tmp_path), "t")
+    write_rows(Path(files.ledger), OURS_COLUMNS, OURS_ROWS)
     urls: list[str] = []
     ready = threading.Event()
 
@@ -228,12 +232,12 @@ def test_serve_dashboard_reports_its_url(tmp_path: Path) -> None:
         urls.append(url)
         ready.set()
 
-    arguments = (tmp_path, ledger, tmp_path / "state", "maximize")
+    arguments = (files, "maximize")
     thread = threading.Thread(
         target=serve_dashboard, args=arguments, kwargs={"ready": announce}, daemon=True
     )
     thread.start()
-    assert ready.wait(10)
+    assert ready.wait(EVENT_DEADLINE)
     status, _, body = get(urls[0] + "api/state")
     assert status == 200 and json.loads(body)["direction"] == "maximize"
 
@@ -250,21 +254,26 @@ def test_live_page_in_a_real_browser(site: Site) -> None:
     inflight.update(started=time.time() - 5, budget=300, log=str(log))
     (site.state / "inflight.json").write_text(json.dumps(inflight))
     requested: list[str] = []
+    patience = EVENT_DEADLINE * 1000  # Playwright counts in milliseconds
+    sync_api.expect.set_options(timeout=patience)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=patience
+        )
         try:
             page = browser.new_page()
+            page.set_default_timeout(patience)
             page.on("request", lambda request: requested.append(request.url))
             page.goto(site.url)
             rows = page.locator("#rows tbody tr")
-            sync_api.expect(rows).to_have_count(3, timeout=10_000)
+            sync_api.expect(rows).to_have_count(3)
             sync_api.expect(page.locator("#title")).to_have_text("autoresearch: val_bpb (minimize)")
             sync_api.expect(page.locator("#inflight-log")).to_contain_text("step 10 loss 3.2")
             sync_api.expect(page.locator("#inflight-title")).to_contain_text("bigger batch")
             sync_api.expect(page.locator("img#plot")).to_be_visible()
 
             append_row(site.ledger, {**row_cells(9), "description": "a row appended live"})
-            sync_api.expect(rows).to_have_count(4, timeout=8_000)
+            sync_api.expect(rows).to_have_count(4)
             sync_api.expect(rows.first).to_contain_text("a row appended live")
             sync_api.expect(page.locator("#cards")).to_contain_text("experiments4")
         finally:

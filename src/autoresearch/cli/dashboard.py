@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from autoresearch.cli.flags import Commands
 from autoresearch.cli.shared import checked
@@ -31,14 +30,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"dashboard of session {session.tag}: {url} (Ctrl-C stops it)", flush=True)
 
     serve_dashboard(
-        Path(session.repo),
-        Path(session.files.ledger),
-        Path(session.files.dir),
+        session.files,
         session.settings.direction,
         host=args.host,
         port=args.port,
         ready=ready,
         clock=session_clock(session),
-        workers_path=session.files.workers_json,
     )
     return ExitStatus.OK

@@ -26,7 +26,7 @@ from autoresearch.errors import UserError
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import Clock, Summary, check_direction, summarize
-from autoresearch.store.files import INFLIGHT_FILE
+from autoresearch.store.files import INFLIGHT_FILE, SessionFiles
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
 
 LOG_TAIL_LINES = 40
@@ -113,27 +113,18 @@ class _Snapshot(NamedTuple):
 class Dashboard:
     """What the server shows, with the parsed ledger and the plot cached by file size and mtime.
 
-    ``started`` and ``imported_rows`` are the session's (see `session_clock`), so that its pace
-    reads as `status` and `report` show it; without them the summed run seconds are used.
+    Of ``clock`` (the session's, see `session_clock`), the start and the imported rows are used,
+    so that the session's pace reads as `status` and `report` show it; the last write is read
+    from the ledger. Without a clock the summed run seconds are used.
     """
 
-    def __init__(
-        self,
-        repo: Path,
-        ledger_path: Path,
-        state_dir: Path,
-        direction: str,
-        started: float | None = None,
-        imported_rows: int = 0,
-        workers_path: str | None = None,
-    ) -> None:
-        self.repo = repo
-        self.workers_path = workers_path  # a parallel loop's workers, busy or idle
-        self.ledger_path = ledger_path
-        self.state_dir = state_dir
+    def __init__(self, files: SessionFiles, direction: str, clock: Clock | None = None) -> None:
+        self.repo = Path(files.repo)
+        self.workers_path = files.workers_json  # a parallel loop's workers, busy or idle
+        self.ledger_path = Path(files.ledger)
+        self.state_dir = Path(files.dir)
         self.direction = direction
-        self.started = started
-        self.imported_rows = imported_rows
+        self.clock = clock
         self._snapshot = _Snapshot()
         self._plot: tuple[LedgerKey | None, bytes | None] = (None, None)
         self._lock = threading.Lock()
@@ -149,8 +140,8 @@ class Dashboard:
             if self._snapshot.key == key:
                 return self._snapshot
             clock = None
-            if self.started is not None:
-                clock = Clock(self.started, stat.st_mtime, self.imported_rows)
+            if self.clock is not None:
+                clock = self.clock._replace(last_write=stat.st_mtime)
             try:
                 ledger = read_complete_ledger(self.ledger_path)
                 snapshot = _Snapshot(key, ledger, summarize(ledger, self.direction, clock))
@@ -177,7 +168,7 @@ class Dashboard:
             "problems": [],
             "summary": None,
             "inflight": read_inflight(self.state_dir, self.repo, now),
-            "workers": worker_states(self.workers_path) if self.workers_path else [],
+            "workers": worker_states(self.workers_path),
         }
         ledger, summary = snapshot.ledger, snapshot.summary
         if ledger is None or summary is None:
@@ -291,29 +282,16 @@ def _row_limit(query: str) -> int | None:
 
 
 def create_dashboard_server(
-    repo: Path,
-    ledger_path: Path,
-    state_dir: Path,
+    files: SessionFiles,
     direction: str,
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock | None = None,
-    workers_path: str | None = None,
 ) -> DashboardServer:
-    """A bound, not yet serving, dashboard server (port 0 picks a free port). Of ``clock``, the
-    session's start and imported rows are used; the last write is read from the ledger.
-    ``workers_path``: where a parallel loop says what each worker does."""
+    """A bound, not yet serving, dashboard server of the session whose files are ``files``
+    (port 0 picks a free port)."""
     check_direction(direction)
-    started, imported = (clock.started, clock.imported_rows) if clock else (None, 0)
-    dashboard = Dashboard(
-        Path(repo),
-        Path(ledger_path),
-        Path(state_dir),
-        direction,
-        started,
-        imported,
-        workers_path,
-    )
+    dashboard = Dashboard(files, direction, clock)
     try:
         return DashboardServer((host, port), dashboard)
     except OSError as error:
@@ -321,20 +299,15 @@ def create_dashboard_server(
 
 
 def serve_dashboard(
-    repo: Path,
-    ledger_path: Path,
-    state_dir: Path,
+    files: SessionFiles,
     direction: str,
     host: str = "127.0.0.1",
     port: int = 0,
     ready: Callable[[str], None] | None = None,
     clock: Clock | None = None,
-    workers_path: str | None = None,
 ) -> None:
     """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
-    server = create_dashboard_server(
-        repo, ledger_path, state_dir, direction, host, port, clock, workers_path
-    )
+    server = create_dashboard_server(files, direction, host, port, clock)
     # The first plot pays for importing matplotlib; pay it before the first visitor asks.
     threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
     try:

@@ -35,10 +35,10 @@ def main() -> int:
     if mode == "stdin":
         record["stdin"] = sys.stdin.read()
     if mode == "hang":
-        record["child_pid"] = subprocess.Popen(["sleep", "30"]).pid
+        record["child_pid"] = subprocess.Popen(["sleep", "600"]).pid
     Path(os.environ["STAND_IN_RECORD"]).write_text(json.dumps(record))
     if mode == "hang":
-        time.sleep(30)
+        time.sleep(600)  # what only a kill ends within a test
     if mode == "fail":
         print("starting", flush=True)
         print("warning: retrying\nError: invalid API key", file=sys.stderr)

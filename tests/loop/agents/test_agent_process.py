@@ -9,16 +9,21 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_agent_support import process_gone, wait_until
+from support import EVENT_DEADLINE, FOREVER, process_gone, wait_for
 
 from autoresearch.errors import UserError
 from autoresearch.loop.agents.base import AgentError
 from autoresearch.loop.agents.choose import default_agent_name
-from autoresearch.loop.agents.process import ProcessResult, read_tail, run_agent_process
+from autoresearch.loop.agents.process import (
+    ProcessResult,
+    TurnLimit,
+    read_tail,
+    run_agent_process,
+)
 
 
 def run_script(
-    tmp_path: Path, script: str, timeout: float | None = 5.0, kill_grace: float = 0.5
+    tmp_path: Path, script: str, timeout: float | None = EVENT_DEADLINE, kill_grace: float = 0.5
 ) -> ProcessResult:
     """Run a shell script the way agents are run, with short limits."""
     return run_agent_process(
@@ -27,40 +32,42 @@ def run_script(
         workdir=tmp_path,
         output_dir=tmp_path / "out",
         env=dict(os.environ),
-        timeout=timeout,
-        kill_grace=kill_grace,
+        limit=TurnLimit(timeout, kill_grace),
     )
 
 
 def test_timeout_escalates_to_sigkill(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    script = f"trap '' TERM; sleep 30 & echo $! > {pid_file}; wait; sleep 30"
+    script = f"trap '' TERM; sleep {FOREVER} & echo $! > {pid_file}; wait; sleep {FOREVER}"
     started = time.monotonic()
     with pytest.raises(AgentError, match="timed out"):
         run_script(tmp_path, script, timeout=0.5, kill_grace=0.3)
-    assert time.monotonic() - started < 3
-    assert wait_until(lambda: process_gone(int(pid_file.read_text())))
+    assert time.monotonic() - started < EVENT_DEADLINE  # not FOREVER: SIGKILL came
+    wait_for(lambda: process_gone(int(pid_file.read_text())), "the agent's child to die")
 
 
 def test_ctrl_c_kills_the_group_and_propagates(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    script = f"sleep 30 & echo $! > {pid_file}; wait"
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            run_script(tmp_path, script, timeout=None)
-    finally:
-        timer.cancel()
-    assert wait_until(lambda: process_gone(int(pid_file.read_text())))
+    script = f"sleep {FOREVER} & echo $! > {pid_file}; wait"
+
+    def interrupt_once_the_child_runs() -> None:
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), "the child")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_the_child_runs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_script(tmp_path, script)
+    wait_for(lambda: process_gone(int(pid_file.read_text())), "the agent's child to die")
 
 
 def test_background_helpers_are_stopped_after_a_normal_exit(tmp_path: Path) -> None:
     pid_file = tmp_path / "helper.pid"
-    result = run_script(tmp_path, f"sleep 30 > /dev/null 2>&1 & echo $! > {pid_file}; echo done")
+    result = run_script(
+        tmp_path, f"sleep {FOREVER} > /dev/null 2>&1 & echo $! > {pid_file}; echo done"
+    )
     assert result.returncode == 0
     assert result.stdout_tail().strip() == "done"
-    assert wait_until(lambda: process_gone(int(pid_file.read_text())))
+    wait_for(lambda: process_gone(int(pid_file.read_text())), "the agent's child to die")
 
 
 def test_a_helper_the_agent_detached_with_setsid_is_stopped_with_its_turn(
@@ -68,7 +75,7 @@ def test_a_helper_the_agent_detached_with_setsid_is_stopped_with_its_turn(
 ) -> None:
     pid_file = tmp_path / "helper.pid"
     # It leaves the agent's process group and session: only the id it inherited finds it.
-    script = f"setsid sleep 60 > /dev/null 2>&1 & echo $! > {pid_file}; exit 0"
+    script = f"setsid sleep {FOREVER} > /dev/null 2>&1 & echo $! > {pid_file}; exit 0"
     run_script(tmp_path, script)
     assert process_gone(int(pid_file.read_text()))
 
@@ -80,7 +87,7 @@ def test_large_output_goes_to_a_file_and_only_its_end_is_read(tmp_path: Path) ->
         workdir=tmp_path,
         output_dir=tmp_path / "out",
         env=dict(os.environ),
-        timeout=10.0,
+        limit=TurnLimit(EVENT_DEADLINE),
     )
     assert result.stdout_path.stat().st_size > 3_000_000
     assert result.stdout_tail(100).endswith("last line\n")

@@ -35,6 +35,14 @@ KILL_GRACE_SECONDS = 2.0
 DESCRIPTION_MAX_CHARS = 200
 
 
+class TurnLimit(NamedTuple):
+    """How long an agent's turn may take (None: no limit), and how long its processes have to
+    stop once told to before they are killed."""
+
+    timeout: float | None
+    kill_grace: float = KILL_GRACE_SECONDS
+
+
 class ProcessResult(NamedTuple):
     """How an agent program ended, with its output left on disk."""
 
@@ -180,10 +188,9 @@ def run_agent_process(
     workdir: Path,
     output_dir: Path,
     env: Mapping[str, str],
-    timeout: float | None,
-    kill_grace: float = KILL_GRACE_SECONDS,
+    limit: TurnLimit,
 ) -> ProcessResult:
-    """Run ``command`` (argv, or a shell string) to completion or until ``timeout`` seconds.
+    """Run ``command`` (argv, or a shell string) to completion or until ``limit.timeout`` s.
 
     A timeout raises AgentError; Ctrl-C is re-raised. Either way every process of the agent's
     turn is gone first: its group, and those that left it (``setsid``, a detached server) found
@@ -198,9 +205,9 @@ def run_agent_process(
             workdir,
             stdout_path,
             env,
-            kill_after=timeout,
+            kill_after=limit.timeout,
             stderr_path=stderr_path,
-            grace=kill_grace,
+            grace=limit.kill_grace,
         )
         result = runner.run_command(spec)
     except OSError as error:
@@ -208,7 +215,7 @@ def run_agent_process(
     if result.interrupted:
         raise KeyboardInterrupt
     if result.timed_out:
-        raise AgentError(f"agent timed out after {timeout:g} s")
+        raise AgentError(f"agent timed out after {limit.timeout:g} s")
     assert result.exit_code is not None
     return ProcessResult(
         label=label,
@@ -276,7 +283,7 @@ class ProgramAgent:
             workdir=request.workdir,
             output_dir=self.output_dir(),
             env=env,
-            timeout=self.options.timeout,
+            limit=TurnLimit(self.options.timeout),
         )
         return self.read_proposal(result, request)
 

@@ -14,7 +14,7 @@ import os
 import socket
 import subprocess
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.store import git
@@ -94,12 +94,17 @@ def connect(
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             where = address or "a local runtime"
             raise UserError(f"cannot start or reach Ray at {where}: {first}") from None
-    task = ray.remote(max_retries=0)(_run_on_worker)
-    archives: dict[str, Any] = {}
-    return [
-        RayExecutor(repo, ray, task, archives, gpus_per_run, links, index)
-        for index in range(workers)
-    ]
+    cluster = RayCluster(ray, ray.remote(max_retries=0)(_run_on_worker), {})
+    return [RayExecutor(repo, cluster, gpus_per_run, links, index) for index in range(workers)]
+
+
+class RayCluster(NamedTuple):
+    """What every worker slot of a session shares: the connected Ray module, the remote task
+    that runs one experiment, and the commit's archive once it is in Ray's object store."""
+
+    ray: Any
+    task: Any
+    archives: dict[str, Any]  # commit -> its archive in the object store
 
 
 class RayExecutor:
@@ -108,17 +113,15 @@ class RayExecutor:
     def __init__(
         self,
         repo: str,
-        ray: Any,
-        task: Any,
-        archives: dict[str, Any],
+        cluster: RayCluster,
         gpus_per_run: int,
         links: tuple[str, ...],
         index: int,
     ) -> None:
         self.repo = repo
-        self.ray = ray
-        self.task = task
-        self.archives = archives  # commit -> the archive in Ray's object store, shared
+        self.ray = cluster.ray
+        self.task = cluster.task
+        self.archives = cluster.archives  # shared between the slots
         self.gpus_per_run = gpus_per_run
         self.links = tuple((link, os.path.join(repo, link)) for link in links)
         self.index = index
