@@ -181,7 +181,10 @@ class ParallelLoop(Loop):
             return
         running, measured = done
         self.scheduler.release(running)
-        if self.ready is not None and self.accepting and not self.waiting:
+        # A stop asked for since the main loop last looked (Ctrl-C while it waited here) holds
+        # the next candidate back too.
+        accepting = self.accepting and not self.stop.requested
+        if self.ready is not None and accepting and not self.waiting:
             # The freed worker goes on at once; the bookkeeping of what it ran follows.
             self.scheduler.start(self.ready)
             self.ready = None

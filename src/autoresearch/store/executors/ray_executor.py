@@ -34,10 +34,18 @@ _WATCHDOG = """
 import os, sys, time
 from autoresearch.store import runner
 holder, group, run_id = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-while True:
+def holder_alive():
+    # A worker killed outright stays a zombie until Ray reaps it: that is gone too.
     try:
         os.kill(holder, 0)
+        stat = open(f"/proc/{holder}/stat").read()
     except ProcessLookupError:
+        return False
+    except OSError:  # no /proc here: a zombie cannot be told apart
+        return True
+    return stat[stat.rfind(")") + 2] not in "ZX"
+while True:
+    if not holder_alive():
         break
     if not runner.run_alive(group, run_id):
         sys.exit(0)
