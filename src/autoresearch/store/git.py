@@ -78,6 +78,11 @@ def resolve(repo: StrPath, revision: str) -> str | None:
     return out.strip() or None
 
 
+def is_ref_format(repo: StrPath, ref: str) -> bool:
+    """Whether git accepts ``ref`` as the name of a ref, by its own rules."""
+    return subprocess.run(argv(repo, "check-ref-format", ref), capture_output=True).returncode == 0
+
+
 def branch_exists(repo: StrPath, branch: str) -> bool:
     return resolve(repo, f"refs/heads/{branch}") is not None
 
