@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import Cli, Terminal, git, ledger_lines, repo_state, write_train
 
 COUNTING = """\
@@ -175,3 +176,36 @@ def test_after_end_a_default_tag_init_starts_again_from_the_original_commit(
     assert git(repo, "branch", "--show-current") == f"{first}-2"
     assert git(repo, "rev-parse", "HEAD") == start
     assert ledger_lines(repo)[1][1] == "1.000000"
+
+
+@pytest.mark.parametrize("tag", ["x.", "x\n", "x.lock", "a..b", "-x", "x/y"])
+def test_a_tag_git_would_refuse_is_refused_before_anything_runs(
+    repo: Path, cli: Cli, tmp_path: Path, tag: str
+) -> None:
+    ran = tmp_path / "ran"
+    before = repo_state(repo)
+    result = cli.init(f"--tag={tag}", "--run", f"touch {ran}; {sys.executable} train.py")
+    assert result.returncode != 0
+    assert "tag" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not ran.exists() and repo_state(repo) == before
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [("--budget", "inf"), ("--budget", "nan"), ("--timeout", "1e9"), ("--budget", "604801")],
+)
+def test_a_budget_or_timeout_that_is_not_finite_or_exceeds_a_week_is_refused(
+    repo: Path, cli: Cli, flags: tuple[str, str]
+) -> None:
+    before = repo_state(repo)
+    result = cli.init(*flags)
+    assert result.returncode != 0
+    assert flags[0].lstrip("-") in result.stderr, result.stderr
+    assert repo_state(repo) == before
+
+
+def test_an_agent_timeout_or_max_hours_that_is_not_finite_is_refused(repo: Path, cli: Cli) -> None:
+    assert cli.init().returncode == 0
+    for flags in (("--agent-timeout", "inf"), ("--max-hours", "nan"), ("--agent-timeout", "1e9")):
+        result = cli("loop", "--agent", "tuner", *flags)
+        assert result.returncode != 0 and flags[0].lstrip("-") in result.stderr, result.stderr

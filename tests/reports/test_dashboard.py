@@ -82,7 +82,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
     thread.join(timeout=EVENT_DEADLINE)
     after = files_in(repo)
     # Read-only: whatever the test itself wrote, the server added or touched nothing.
-    assert set(after) - set(before) <= {"results.tsv", ".autoresearch/t/inflight.json", "run.log"}
+    written = set(after) - set(before)
+    test_wrote = {"results.tsv", ".autoresearch/t/inflight.json", "run.log", ".autoresearch/t/logs"}
+    assert {p for p in written if not p.startswith(".autoresearch/t/logs/")} <= test_wrote
 
 
 def row_cells(index: int) -> dict[str, object]:
@@ -170,7 +172,8 @@ def test_row_limit(site: Site) -> None:
 
 
 def test_inflight_experiment_with_log_tail(site: Site) -> None:
-    log = site.repo / "run.log"
+    log = site.state / "logs" / "0007-abc1234.log"  # where the session archives its run's log
+    log.parent.mkdir(exist_ok=True)
     with open(log, "w", encoding="utf-8") as handle:
         for step in range(200_000):
             handle.write(f"step {step} loss {1 / (step + 1):.5f}\n")
@@ -182,13 +185,12 @@ def test_inflight_experiment_with_log_tail(site: Site) -> None:
         "description": "try <b>this</b>",
         "started": started,
         "budget": 300,
-        "log": "run.log",
     }
     (site.state / "inflight.json").write_text(json.dumps(inflight))
     shown = state(site)["inflight"]
     assert shown["experiment"] == 7 and shown["description"] == "try <b>this</b>"
     assert 89 <= shown["elapsed"] < 120 and 0.29 < shown["fraction"] < 0.4
-    assert shown["log"] == str(log)
+    assert shown["log"] == str(log.relative_to(site.repo))
     tail = shown["log_tail"]
     assert len(tail) == 40
     assert tail[-3:] == ["step 199999 loss 0.00001", "val_bpb: 0.981", "55%"]
@@ -248,10 +250,11 @@ def test_live_page_in_a_real_browser(site: Site) -> None:
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="needs Playwright for Python (pip install playwright)"
     )
-    log = site.repo / "run.log"
+    log = site.state / "logs" / "0003-abc1234.log"
+    log.parent.mkdir(exist_ok=True)
     log.write_text("warming up\nstep 10 loss 3.2\n")
     inflight = {"experiment": 3, "commit": "abc1234", "description": "bigger batch"}
-    inflight.update(started=time.time() - 5, budget=300, log=str(log))
+    inflight.update(started=time.time() - 5, budget=300)
     (site.state / "inflight.json").write_text(json.dumps(inflight))
     requested: list[str] = []
     patience = EVENT_DEADLINE * 1000  # Playwright counts in milliseconds
@@ -279,3 +282,42 @@ def test_live_page_in_a_real_browser(site: Site) -> None:
         finally:
             browser.close()
     assert requested and all(url.startswith(site.url) for url in requested)
+
+
+def test_the_log_shown_is_the_sessions_own_never_a_path_named_by_the_inflight_file(
+    site: Site, tmp_path: Path
+) -> None:
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    inflight = {"experiment": 4, "commit": "abc1234", "description": "x", "log": str(secret)}
+    (site.state / "inflight.json").write_text(json.dumps(inflight))
+    shown = state(site)["inflight"]
+    assert shown["log"] is None and shown["log_tail"] == []
+    # Nor through a symlink planted where the session's log would be.
+    planted = site.state / "logs" / "0004-abc1234.log"
+    planted.parent.mkdir(exist_ok=True)
+    planted.symlink_to(secret)
+    shown = state(site)["inflight"]
+    assert "PRIVATE KEY" not in json.dumps(shown)
+
+
+def test_a_request_under_another_host_name_is_refused_and_pages_cannot_frame_it(
+    site: Site,
+) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(site.url)
+    for host, status in (("attacker.example", 421), (address.netloc, 200)):
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        connection.request("GET", "/api/state", headers={"Host": host})
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        assert answer.status == status, (host, body)
+        if status == 421:
+            assert b"val_bpb" not in body
+        else:
+            policy = answer.getheader("Content-Security-Policy") or ""
+            assert "frame-ancestors 'none'" in policy
+            assert answer.getheader("X-Frame-Options") == "DENY"

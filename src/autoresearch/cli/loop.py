@@ -16,6 +16,7 @@ from autoresearch.loop.launch import LoopRequest, existing_session, loop_request
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
+from autoresearch.rules.formatting import printable
 from autoresearch.rules.settings import build_settings
 from autoresearch.rules.verdict import CRASH
 from autoresearch.store import git
@@ -53,8 +54,8 @@ def find_or_start(request: LoopRequest) -> Session | None:
 def terminal_report() -> LoopReport:
     progress = Progress.for_terminal()
     if progress is None:
-        return LoopReport(say=lambda text: print(text, flush=True))
-    return LoopReport(say=progress.say, progress=progress)
+        return LoopReport(say=lambda text: print(printable(text), flush=True))
+    return LoopReport(say=lambda text: progress.say(printable(text)), progress=progress)
 
 
 def run_loop(session: Session, request: LoopRequest) -> int:

@@ -12,6 +12,7 @@ from autoresearch.engine.inflight import worker_states
 from autoresearch.engine.session import Session
 from autoresearch.errors import ExitStatus
 from autoresearch.reports.terminal import print_json, status_lines
+from autoresearch.rules.formatting import printable
 from autoresearch.rules.setting_parsers import parse_direction
 
 
@@ -35,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print("\n".join(status_lines(summary) + worker_lines(summary.get("workers") or [])))
+        lines = status_lines(summary) + worker_lines(summary.get("workers") or [])
+        print("\n".join(printable(line) for line in lines))
     return ExitStatus.OK
 
 

@@ -106,6 +106,8 @@ class Session:
             shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
             raise UserError(f"tracked files have uncommitted changes ({shown}); commit or stash")
         branch = BRANCH_PREFIX + settings.tag
+        if not git.is_ref_format(repo, f"refs/heads/{branch}"):
+            raise UserError(f"tag {settings.tag!r} is not usable in a branch name (git refuses it)")
         files = SessionFiles(repo, settings.tag)
         if git.branch_exists(repo, branch):
             raise UserError(f"branch {branch} already exists; choose another --tag")
@@ -123,6 +125,8 @@ class Session:
         repo = git.toplevel(path)
         start = cls.check_start(repo, settings)
         branch = BRANCH_PREFIX + settings.tag
+        if not git.is_ref_format(repo, f"refs/heads/{branch}"):
+            raise UserError(f"tag {settings.tag!r} is not usable in a branch name (git refuses it)")
         files = SessionFiles(repo, settings.tag)
         excluded_from_default = {settings_file, PROGRAM_FILE}
         scope_files = (

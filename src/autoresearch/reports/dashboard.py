@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import threading
 import time
@@ -70,10 +71,10 @@ def tail_lines(path: Path, count: int = LOG_TAIL_LINES) -> list[str]:
     return cleaned[-count:]
 
 
-def read_inflight(state_dir: Path, repo: Path, now: float) -> dict[str, Any] | None:
+def read_inflight(files: SessionFiles, now: float) -> dict[str, Any] | None:
     """The experiment in flight, or None when there is none (or its file is mid-write)."""
     try:
-        data = json.loads((state_dir / INFLIGHT_FILE).read_text(encoding="utf-8"))
+        data = json.loads((Path(files.dir) / INFLIGHT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict):
@@ -92,15 +93,32 @@ def read_inflight(state_dir: Path, repo: Path, now: float) -> dict[str, Any] | N
         "log": None,
         "log_tail": [],
     }
-    if data.get("log"):
-        log = Path(str(data["log"]))
-        log = log if log.is_absolute() else repo / log
-        inflight["log"] = str(log)
+    log = run_log(files, data)
+    if log is not None:
+        inflight["log"] = os.path.relpath(log, files.repo)
         try:
-            inflight["log_tail"] = tail_lines(log)
+            inflight["log_tail"] = tail_lines(Path(log))
         except OSError as error:
             inflight["log_tail"] = [f"(log not readable: {error.strerror or error})"]
     return inflight
+
+
+def run_log(files: SessionFiles, inflight: dict[str, Any]) -> str | None:
+    """The log of the run in flight: named by the session's own scheme from its experiment,
+    commit and run, never a path read from the file, and served only when it resolves to a file
+    in the session's log folder (a symlink planted there leads nowhere)."""
+    number, commit, run = inflight.get("experiment"), inflight.get("commit"), inflight.get("run")
+    if not isinstance(number, int) or not isinstance(commit, str):
+        return None
+    if not re.fullmatch(r"[0-9a-f]{7,64}", commit) or number < 0:
+        return None
+    index = run if isinstance(run, int) and run >= 0 else 0
+    log = files.archived_log(number, commit, f".run{index + 1}" if index else "")
+    folder = os.path.realpath(files.logs)
+    resolved = os.path.realpath(log)
+    if os.path.dirname(resolved) != folder or not os.path.isfile(resolved):
+        return None
+    return resolved
 
 
 class _Snapshot(NamedTuple):
@@ -119,6 +137,7 @@ class Dashboard:
     """
 
     def __init__(self, files: SessionFiles, direction: str, clock: Clock | None = None) -> None:
+        self.files = files
         self.repo = Path(files.repo)
         self.workers_path = files.workers_json  # a parallel loop's workers, busy or idle
         self.ledger_path = Path(files.ledger)
@@ -167,7 +186,7 @@ class Dashboard:
             "first_row": 0,
             "problems": [],
             "summary": None,
-            "inflight": read_inflight(self.state_dir, self.repo, now),
+            "inflight": read_inflight(self.files, now),
             "workers": worker_states(self.workers_path),
         }
         ledger, summary = snapshot.ledger, snapshot.summary
@@ -217,6 +236,20 @@ class DashboardServer(ThreadingHTTPServer):
         self.dashboard = dashboard
         super().__init__(address, _Handler)
 
+    def serves(self, host_header: str | None) -> bool:
+        """Whether a request's ``Host`` names this server: its own address or, on loopback,
+        ``localhost``, with its port."""
+        if not host_header:
+            return False
+        host, port = self.server_address[:2]
+        host = str(host)
+        names = {host, f"[{host}]"}
+        if host in ("127.0.0.1", "::1", "localhost"):
+            names |= {"localhost", "127.0.0.1", "[::1]"}
+        if host in ("0.0.0.0", "::"):  # bound everywhere by the user's choice: any address
+            return True
+        return host_header.lower() in {f"{name}:{port}" for name in names}
+
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
@@ -231,6 +264,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
         url = urlsplit(self.path)
         dashboard = self.server.dashboard
+        if not self.server.serves(self.headers.get("Host")):
+            # DNS rebinding: a page elsewhere that names this address under its own host name
+            # must not read the session.
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, "text/plain; charset=utf-8", b"wrong host\n")
+            return
         try:
             if url.path in ("/", "/index.html"):
                 self._send(HTTPStatus.OK, "text/html; charset=utf-8", PAGE.encode("utf-8"))
@@ -266,11 +304,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        # Framed by no page, running no script or style from elsewhere, never sniffed.
+        self.send_header("Content-Security-Policy", _POLICY)
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass  # one line per poll would drown the terminal the loop reports to
+
+
+_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
 
 
 def _row_limit(query: str) -> int | None:

@@ -12,7 +12,8 @@ from autoresearch.store.ledger import Ledger
 
 
 def _markdown_cell(text: str) -> str:
-    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    cell = " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")
+    return html.escape(cell, quote=False)  # Markdown passes raw HTML through
 
 
 def _fence(text: str) -> str:

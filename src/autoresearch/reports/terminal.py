@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
-from autoresearch.rules.formatting import counts, duration, number, percent, rate, share
+from autoresearch.rules.formatting import counts, duration, number, percent, printable, rate, share
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def report_experiment(experiment: Experiment, as_json: bool, tty: bool) -> None:
         print_json(experiment.to_json())
         return
     for line in verdict_lines(experiment):
-        print(line)
+        print(printable(line))
     if experiment.status == CRASH and experiment.reason != "interrupted":
         print_tail(experiment.tail)
 
@@ -69,7 +69,7 @@ def print_tail(tail: list[str], stream: TextIO = sys.stdout) -> None:
         what = "line" if len(tail) == 1 else f"{len(tail)} lines"
         print(f"--- last {what} of the run log ---", file=stream)
         for line in tail:
-            print("  " + line, file=stream)
+            print("  " + printable(line), file=stream)
 
 
 def noise_line(noise: dict[str, Any]) -> str:

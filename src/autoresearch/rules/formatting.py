@@ -14,6 +14,8 @@ One style each:
 
 from __future__ import annotations
 
+import re
+
 MISSING = "n/a"
 
 
@@ -79,3 +81,20 @@ def rate(per_hour: float | None) -> str:
 
 def money(usd: float | None) -> str:
     return MISSING if usd is None else f"${usd:,.2f}"
+
+
+# Characters that act on a terminal or reorder what it shows: C0 and C1 controls (ESC starts
+# the sequences that move the cursor, rewrite rows or set the clipboard), DEL, and the
+# bidirectional overrides and isolates.
+_ACTING = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that would act on a terminal shown as its escape
+    (ESC as ``\\x1b``): for everything an agent or a file wrote, wherever it is shown."""
+    return _ACTING.sub(_escape, text)
+
+
+def _escape(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

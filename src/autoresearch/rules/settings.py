@@ -35,7 +35,7 @@ PROGRAM_FILE = "program.md"
 NO_RUN = "no run command: give --run CMD or `run` in the settings file"
 # Patterns kept as text: `re` compiles and caches them on first use, and `try` never uses them.
 _NAME = r"^[A-Za-z_][A-Za-z0-9_.\-]*$"
-_TAG = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+_TAG = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 
 
 class Amount(NamedTuple):
@@ -207,7 +207,7 @@ def validate(
         if not re.match(_NAME, name):
             raise UserError(f"metric name {name!r} must be a word (letters, digits, _ . -)")
     tag = values.get("tag") or default_tag()
-    if not isinstance(tag, str) or not re.match(_TAG, tag) or ".." in tag or tag.endswith(".lock"):
+    if not isinstance(tag, str) or not re.fullmatch(_TAG, tag) or not _ref_safe(tag):
         raise UserError(f"tag {tag!r} is not usable in a branch name (letters, digits, . _ -)")
     pattern = values.get("pattern")
     if pattern is not None:
@@ -283,6 +283,12 @@ def parse_constraint(text: str) -> Constraint:
     if not match or limit is None or not math.isfinite(limit):
         raise UserError(f"constraint {text!r}: write it as NAME<=NUMBER (or <, >=, >, ==)")
     return Constraint(match.group(1), match.group(2), limit)
+
+
+def _ref_safe(tag: str) -> bool:
+    """What git's ref rules add to the characters (``git check-ref-format`` has the last word,
+    asked by ``Session.check_start`` before anything runs)."""
+    return ".." not in tag and not tag.endswith((".", ".lock")) and "/." not in tag
 
 
 def default_tag(today: datetime.date | None = None) -> str:

@@ -23,6 +23,7 @@ from autoresearch.rules.setting_parsers import (
     string_list,
 )
 
+WEEK = 7 * 24 * 3600  # no run, agent call or night is longer: a bigger number is a typo
 SESSION = "session"  # frozen with the session when it starts
 LOOP = "loop"  # read by each `loop` from its flags and the settings file
 
@@ -38,6 +39,7 @@ class Setting(NamedTuple):
     default: Any = None
     kind: type = str  # what a number is read as
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     repeatable: bool = False  # a flag given again adds a value; a list in the file
@@ -76,6 +78,8 @@ def seconds(setting: Setting, value: object) -> float | int:
         raise UserError(message) from None
     if not math.isfinite(number) or number <= 0:
         raise UserError(message)
+    if number > WEEK:
+        raise UserError(f"{setting.name} must be at most a week ({WEEK} s), not {value!r}")
     return setting.kind(number)  # type: ignore[no-any-return]
 
 
@@ -86,9 +90,13 @@ def number(setting: Setting, value: object) -> float | int:
         read = setting.kind(value)
     except (TypeError, ValueError):
         raise UserError(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(read):
+        raise UserError(f"{name} must be a finite number, not {value!r}")
     minimum = setting.minimum if setting.minimum is not None else 0
     if read < minimum:
         raise UserError(f"{name} must be at least {minimum}, not {value!r}")
+    if setting.maximum is not None and read > setting.maximum:
+        raise UserError(f"{name} must be at most {setting.maximum:g}, not {value!r}")
     return read  # type: ignore[no-any-return]
 
 
@@ -224,7 +232,13 @@ SETTINGS: tuple[Setting, ...] = (
     _loop("api_key", as_given, "API key (default: the usual environment variable)", in_file=False),
     _loop("agent_cmd", as_given, "shell command for --agent command"),
     _loop("agent_arg", as_given, "extra argument for the agent CLI", repeatable=True),
-    _loop("agent_timeout", number, "seconds before an agent call is killed", kind=float),
+    _loop(
+        "agent_timeout",
+        number,
+        "seconds before an agent call is killed",
+        kind=float,
+        maximum=WEEK,
+    ),
     _loop("program", as_given, "research program file (default: program.md)"),
     _loop(
         "max_fix_attempts",

@@ -10,21 +10,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
-from autoresearch.store.git_process import GitError, Pending, git, start
+from autoresearch.store.git_process import GitError, Pending, argv, git, start
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
 
-# Commits are made by the tool even where the user has no identity configured, and never run
-# the user's hooks or signing prompts: a hook that edits files would change the candidate.
-_COMMIT_CONFIG = (
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "maintenance.auto=false",
-)
+# Commits are made by the tool even where the user has no identity configured; hooks and
+# signing are off in every git call (``git_config``).
 # Paths handed to git are file names, never patterns: `cfg*.py` must not also stage an untracked
 # `cfg2.py` that is outside scope (and that a discard's reset would then delete).
 _LITERAL = ("--literal-pathspecs",)
@@ -34,7 +26,7 @@ _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autorese
 def _rev_parse(path: StrPath, *args: str) -> subprocess.CompletedProcess[str]:
     """Unchecked, for the calls that find the repository: failing there is the user's news."""
     return subprocess.run(
-        ["git", "rev-parse", *args],
+        argv(path, "rev-parse", *args),
         cwd=path,
         capture_output=True,
         encoding="utf-8",
@@ -84,6 +76,11 @@ def current_branch(repo: StrPath) -> str | None:
 def resolve(repo: StrPath, revision: str) -> str | None:
     out = git(repo, "rev-parse", "--verify", "-q", f"{revision}^{{commit}}", check=False)
     return out.strip() or None
+
+
+def is_ref_format(repo: StrPath, ref: str) -> bool:
+    """Whether git accepts ``ref`` as the name of a ref, by its own rules."""
+    return subprocess.run(argv(repo, "check-ref-format", ref), capture_output=True).returncode == 0
 
 
 def branch_exists(repo: StrPath, branch: str) -> bool:
@@ -165,7 +162,7 @@ def changed_files(repo: StrPath, base: str, tip: str) -> list[str]:
 
 def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", ancestor, descendant],
+        argv(repo, "merge-base", "--is-ancestor", ancestor, descendant),
         cwd=repo,
         capture_output=True,
         start_new_session=True,
@@ -177,7 +174,7 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     """Take ``patch`` back out of the index and the tree; False (nothing changed) if it does not
     apply."""
     result = subprocess.run(
-        ["git", "apply", "-R", "--index"],
+        argv(repo, "apply", "-R", "--index"),
         cwd=repo,
         input=patch,
         text=True,
@@ -223,7 +220,7 @@ def commit_staged(repo: StrPath, message: str, identity: bool) -> str:
 def _commit(
     repo: StrPath, message: str, identity: bool, *args: str, stdin: str | None = None
 ) -> None:
-    config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
+    config = () if identity else _FALLBACK_IDENTITY
     git(repo, *config, *_LITERAL, "commit", "-q", "--no-verify", "-m", message, *args, stdin=stdin)
 
 
@@ -271,7 +268,17 @@ def stray_edits_snapshot(repo: StrPath, wanted: bool = True) -> Iterator[Pending
 
 
 def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
-    return start(repo, "diff", "-U0", "--no-color", "--no-renames", "--no-ext-diff", base, tip)
+    return start(
+        repo,
+        "diff",
+        "-U0",
+        "--no-color",
+        "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
+        base,
+        tip,
+    )
 
 
 def line_counts(started: Pending) -> tuple[int, int]:
@@ -292,7 +299,7 @@ def line_counts(started: Pending) -> tuple[int, int]:
 
 
 def diff(repo: StrPath, base: str, tip: str) -> str:
-    return git(repo, "diff", "--no-color", base, tip)
+    return git(repo, "diff", "--no-color", "--no-ext-diff", "--no-textconv", base, tip)
 
 
 def reset_hard(repo: StrPath, commit: str) -> None:
@@ -345,7 +352,7 @@ def tree_of(repo: StrPath, commit: str) -> str:
 
 def commit_tree(repo: StrPath, tree: str, parent: str, message: str, identity: bool) -> str:
     """A new commit holding ``tree`` on top of ``parent``, made without any checkout."""
-    config = _COMMIT_CONFIG + (() if identity else _FALLBACK_IDENTITY)
+    config = () if identity else _FALLBACK_IDENTITY
     return git(repo, *config, "commit-tree", tree, "-p", parent, "-F", "-", stdin=message).strip()
 
 

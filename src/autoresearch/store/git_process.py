@@ -10,6 +10,8 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
+from autoresearch.store.git_config import overrides
+
 if TYPE_CHECKING:
     from _typeshed import StrPath
 
@@ -46,7 +48,7 @@ class Pending:
 
     def _start(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            ["git", *self._args],
+            argv(self._repo, *self._args),
             cwd=self._repo,
             stdin=None if self._stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -84,6 +86,11 @@ class Pending:
 
     def __exit__(self, *exc_info: object) -> None:
         self._process.__exit__(*exc_info)
+
+
+def argv(repo: StrPath, *args: str) -> list[str]:
+    """A git command line for ``repo`` that runs none of the programs the repository names."""
+    return ["git", *overrides(repo), *args]
 
 
 def start(repo: StrPath, *args: str) -> Pending:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.rules import formatting
 from autoresearch.rules.columns import PARALLEL_COLUMNS, RUN_COLUMNS, run_column
+from autoresearch.rules.formatting import printable
 from autoresearch.store.files import append_lines
 
 if TYPE_CHECKING:
@@ -104,8 +105,10 @@ def parse_number(cell: str) -> float | None:
 
 def sanitize(text: str) -> str:
     """One cell of text: no tabs or line breaks, which would break the TSV, and nothing that is
-    not UTF-8 (a description typed in a Latin-1 terminal), which could not be written at all."""
-    return " ".join(_valid_utf8(str(text)).replace("\t", " ").splitlines()).strip()
+    not UTF-8 (a description typed in a Latin-1 terminal), which could not be written at all;
+    characters that act on a terminal are written as their escapes."""
+    one_line = " ".join(_valid_utf8(str(text)).replace("\t", " ").splitlines()).strip()
+    return printable(one_line)
 
 
 def _valid_utf8(text: str) -> str:
@@ -155,7 +158,8 @@ def parse_lines(lines: Iterable[str], path: StrPath | None = None) -> Ledger:
                 commit=cells[0].strip(),
                 value=value,
                 status=status,
-                description=cells[description_at] if description_at is not None else "",
+                # Whoever wrote the file, a description never acts on the terminal showing it.
+                description=printable(cells[description_at]) if description_at is not None else "",
                 values=dict(zip(columns, cells, strict=False)),
             )
         )

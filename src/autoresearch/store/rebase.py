@@ -12,13 +12,13 @@ def rebase_onto(repo: str, commit: str, onto: str, message: str, identity: bool)
     """``commit``'s changes since its merge base with ``onto``, committed on ``onto``; None when
     they conflict with what ``onto`` changed."""
     merged = subprocess.run(
-        ["git", "merge-tree", "--write-tree", "--no-messages", onto, commit],
+        git.argv(repo, "merge-tree", "--write-tree", "--no-messages", onto, commit),
         cwd=repo,
         capture_output=True,
         text=True,
     )
-    if merged.returncode == 1:
-        return None
+    if merged.returncode == 1 or "failure to merge" in merged.stderr:
+        return None  # a conflict, or a merge driver of the repository's that was not run
     if merged.returncode != 0:
         raise git.GitError(merged.stderr.strip() or "git merge-tree failed")
     tree = merged.stdout.split("\n", 1)[0].strip()

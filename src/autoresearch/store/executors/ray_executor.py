@@ -141,7 +141,7 @@ class RayExecutor:
     def archive(self, commit: str) -> Any:
         if commit not in self.archives:
             tar = subprocess.run(
-                ["git", "archive", "--format=tar", commit],
+                git.argv(self.repo, "archive", "--format=tar", commit),
                 cwd=self.repo,
                 capture_output=True,
                 check=False,

@@ -1,0 +1,135 @@
+"""What keeps the repository's own programs out of the tool's git calls.
+
+A repository can name programs that git runs inside ordinary commands: hooks (a checkout's
+``post-checkout``), ``core.fsmonitor`` (every status), filter drivers (``clean`` on add,
+``smudge`` on checkout), merge drivers, an external diff, credential helpers, commit signing.
+An agent that can write ``.git/config`` could so decide what the tool reads (a textconv that
+shrinks a diff's line count) or run code outside any time limit. Every git process the tool
+starts carries ``-c`` overrides that switch each of them off; diffs are also asked for with
+``--no-ext-diff --no-textconv``, so that line counts are taken on the bytes git stores.
+
+Drivers are named by the user (``[filter "lfs"]``): their names are read from the repository's
+configuration files, again whenever one of them changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import StrPath
+
+_ALWAYS = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.sshCommand=",
+    "core.askPass=",
+    "credential.helper=",
+    "diff.external=",
+    "commit.gpgSign=false",
+    "tag.gpgSign=false",
+    "maintenance.auto=false",
+)
+# A section that names a driver: [filter "name"], or the older [filter.name].
+_DRIVER_SECTION = re.compile(
+    r'^\s*\[\s*(filter|merge)\s*(?:"((?:[^"\\]|\\.)*)"|\.([^\]\s]+))\s*\]', re.I | re.M
+)
+_INCLUDE_SECTION = re.compile(r"^\s*\[\s*include(?:if)?\b", re.I | re.M)
+_cache: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {}
+
+
+def overrides(repo: StrPath) -> tuple[str, ...]:
+    """The ``-c`` arguments for a git call in ``repo`` that let no program it names run."""
+    files = _config_files(str(repo))
+    stamps = tuple(_mtime(path) for path in files)
+    cached = _cache.get(files[0] if files else "")
+    if cached is not None and cached[0] == stamps:
+        return cached[1]
+    texts = [_read(path) for path in files]
+    names = {
+        (kind.lower(), quoted or dotted)
+        for text in texts
+        for kind, quoted, dotted in _DRIVER_SECTION.findall(text)
+    }
+    includes = any(_INCLUDE_SECTION.search(text) for text in texts)
+    if includes:  # an included file may change unseen: ask git each time, never cache
+        names |= _names_from_git(str(repo))
+    args: list[str] = []
+    for setting in _ALWAYS:
+        args += ["-c", setting]
+    for kind, name in sorted(names):
+        if kind == "filter":
+            for key in ("clean=", "smudge=", "process=", "required=false"):
+                args += ["-c", f"filter.{name}.{key}"]
+        else:  # an empty merge driver runs nothing: the merge fails, which reads as a conflict
+            args += ["-c", f"merge.{name}.driver="]
+    result = tuple(args)
+    if files and not includes:
+        _cache[files[0]] = (stamps, result)
+    return result
+
+
+def _names_from_git(repo: str) -> set[tuple[str, str]]:
+    listed = subprocess.run(
+        ["git", "config", "--includes", "--name-only", "--get-regexp", r"^(filter|merge)\."],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+    ).stdout
+    names = set()
+    for line in listed.splitlines():
+        kind, _, rest = line.partition(".")
+        name = rest.rpartition(".")[0]
+        if name:
+            names.add((kind.lower(), name))
+    return names
+
+
+def _config_files(repo: str) -> tuple[str, ...]:
+    """The repository's own configuration files (those of its main repository too, for a
+    linked worktree)."""
+    gitdir = _gitdir(repo)
+    if gitdir is None:
+        return ()
+    common = gitdir
+    commondir = os.path.join(gitdir, "commondir")
+    if os.path.exists(commondir):
+        common = os.path.normpath(os.path.join(gitdir, _read(commondir).strip()))
+    found = [os.path.join(common, "config"), os.path.join(gitdir, "config.worktree")]
+    if common != gitdir:
+        found.append(os.path.join(common, "config.worktree"))
+    return tuple(found)
+
+
+def _gitdir(path: str) -> str | None:
+    folder = os.path.abspath(path)
+    while True:
+        dotgit = os.path.join(folder, ".git")
+        if os.path.isdir(dotgit):
+            return dotgit
+        if os.path.isfile(dotgit):
+            pointer = _read(dotgit).strip().removeprefix("gitdir:").strip()
+            return os.path.normpath(os.path.join(folder, pointer))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1.0
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
