@@ -1,11 +1,13 @@
 """Signals and kills at the moments between the steps of an experiment: the books never split.
 
-A ``reference-transaction`` hook, which git runs whenever a ref moves, signals the tool at the
-exact moment a pin is made or the keep ref moves.
+A ``git`` on PATH in front of the real one (the tool runs none of the repository's hooks)
+signals the tool at the exact moment a pin is made or the keep ref moves.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,30 +16,42 @@ from pathlib import Path
 import pytest
 from support import EVENT_DEADLINE, Cli, git, ledger_lines, wait_for_run, write_train
 
-HOOK = """\
+SHIM = """\
 #!/bin/sh
-[ "$1" = committed ] || exit 0
-grep -q '{ref}$' || exit 0
-[ -e "{marker}" ] && exit 0
-touch "{marker}"
-tool=$(awk '/^PPid:/{{print $2}}' /proc/$PPID/status)
-{target}
-kill -s {signal} -- "$tool"
-sleep 0.3
+"{git}" "$@"
+status=$?
+case " $* " in
+*" update-ref {ref} "*)
+    if [ $status -eq 0 ] && [ ! -e "{marker}" ]; then
+        touch "{marker}"
+        tool=$PPID
+        {target}
+        kill -s {signal} -- "$tool"
+        sleep 0.3
+    fi;;
+esac
+exit $status
 """
 
 
 def signal_when_ref_moves(
-    repo: Path, ref: str, signum: signal.Signals, whole_group: bool = False
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ref: str,
+    signum: signal.Signals,
+    whole_group: bool = False,
 ) -> Path:
     """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it (with
     ``whole_group``, to its process group, as a terminal's Ctrl-C does)."""
     marker = repo.parent / f"fired-{ref.replace('/', '-')}"
-    hook = repo / ".git" / "hooks" / "reference-transaction"
+    shim = repo.parent / "shim" / "git"
+    shim.parent.mkdir(exist_ok=True)
     target = 'tool="-$(ps -o pgid= -p "$tool" | tr -d " ")"' if whole_group else ""
     name = signum.name.removeprefix("SIG")
-    hook.write_text(HOOK.format(ref=ref, marker=marker, signal=name, target=target))
-    hook.chmod(0o755)
+    real = shutil.which("git")
+    shim.write_text(SHIM.format(git=real, ref=ref, marker=marker, signal=name, target=target))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
     return marker
 
 
@@ -65,10 +79,10 @@ def assert_books_agree(repo: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_between_the_commit_and_the_record_waits_for_the_books(
-    repo: Path, session: Cli, signum: signal.Signals
+    repo: Path, session: Cli, signum: signal.Signals, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keep = git(repo, "rev-parse", "HEAD")
-    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/exp/1", signum)
+    marker = signal_when_ref_moves(repo, monkeypatch, "refs/autoresearch/t/exp/1", signum)
     write_train(repo, 0.5)
     result = session("try", "-m", "signalled while pinned")
     assert marker.exists()
@@ -80,9 +94,9 @@ def test_a_signal_between_the_commit_and_the_record_waits_for_the_books(
 
 
 def test_a_signal_between_the_row_and_the_keep_ref_lets_the_keep_stand(
-    repo: Path, session: Cli
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/keep", signal.SIGTERM)
+    marker = signal_when_ref_moves(repo, monkeypatch, "refs/autoresearch/t/keep", signal.SIGTERM)
     write_train(repo, 0.5)
     result = session("try", "-m", "better")
     assert marker.exists()
@@ -96,9 +110,11 @@ def test_a_signal_between_the_row_and_the_keep_ref_lets_the_keep_stand(
 
 
 def test_a_terminal_ctrl_c_at_the_keep_ref_spares_the_git_commands_keeping_the_books(
-    repo: Path, session: Cli
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/keep", signal.SIGINT, True)
+    marker = signal_when_ref_moves(
+        repo, monkeypatch, "refs/autoresearch/t/keep", signal.SIGINT, True
+    )
     write_train(repo, 0.5)
     # In a process group of its own, as at a terminal, so that the signal reaches only it.
     tool = subprocess.Popen(
@@ -117,8 +133,10 @@ def test_a_terminal_ctrl_c_at_the_keep_ref_spares_the_git_commands_keeping_the_b
     assert_books_agree(repo)
 
 
-def test_a_kill_after_the_pin_leaves_exp_n_for_row_n(repo: Path, session: Cli) -> None:
-    marker = signal_when_ref_moves(repo, "refs/autoresearch/t/exp/1", signal.SIGKILL)
+def test_a_kill_after_the_pin_leaves_exp_n_for_row_n(
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = signal_when_ref_moves(repo, monkeypatch, "refs/autoresearch/t/exp/1", signal.SIGKILL)
     write_train(repo, 0.5)
     assert session("try", "-m", "killed once pinned").returncode == -signal.SIGKILL
     assert marker.exists()

@@ -28,7 +28,6 @@ _ALWAYS = (
     "core.sshCommand=",
     "core.askPass=",
     "credential.helper=",
-    "diff.external=",
     "commit.gpgSign=false",
     "tag.gpgSign=false",
     "maintenance.auto=false",

@@ -60,8 +60,10 @@ class Tracked(NamedTuple):
         commit = self.params["commit"]
         if self.repo is None or not self.base or not commit or commit == "baseline":
             return None
-        text = git.git(self.repo, "diff", "--no-color", self.base, commit, check=False)
-        return text or None
+        try:
+            return git.diff(self.repo, self.base, commit) or None
+        except git.GitError:
+            return None
 
 
 def experiments(
