@@ -8,10 +8,11 @@ Every problem is a one-line UserError raised before anything is changed.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.rules.columns import refuse_ambiguous
@@ -28,7 +29,6 @@ from autoresearch.rules.settings_table import (
 
 if TYPE_CHECKING:
     import datetime
-    from typing import Any
 
 
 PROGRAM_FILE = "program.md"
@@ -88,6 +88,10 @@ class Parsed(NamedTuple):
     constraints: tuple[Constraint, ...] = ()
 
 
+_LISTS = ("scope", "protect", "also", "knobs", "constraint", "track", "writable", "share")
+_LISTS += ("pass_env", "artifact")
+
+
 class Settings(NamedTuple):
     """One session's settings, frozen at init."""
 
@@ -110,6 +114,13 @@ class Settings(NamedTuple):
     holdout_metric: str | None = None
     knobs: tuple[dict[str, Any], ...] = ()
     track: tuple[str, ...] = ()
+    sandbox: str = default("sandbox")
+    no_network: bool = False
+    writable: tuple[str, ...] = ()
+    share: tuple[str, ...] = ()
+    pass_env: tuple[str, ...] = ()
+    eval: str | None = None
+    artifact: tuple[str, ...] = ()
     loop: Mapping[str, Any] = MappingProxyType({})
     parsed: Parsed = Parsed()  # made from the fields above; never written to a file
 
@@ -135,7 +146,7 @@ class Settings(NamedTuple):
     def from_dict(cls, data: Mapping[str, Any]) -> Settings:
         known = set(cls._fields) - {"parsed"}
         values = {key: value for key, value in data.items() if key in known}
-        for key in ("scope", "protect", "also", "knobs", "constraint", "track"):
+        for key in _LISTS:
             values[key] = tuple(values.get(key) or ())
         return with_parsed(cls(**values))
 
@@ -248,6 +259,7 @@ def validate(
         holdout_metric=str(holdout_metric) if holdout_metric is not None else None,
         knobs=knobs,
         track=read["track"] or (),
+        **_confinement(values, read),
         loop=dict(loop or {}),
     )
     refuse_ambiguous([settings.metric, *settings.also], settings.holdout_column)
@@ -268,8 +280,47 @@ _READ = (
     "complexity_cost",
     "constraint",
     "track",
+    "sandbox",
+    "no_network",
+    "writable",
+    "share",
+    "pass_env",
+    "artifact",
 )
+_VARIABLE = r"[A-Za-z_][A-Za-z0-9_]*"
 _CONSTRAINT = r"^\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(<=|>=|==|<|>)\s*(\S+)\s*$"
+
+
+def _confinement(values: Mapping[str, Any], read: Mapping[str, Any]) -> dict[str, Any]:
+    """What the sandbox and the trusted evaluation take, checked: folders as absolute paths,
+    variables by name, outputs inside the checkout."""
+    for name in read["pass_env"] or ():
+        if not re.fullmatch(_VARIABLE, name):
+            raise UserError(f"pass-env {name!r} is not an environment variable name")
+    for path in read["artifact"] or ():
+        parts = path.replace("\\", "/").split("/")
+        if os.path.isabs(path) or ".." in parts or not path.strip("/. "):
+            raise UserError(f"artifact {path!r} must be a path inside the checkout")
+    folders: dict[str, tuple[str, ...]] = {}
+    for key in ("writable", "share"):
+        paths = [os.path.abspath(os.path.expanduser(p)) for p in read[key] or ()]
+        for path in paths:
+            if path == os.sep:
+                raise UserError(f"{key} {path!r}: the whole file system cannot be shared")
+        folders[key] = tuple(paths)
+    evaluation = values.get("eval")
+    if evaluation is not None and (not isinstance(evaluation, str) or not evaluation.strip()):
+        raise UserError("eval must be a command")
+    if read["artifact"] and evaluation is None:
+        raise UserError("artifact is for --eval: give the evaluation command too")
+    return {
+        "sandbox": read["sandbox"],
+        "no_network": bool(read["no_network"]),
+        "pass_env": tuple(read["pass_env"] or ()),
+        "eval": evaluation.strip() if isinstance(evaluation, str) else None,
+        "artifact": tuple(read["artifact"] or ()),
+        **folders,
+    }
 
 
 def parse_constraint(text: str) -> Constraint:
