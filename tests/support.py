@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EVENT_DEADLINE = 180.0
+EVENT_DEADLINE = float(os.environ.get("TRIAGE_DEADLINE", "180"))
 # A run or an agent that lasts this long is one that only a kill ends within a test.
 FOREVER = 600
 

@@ -10,6 +10,7 @@ from typing import Any
 from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine import preflight
+from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.measure import RunOutcome
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
@@ -164,3 +165,4 @@ def print_started(session: Session) -> None:
         f"session {settings.tag} on branch autoresearch/{settings.tag} · {settings.metric} "
         f"({settings.direction}) · scope: {scope} · protected: {protected}"
     )
+    print(sandbox_line(settings))

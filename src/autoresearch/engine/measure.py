@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from autoresearch.engine.evaluation import clear_outputs, evaluate
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
@@ -35,6 +36,7 @@ from autoresearch.store.files import (
     read_runs,
     write_json,
 )
+from autoresearch.store.sandbox import Policy
 
 SEED_STRIDE = 1000
 
@@ -57,6 +59,7 @@ class MeasureJob(NamedTuple):
     executor: Executor | None = None  # where the runs happen; None: in the repository itself
     devices: tuple[str, ...] = ()
     inflight_path: str | None = None  # where the in-flight file goes (default: the session's)
+    confine: Policy | None = None  # the sandbox of its runs
 
 
 class Measurement(NamedTuple):
@@ -200,9 +203,16 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
             job.settings.kill_after,
             job.devices,
             run_id,
+            job.confine,
         )
         place = job.executor or LocalExecutor(job.repo)
-        result, readings, crash = run_and_read(place, request, job.patterns, Watch(started, tick))
+        # With a trusted evaluation, nothing the run prints is read as a metric.
+        read_from_run = {} if job.settings.eval else job.patterns
+        if job.settings.eval:
+            clear_outputs(job)
+        result, readings, crash = run_and_read(place, request, read_from_run, Watch(started, tick))
+        if job.settings.eval and crash is None:
+            readings, crash = run_evaluation(job, job.settings.eval, log_path, request.env)
     written = sorted(writes.touched)
     crash = (
         check_protected(job, "during the run")
@@ -210,6 +220,19 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
         or crash
     )
     return RunOutcome(readings, crash, result.seconds, result.interrupted)
+
+
+def run_evaluation(
+    job: MeasureJob, command: str, run_log: str, env: Mapping[str, str]
+) -> tuple[dict[str, Reading], str | None]:
+    """The metrics as the trusted evaluation reads them from what the run left."""
+    log_path = run_log[: -len(".log")] + ".eval.log"
+    ran, missing = evaluate(job, command, log_path, env)
+    if ran is None:
+        return {}, missing
+    readings = read_metrics(runner.lines_from_end(log_path), job.patterns)
+    crash = crash_reason(ran, readings, job.settings.kill_after)
+    return readings, None if crash is None else f"evaluation: {crash}"
 
 
 def run_environment(
@@ -253,6 +276,8 @@ def crash_reason(
         return "worker lost"
     if result.interrupted:
         return "interrupted"
+    if result.late:
+        return "a process the run left behind wrote to its log after the run ended"
     if result.timed_out:
         return f"timeout after {kill_after:g} s"
     if result.exit_code:
@@ -319,7 +344,7 @@ def run_holdout(job: MeasureJob) -> tuple[float | None, str | None]:
     log_path = job.files.archived_log(job.number, job.commit, ".holdout")
     request = RunRequest(
         "HEAD", settings.holdout or "", log_path, job_environment(job, 0), settings.kill_after
-    )
+    )._replace(confine=job.confine)
     _, readings, crash = run_and_read(
         LocalExecutor(job.repo), request, {name: default_pattern(name)}
     )

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
+from autoresearch.engine.confine import run_policy
 from autoresearch.engine.measure import (
     UNWATCHED,
     RunOutcome,
@@ -62,7 +63,9 @@ def run_first(
     os.close(handle)
     env = run_environment(settings.tag, commit, settings.budget, "0", 0)
     watching = watch(log) if watch is not None else UNWATCHED
-    request = RunRequest(commit, settings.run, log, env, settings.kill_after)
+    # Before the session starts, its protected files are not listed yet: they are the user's.
+    confined = run_policy(repo, settings, ())
+    request = RunRequest(commit, settings.run, log, env, settings.kill_after, confine=confined)
     where = executor or LocalExecutor(repo)
     result = where.run(request, watching)
     return FirstRun(result, log, printed_metrics(runner.lines_from_end(log)))
@@ -98,6 +101,9 @@ def judge_first(first: FirstRun, settings: Settings) -> Verdict:
     failed = run_problem(first, settings)
     if failed is not None:
         return failed
+    if settings.eval:
+        # The metric comes from the trusted evaluation: the baseline's runs make it.
+        return Verdict(None)
     patterns = {
         settings.metric: (
             compile_pattern(settings.pattern)

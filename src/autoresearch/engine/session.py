@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from autoresearch.engine import confine
 from autoresearch.errors import UserError
 from autoresearch.rules import columns
 from autoresearch.rules.metrics import compile_pattern, default_pattern
@@ -32,6 +33,7 @@ from autoresearch.store.files import (
     write_json,
 )
 from autoresearch.store.ledger import Ledger, create_ledger, read_ledger
+from autoresearch.store.sandbox import Policy
 
 BRANCH_PREFIX = "autoresearch/"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -108,6 +110,10 @@ class Session:
         branch = BRANCH_PREFIX + settings.tag
         if not git.is_ref_format(repo, f"refs/heads/{branch}"):
             raise UserError(f"tag {settings.tag!r} is not usable in a branch name (git refuses it)")
+        for folder in settings.writable:
+            if not os.path.isdir(folder):
+                raise UserError(f"writable folder {folder!r} does not exist")
+        confine.sandboxed(settings)
         files = SessionFiles(repo, settings.tag)
         if git.branch_exists(repo, branch):
             raise UserError(f"branch {branch} already exists; choose another --tag")
@@ -258,6 +264,12 @@ class Session:
             raise UserError(
                 f"session {self.tag} has no run command: set one with `autoresearch config run CMD`"
             )
+        confine.sandboxed(self.settings)  # sandbox = on where it does not work refuses here
+
+    @property
+    def confine(self) -> Policy | None:
+        """The sandbox of this session's runs; None: they go without one."""
+        return confine.run_policy(self.repo, self.settings, self.meta.protected)
 
     def read_ledger(self) -> Ledger:
         if not os.path.exists(self.files.ledger):

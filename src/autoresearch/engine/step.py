@@ -175,6 +175,7 @@ def measure_job(
         begun.inflight,
         watch,
         inflight_path=begun.inflight_path,
+        confine=session.confine,
         **where,
     )
 

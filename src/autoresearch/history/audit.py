@@ -161,7 +161,9 @@ class Audit:
             write_json(s.files.audit_marker, {**marker, "group": group})
 
         kill_after = s.settings.kill_after
-        request = RunRequest(commit, s.settings.run, log_path, env, kill_after, (), run_id)
+        request = RunRequest(
+            commit, s.settings.run, log_path, env, kill_after, (), run_id, s.confine
+        )
         _, readings, crash = run_and_read(
             LocalExecutor(s.repo), request, s.patterns, Watch(started)
         )

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from autoresearch.engine.confine import run_policy
 from autoresearch.engine.measure import run_and_read, run_environment
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
@@ -154,7 +155,8 @@ def run_check(repo: str, settings: Settings) -> Check:
     folder = tempfile.mkdtemp(prefix="autoresearch-doctor-")
     log = os.path.join(folder, "run.log")
     env = run_environment("doctor", git.head(repo) or "", settings.budget, "doctor", 0)
-    request = RunRequest("HEAD", settings.run, log, env, settings.kill_after)
+    confined = run_policy(repo, settings, ())
+    request = RunRequest("HEAD", settings.run, log, env, settings.kill_after, confine=confined)
     result, readings, crash = run_and_read(LocalExecutor(repo), request, patterns)
     took = f"{result.seconds:.1f} s"
     if crash is not None:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from autoresearch.engine import record
+from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.session import Session
 from autoresearch.reports.summary import Clock, summarize
 from autoresearch.rules import verdict
@@ -72,6 +73,7 @@ SESSION_KEYS = (
     "crashed_candidate",
     "budget",
     "noise",
+    "sandbox",
     "holdout",
     "record",
 )
@@ -124,6 +126,7 @@ def session_status(session: Session) -> dict[str, Any]:
         ],
         budget=settings.budget,
         noise=noise_status(session),
+        sandbox=sandbox_line(settings),
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
         record=differences,
     )

@@ -122,6 +122,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     noise = s.get("noise")
     if noise:
         lines.append(noise_line(noise))
+    if s.get("sandbox"):
+        lines.append(s["sandbox"])
     holdout = s.get("holdout")
     if holdout and holdout["trend"]:
         first, now = holdout["baseline"], holdout["best"]

@@ -257,7 +257,7 @@ SETTINGS: tuple[Setting, ...] = (
     _session(
         "artifact",
         texts,
-        "file or folder the run writes for --eval to read (repeatable)",
+        "file or folder the run writes for --eval to read, removed before each run (repeatable)",
         metavar="PATH",
         repeatable=True,
     ),

@@ -10,11 +10,12 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from autoresearch.store import signals
+from autoresearch.store import sandbox, signals
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -27,11 +28,17 @@ _POLL_SECONDS = 0.5
 _MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
+# Where what a run's leftovers wrote to its log after the run ended goes: never read as its.
+LATE_SUFFIX = ".late"
+_REAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reaper.py")
+
+
 class RunResult(NamedTuple):
     exit_code: int | None
     seconds: float
     timed_out: bool = False
     interrupted: bool = False
+    late: bool = False  # something the run left behind wrote to its log after it ended
 
 
 class Command(NamedTuple):
@@ -46,6 +53,7 @@ class Command(NamedTuple):
     run_id: str | None = None  # recorded by the caller first, for a kill of the tool
     stderr_path: StrPath | None = None
     grace: float = TERM_GRACE_SECONDS
+    confine: sandbox.Policy | None = None  # run in this sandbox (its checkout: ``cwd``)
 
 
 def run_command(
@@ -62,43 +70,122 @@ def run_command(
     them outlives this call. Inside ``signals.deferred()`` the command is started with signals
     held, so that it never exists unrecorded, and they act once it runs.
     """
-    command, cwd, log_path, env, kill_after, run_id, stderr_path, grace = spec
-    run_id = run_id or new_run_id()
-    env = {**env, RUN_ID_VARIABLE: run_id}
+    run_id = spec.run_id or new_run_id()
+    env = {**spec.env, RUN_ID_VARIABLE: run_id}
+    argv, status = _confined(spec)
     started = time.monotonic()
     process: subprocess.Popen[bytes] | None = None
     try:
         with contextlib.ExitStack() as files:
-            log = files.enter_context(open(log_path, "wb"))
-            errors = log if stderr_path is None else files.enter_context(open(stderr_path, "wb"))
+            log = files.enter_context(open(spec.log_path, "wb"))
+            errors = (
+                log
+                if spec.stderr_path is None
+                else files.enter_context(open(spec.stderr_path, "wb"))
+            )
             process = subprocess.Popen(
-                command,
-                shell=isinstance(command, str),
-                cwd=cwd,
+                argv,
+                cwd=spec.cwd,
                 # An open pipe on stdin makes some programs (codex) wait for input forever.
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=errors,
-                env=dict(env),
+                env=env,
                 start_new_session=True,
+                pass_fds=(status.writer,) if status else (),
             )
+        if status:
+            status.started()
         if on_start is not None:
             on_start(process.pid)
         with signals.allowed():
-            code, timed_out = _wait(process, started, kill_after, on_tick)
+            code, timed_out = _wait(process, started, spec.kill_after, on_tick)
     except KeyboardInterrupt:
-        _stop(process, run_id, grace)
+        _stop(process, run_id, spec.grace)
+        if status:
+            status.close()
         return RunResult(None, time.monotonic() - started, interrupted=True)
     except BaseException:
-        _stop(process, run_id, grace)
+        _stop(process, run_id, spec.grace)
+        if status:
+            status.close()
         raise
     seconds = time.monotonic() - started
+    ended_at = _size(spec.log_path)
     # Background children left behind (data loaders, servers, an agent's helpers) must not
     # outlive the command.
-    _stop(process, run_id, grace)
+    _stop(process, run_id, spec.grace)
+    # Once the reaper is gone, its pipe says how long the log was as the main process exited
+    # (nothing when it was killed first, at a timeout).
+    reported = status.log_size() if status else None
+    ended_at = min(ended_at, reported) if reported is not None else ended_at
+    late = _set_aside_late_output(spec.log_path, ended_at)
     if timed_out:
-        return RunResult(None, seconds, timed_out=True)
-    return RunResult(code, seconds)
+        return RunResult(None, seconds, timed_out=True, late=late)
+    return RunResult(code, seconds, late=late)
+
+
+class _Status:
+    """The pipe on which the reaper says how long the log was when the main process exited."""
+
+    def __init__(self) -> None:
+        self.reader, self.writer = os.pipe()
+        self._open = [self.reader, self.writer]
+
+    def started(self) -> None:
+        """The reaper holds its end now: the pipe ends when it does."""
+        self._close(self.writer)
+
+    def log_size(self) -> int | None:
+        self._close(self.writer)
+        said = b""
+        while chunk := os.read(self.reader, 4096):
+            said += chunk
+        self.close()
+        sizes = [int(word) for word in said.split() if word.isdigit()]
+        return sizes[-1] if sizes else None
+
+    def close(self) -> None:
+        for fd in list(self._open):
+            self._close(fd)
+
+    def _close(self, fd: int) -> None:
+        if fd in self._open:
+            self._open.remove(fd)
+            os.close(fd)
+
+
+def _confined(spec: Command) -> tuple[list[str], _Status | None]:
+    """The command line: in the sandbox when it has one, else under the reaper where there is
+    one (Linux), else as it is."""
+    argv = ["/bin/sh", "-c", spec.argv] if isinstance(spec.argv, str) else list(spec.argv)
+    if spec.confine is not None:
+        return sandbox.wrap(spec.confine._replace(checkout=os.fspath(spec.cwd)), argv), None
+    if not sys.platform.startswith("linux"):
+        return argv, None
+    status = _Status()
+    reaper = [sys.executable, "-I", "-S", _REAPER, str(status.writer), f"{spec.grace:g}"]
+    return [*reaper, *argv], status
+
+
+def _size(path: StrPath) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _set_aside_late_output(log_path: StrPath, ended_at: int) -> bool:
+    """Move what was written to the log after the run ended into its own file; True if any."""
+    if _size(log_path) <= ended_at:
+        return False
+    with open(log_path, "r+b") as log:
+        log.seek(ended_at)
+        late = log.read()
+        log.truncate(ended_at)
+    with open(os.fspath(log_path) + LATE_SUFFIX, "wb") as aside:
+        aside.write(late)
+    return True
 
 
 def _wait(

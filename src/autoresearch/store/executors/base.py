@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import NamedTuple, Protocol
 
+from autoresearch.store.sandbox import Policy
+
 # Set for a run pinned to devices; without devices the user's own value is left alone.
 DEVICES_VARIABLE = "CUDA_VISIBLE_DEVICES"
 
@@ -19,6 +21,7 @@ class RunRequest(NamedTuple):
     kill_after: float | None = None
     devices: tuple[str, ...] = ()
     run_id: str | None = None  # recorded by the caller, for a kill of the tool
+    confine: Policy | None = None  # the sandbox it runs in, its checkout set where it runs
 
 
 class Ran(NamedTuple):
@@ -29,6 +32,7 @@ class Ran(NamedTuple):
     timed_out: bool = False
     interrupted: bool = False
     lost: bool = False
+    late: bool = False  # something it left behind wrote to its log after it ended
 
 
 class Watch(NamedTuple):

@@ -33,6 +33,9 @@ def run_in(directory: str, request: RunRequest, watch: Watch = UNWATCHED) -> Ran
         with_devices(request.env, request.devices),
         request.kill_after,
         request.run_id,
+        confine=request.confine,
     )
     result = runner.run_command(spec, watch.on_start, watch.on_tick)
-    return Ran(result.exit_code, result.seconds, result.timed_out, result.interrupted)
+    return Ran(
+        result.exit_code, result.seconds, result.timed_out, result.interrupted, late=result.late
+    )

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from autoresearch.errors import UserError
 from autoresearch.store import git
 from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch
+from autoresearch.store.sandbox import Policy
 
 _POLL_SECONDS = 0.5
 _RUN_LOG = ".autoresearch-run.log"
@@ -163,6 +164,7 @@ class RayExecutor:
             request.kill_after,
             request.run_id or f"ray-{os.getpid()}-{time.time_ns()}",
             self.links,
+            _on_a_node(request.confine),
         )
         try:
             while not ray.wait([ref], timeout=_POLL_SECONDS)[0]:
@@ -172,7 +174,7 @@ class RayExecutor:
             ray.cancel(ref, force=True)  # the watchdog kills what the run started
             return Ran(None, time.monotonic() - started, interrupted=True)
         try:
-            code, seconds, timed_out, log = ray.get(ref)
+            code, seconds, timed_out, late, log = ray.get(ref)
         except ray.exceptions.RayTaskError as error:
             with open(request.log_path, "a", encoding="utf-8") as handle:
                 handle.write(f"\nthe Ray task failed: {error}\n")
@@ -181,7 +183,7 @@ class RayExecutor:
             return Ran(None, time.monotonic() - started, lost=True)
         with open(request.log_path, "wb") as handle:
             handle.write(log)
-        return Ran(code, seconds, timed_out)
+        return Ran(code, seconds, timed_out, late=late)
 
     def close(self) -> None:
         self.archives.clear()
@@ -194,14 +196,17 @@ def _run_on_worker(
     kill_after: float | None,
     run_id: str,
     links: tuple[tuple[str, str], ...],
-) -> tuple[int | None, float, bool, bytes]:
-    """On the Ray worker: unpack the commit, run it with the runner, return how it went."""
+    confine: Policy | None,
+) -> tuple[int | None, float, bool, bool, bytes]:
+    """On the Ray worker: unpack the commit, run it with the runner (in the sandbox, when the
+    session has one: a node without a working one crashes the run, saying why), return how it
+    went."""
     import io
     import sys
     import tarfile
     import tempfile
 
-    from autoresearch.store import runner
+    from autoresearch.store import runner, sandbox
 
     with tempfile.TemporaryDirectory(prefix="autoresearch-run-") as place:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -217,8 +222,18 @@ def _run_on_worker(
             watchdog = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(group), run_id]
             subprocess.run([sys.executable, "-c", _DETACH, *watchdog], check=False)
 
-        spec = runner.Command(command, place, log, {**os.environ, **sent}, kill_after, run_id)
+        unavailable = sandbox.unavailable() if confine is not None else None
+        if unavailable:
+            said = f"the sandbox does not work on this Ray node: {unavailable}\n"
+            return 1, 0.0, False, False, said.encode()
+        environment = {**os.environ, **sent}
+        spec = runner.Command(command, place, log, environment, kill_after, run_id, confine=confine)
         result = runner.run_command(spec, guard)
         with open(log, "rb") as handle:
             output = handle.read()
-    return result.exit_code, result.seconds, result.timed_out, output
+    return result.exit_code, result.seconds, result.timed_out, result.late, output
+
+
+def _on_a_node(confine: Policy | None) -> Policy | None:
+    """The sandbox as a node can make it: the project is not there, only the commit's files."""
+    return None if confine is None else confine._replace(project="", hidden=())

@@ -1,0 +1,54 @@
+"""Which sandbox a session's runs get: the setting, what this machine can do, and the paths of
+the project a run may not change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from autoresearch.errors import UserError
+from autoresearch.rules.settings import PROGRAM_FILE, Settings
+from autoresearch.store import sandbox
+from autoresearch.store.files import LEDGER_FILE, RUN_LOG, STATE_DIR
+from autoresearch.store.settings_file import SETTINGS_FILE
+
+# Read-only inside a run's checkout, whatever the scope: the repository, the books, and what
+# steers the loop.
+_NEVER_WRITTEN = (".git", LEDGER_FILE, RUN_LOG, SETTINGS_FILE, PROGRAM_FILE)
+
+
+def sandboxed(settings: Settings) -> bool:
+    """Whether runs go in the sandbox: ``auto`` where it works, ``on`` or refuse."""
+    if settings.sandbox == "off":
+        return False
+    reason = sandbox.unavailable()
+    if reason is not None and settings.sandbox == "on":
+        raise UserError(f"sandbox = on, but {reason}")
+    return reason is None
+
+
+def run_policy(repo: str, settings: Settings, protected: Iterable[str]) -> sandbox.Policy | None:
+    """The sandbox of every run of this session (its checkout is set where it runs), or None
+    when the session's runs go without one."""
+    if not sandboxed(settings):
+        return None
+    return sandbox.Policy(
+        project=repo,
+        hidden=(STATE_DIR,),
+        read_only=(*_NEVER_WRITTEN, *sorted(protected)),
+        writable=settings.writable,
+        shared=settings.share,
+        network=not settings.no_network,
+    )
+
+
+def sandbox_line(settings: Settings) -> str:
+    """One line saying what confines this session's runs."""
+    if settings.sandbox == "off":
+        return "sandbox: off (by the setting): runs are stopped by process group and reaper only"
+    reason = sandbox.unavailable()
+    if reason is not None:
+        if settings.sandbox == "on":
+            return f"sandbox: on, but {reason}: no run can start"
+        return f"sandbox: none here ({reason}); runs are stopped by process group and reaper only"
+    network = "no network" if settings.no_network else "network on"
+    return f"sandbox: bubblewrap ({network})"

@@ -1,0 +1,111 @@
+"""The trusted evaluation (``--eval CMD``): after a run, score what it produced from a folder of
+its own, in a sandbox of its own.
+
+The folder holds the protected files as they were at the session's start and the run's declared
+outputs (``--artifact PATH``), read-only, and nothing else of the candidate: no file the run
+wrote next to the evaluation can shadow what it imports. The metrics are read from the
+evaluation's output only; nothing the run printed can set them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from autoresearch.store import sandbox
+from autoresearch.store.executors import LocalExecutor, Ran, RunRequest
+
+if TYPE_CHECKING:
+    from autoresearch.engine.measure import MeasureJob
+
+
+def evaluation_policy(job: MeasureJob, folder: str) -> sandbox.Policy | None:
+    """The evaluation's sandbox: the run's, with the whole project hidden but for its folder."""
+    if job.confine is None:
+        return None
+    return job.confine._replace(
+        hide_project=True,
+        checkout=folder,
+        read_only=(*job.settings.artifact, *sorted(job.protected)),
+    )
+
+
+def lay_out(job: MeasureJob, workdir: str, folder: str) -> str | None:
+    """Fill ``folder`` with the protected files as at the start and the run's outputs from
+    ``workdir``; a crash reason when an output is missing."""
+    for relative in job.protected:
+        backup = os.path.join(job.files.protected_backup, relative)
+        source = backup if os.path.isfile(backup) else os.path.join(job.repo, relative)
+        _place(source, os.path.join(folder, relative))
+    for relative in job.settings.artifact:
+        source = os.path.join(workdir, relative)
+        if not os.path.lexists(source) or os.path.islink(source):
+            return f"the run wrote no {relative} (an --artifact the evaluation reads)"
+        _place(source, os.path.join(folder, relative))
+    return None
+
+
+def clear_outputs(job: MeasureJob) -> None:
+    """Remove what an earlier run left at the declared outputs: only this run's count."""
+    workdir = job.executor.workdir if job.executor is not None else job.repo
+    for relative in job.settings.artifact:
+        path = os.path.join(workdir, relative)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+
+def _place(source: str, target: str) -> None:
+    """A copy of ``source`` at ``target``: hard links where the file system allows (a model
+    of gigabytes costs nothing), else a copy."""
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    if os.path.isdir(source):
+        shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
+    else:
+        _link_or_copy(source, target)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+@contextlib.contextmanager
+def evaluation_folder(job: MeasureJob) -> Iterator[str]:
+    """A fresh folder under the session's state (absent from every run's sandbox), removed
+    after."""
+    os.makedirs(job.files.dir, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix=f"eval-{job.number:04d}-", dir=job.files.dir)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def evaluate(
+    job: MeasureJob, command: str, log_path: str, env: Mapping[str, str]
+) -> tuple[Ran | None, str | None]:
+    """Run the trusted ``command`` on what the run left in its checkout; how it ran, or why it
+    could not (the log at ``log_path`` holds its output)."""
+    workdir = job.executor.workdir if job.executor is not None else job.repo
+    with evaluation_folder(job) as folder:
+        missing = lay_out(job, workdir, folder)
+        if missing is not None:
+            return None, missing
+        request = RunRequest(
+            job.commit,
+            command,
+            log_path,
+            env,
+            job.settings.kill_after,
+            job.devices,
+            confine=evaluation_policy(job, folder),
+        )
+        return LocalExecutor(folder).run(request), None
