@@ -8,7 +8,9 @@ In a repository of 1,000 files with a run command that does next to nothing, thi
 - one ``autoresearch try`` from the shell, minus the run itself;
 - the same git calls, run and fsyncs from the barest Python script (``bare_try.py``), minus the
   run: what any Python tool doing this would pay, so that the rest of ``try`` is the tool's own;
-- for scale, the start of a bare Python (``python -c pass``).
+- for scale, the start of a bare Python (``python -c pass``);
+- what confining a run costs: the run command started by the runner in the sandbox
+  (bubblewrap), and outside it under the reaper, each minus the same command started bare.
 
 Each round does one of each, in four copies of the repository, so that all of them see the same
 moments of a shared, noisy machine; medians are printed with the 10th-90th percentile range.
@@ -38,9 +40,11 @@ from scratch_repo import (
     time_cli_try,
 )
 
+from autoresearch.engine.confine import run_policy
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.rules.settings import validate
+from autoresearch.store import runner, sandbox
 
 
 class GitFloor:
@@ -101,6 +105,28 @@ class BareTry:
         return time_cli_try(self.command, self.repo, step)
 
 
+class Confinement:
+    """One start of the run command three ways: bare, under the reaper, in the sandbox."""
+
+    def __init__(self, repo: Path) -> None:
+        settings = validate({"tag": "sandbox", "run": RUN, "metric": "score"})
+        self.repo = repo
+        self.policy = run_policy(str(repo), settings, ())
+        self.log = repo / "confined.log"
+
+    def bare(self) -> float:
+        started = time.perf_counter()
+        with open(self.log, "wb") as log:
+            subprocess.run(RUN, shell=True, cwd=self.repo, stdout=log, check=True)
+        return time.perf_counter() - started
+
+    def confined(self, policy: sandbox.Policy | None) -> float:
+        spec = runner.Command(RUN, self.repo, self.log, USER_ENV, confine=policy)
+        started = time.perf_counter()
+        runner.run_command(spec)
+        return time.perf_counter() - started
+
+
 def python_start() -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True, env=USER_ENV)
@@ -111,18 +137,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
-    names = ("floor", "engine", "cli", "bare", "python")
+    names = ("floor", "engine", "cli", "bare", "python", "run", "reaper", "sandbox")
     times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as root, contextlib.ExitStack() as stack:
         repos = [make_repo(Path(root, name), 999) for name in ("floor", "engine", "cli", "bare")]
         floor, engine, cli = GitFloor(repos[0]), Engine(repos[1], stack), Cli(repos[2])
         bare = BareTry(repos[3])
+        confinement = Confinement(repos[0])
         for step in range(args.experiments):
             times["floor"].append(floor.step(step))
             times["engine"].append(engine.step(step))
             times["cli"].append(cli.step(step))
             times["bare"].append(bare.step(step))
             times["python"].append(python_start())
+            times["run"].append(confinement.bare())
+            times["reaper"].append(confinement.confined(None))
+            if confinement.policy is not None:
+                times["sandbox"].append(confinement.confined(confinement.policy))
     floor_median, floor_text = median_and_spread(times["floor"])
     engine_median, engine_text = median_and_spread(times["engine"])
     cli_median, cli_text = median_and_spread(times["cli"])
@@ -147,6 +178,17 @@ def main() -> None:
         f"   so the tool's own share is {(cli_median - bare_median) * 1000:.1f} ms"
     )
     print(f"for scale, a bare Python start (python -c pass):         {python_text}")
+    run_median, run_text = median_and_spread(times["run"])
+    print(f"the run command started bare (subprocess, sh -c):       {run_text}")
+    for name, what in (("sandbox", "in the sandbox (bubblewrap)"), ("reaper", "under the reaper")):
+        if not times[name]:
+            print(f"the run {what}: not measured ({sandbox.unavailable()})")
+            continue
+        median = median_and_spread(times[name])[0]
+        print(
+            f"the run {what}, by the runner: {(median - run_median) * 1000:+.1f} ms per run"
+            f" (target <= 10 ms), {(median - run_median) / floor_median:4.2f}x the floor"
+        )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Cli, make_repo
+from support import OUTSIDE_VARIABLE, Cli, make_repo
+
+
+@pytest.fixture(autouse=True, scope="session")
+def tests_outside(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    os.environ[OUTSIDE_VARIABLE] = str(tmp_path_factory.getbasetemp())
+    yield
+    del os.environ[OUTSIDE_VARIABLE]
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-EVENT_DEADLINE = float(os.environ.get("TRIAGE_DEADLINE", "180"))
+EVENT_DEADLINE = 180.0
 # A run or an agent that lasts this long is one that only a kill ends within a test.
 FOREVER = 600
 
@@ -174,16 +174,25 @@ def repo_state(repo: Path) -> tuple[str, str, str, bool]:
     )
 
 
+# The tests' temporary folders, where a run meets its test (a file that says go, a lock, a pid):
+# writable in the sandbox, as a user's data cache would be (set by conftest.py).
+OUTSIDE_VARIABLE = "AUTORESEARCH_TESTS_OUTSIDE"
+
+
 def session_flags(
     tag: str = "t",
     run: str = f"{sys.executable} train.py",
     metric: str = "val_bpb",
     protect: tuple[str, ...] = ("prepare.py",),
+    outside: bool = True,
 ) -> list[str]:
-    """The test project's session, as `init` and `loop` take it."""
+    """The test project's session, as `init` and `loop` take it (``outside``: runs may write
+    the tests' temporary folders)."""
     flags = ["--tag", tag, "--run", run, "--metric", metric, "--scope", "train.py"]
     for pattern in protect:
         flags += ["--protect", pattern]
+    if outside and os.environ.get(OUTSIDE_VARIABLE):
+        flags += ["--writable", os.environ[OUTSIDE_VARIABLE]]
     return flags
 
 
@@ -363,6 +372,23 @@ def wait_for(condition: Callable[[], object], what: str = "the condition") -> No
     while not condition():
         assert time.monotonic() < deadline, f"waited {EVENT_DEADLINE:g} s for {what}"
         time.sleep(0.05)
+
+
+def alive_with(token: str) -> list[int]:
+    """The live processes whose command line holds ``token``: found from outside a sandbox
+    whose processes know only their own numbers."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = Path(entry.path, "cmdline").read_bytes()
+            state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if token.encode() in argv and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
 
 
 def process_gone(pid: int) -> bool:

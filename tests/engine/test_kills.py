@@ -148,8 +148,11 @@ def test_a_kill_after_the_pin_leaves_exp_n_for_row_n(
     assert_books_agree(repo)
 
 
-def test_the_run_is_recorded_before_it_starts(repo: Path, session: Cli) -> None:
-    """Whatever kills the tool once the run exists, its record names the run's id."""
+def test_the_run_is_recorded_before_it_starts(repo: Path, cli: Cli) -> None:
+    """Whatever kills the tool once the run exists, its record names the run's id (read by a
+    run outside the sandbox: inside it, the session's state is out of sight)."""
+    assert cli.init("--sandbox", "off").returncode == 0
+    session = cli
     (repo / "train.py").write_text(
         "import json, os\n"
         "record = json.load(open('.autoresearch/t/inflight.json'))\n"

@@ -276,6 +276,9 @@ print("peak_vram_mb: 1000")
 def test_a_run_that_edits_the_ledger_is_caught_by_the_next_command(
     repo: Path, session: Cli
 ) -> None:
+    # Outside the sandbox, where the run can write the ledger (inside, it is read-only: see
+    # test_sandbox.py).
+    assert session("config", "sandbox", "off").returncode == 0
     (repo / "train.py").write_text(TAMPERING_RUN)
     assert session("try", "-m", "edits the books").stdout.startswith("keep")
     assert "row 0 (line 2) differs" in refused(session, "try", "-m", "next")

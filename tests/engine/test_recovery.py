@@ -12,6 +12,7 @@ import pytest
 from support import (
     EVENT_DEADLINE,
     Cli,
+    alive_with,
     git,
     ledger_lines,
     process_gone,
@@ -20,23 +21,29 @@ from support import (
     write_train,
 )
 
+from autoresearch.store import sandbox
 from autoresearch.store.runner import group_alive
 
-CHILD_IGNORING_TERM = """\
+# The processes are found by a word in their command lines (STUCK, DETACHED): inside the
+# sandbox a pid file holds the sandbox's own numbers.
+STUCK = "stuck-child-of-the-run"
+CHILD_IGNORING_TERM = f"""\
 import os, signal, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c",
-    "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\ntime.sleep(600)"])
+    "import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\ntime.sleep(600)",
+    "{STUCK}"])
 open("child.pid", "w").write(str(child.pid))
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 time.sleep(600)
 """
+BOTH = pytest.mark.parametrize("mode", ["on", "off"])
 
 
 # A helper started in a session of its own (`setsid`, a detached server) leaves the run's
 # process group; it still carries the run's id in its environment.
 DETACHED_HELPER = """\
 import subprocess, sys, time
-helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "detached-helper"],
     start_new_session=True)
 open("helper.pid", "w").write(str(helper.pid))
 print("val_bpb: 0.9")
@@ -51,27 +58,48 @@ def session(repo: Path, cli: Cli) -> Cli:
     return cli
 
 
-def start_stuck_run(repo: Path, cli: Cli) -> tuple[object, int, str]:
+@pytest.fixture
+def either(repo: Path, cli: Cli, mode: str) -> Cli:
+    """The session with its runs in the sandbox (``on``) or without it (``off``)."""
+    if mode == "on" and sandbox.unavailable():
+        pytest.skip(f"no sandbox here: {sandbox.unavailable()}")
+    assert cli.init("--sandbox", mode).returncode == 0
+    return cli
+
+
+def gone(token: str) -> bool:
+    return not alive_with(token)
+
+
+def start_stuck_run(repo: Path, cli: Cli) -> tuple[object, str, str]:
     (repo / "train.py").write_text(CHILD_IGNORING_TERM)
     keep = git(repo, "rev-parse", "HEAD")
     tool = cli.popen("try", "-m", "hangs")
     wait_for(lambda: (repo / "child.pid").exists() and (repo / "child.pid").read_text(), "the run")
-    return tool, int((repo / "child.pid").read_text()), keep
+    wait_for(lambda: alive_with(STUCK), "the run's child")
+    return tool, STUCK, keep
 
 
-def test_tool_killed_mid_run_is_recovered_by_the_next_command(repo: Path, session: Cli) -> None:
+@BOTH
+def test_tool_killed_mid_run_is_recovered_by_the_next_command(
+    repo: Path, either: Cli, mode: str
+) -> None:
+    session = either
     tool, child, keep = start_stuck_run(repo, session)
     group = json.loads((repo / ".autoresearch/t/inflight.json").read_text())["group"]
     tool.send_signal(signal.SIGKILL)
     tool.wait()
-    assert not process_gone(child)  # the run outlived the tool...
     status = session("status")
     assert "interrupted: experiment 1" in status.stdout
-    assert f"its run is still alive (pid {group})" in status.stdout
+    if mode == "on":  # the sandbox dies with the tool, and the run with it
+        wait_for(lambda: gone(child), "the run to die with the tool")
+    else:  # the run outlived the tool...
+        assert alive_with(child)
+        assert f"its run is still alive (pid {group})" in status.stdout
     result = session("reset")
     assert result.returncode == 0
     assert "interrupted: recorded as crash" in result.stderr
-    assert not group_alive(group) and process_gone(child)  # ...until the next command
+    assert not group_alive(group) and gone(child)  # ...until the next command
     assert git(repo, "rev-parse", "HEAD") == keep
     assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
     assert not (repo / ".autoresearch/t/inflight.json").exists()
@@ -79,26 +107,28 @@ def test_tool_killed_mid_run_is_recovered_by_the_next_command(repo: Path, sessio
     assert session("try", "-m", "goes on").stdout.startswith("keep")
 
 
-def test_ctrl_c_kills_the_run_tree_records_and_restores(repo: Path, session: Cli) -> None:
-    tool, child, keep = start_stuck_run(repo, session)
+@BOTH
+def test_ctrl_c_kills_the_run_tree_records_and_restores(repo: Path, either: Cli) -> None:
+    tool, child, keep = start_stuck_run(repo, either)
     tool.send_signal(signal.SIGINT)
     out, err = tool.communicate()
     assert tool.returncode == 130
     assert "interrupted" in out
-    assert process_gone(child)
+    assert gone(child)
     assert git(repo, "rev-parse", "HEAD") == keep
     assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
 
 
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGHUP])
+@BOTH
 def test_sigterm_or_sighup_to_the_tool_stops_the_run_as_ctrl_c_does(
-    repo: Path, session: Cli, sent: signal.Signals
+    repo: Path, either: Cli, sent: signal.Signals
 ) -> None:
-    tool, child, keep = start_stuck_run(repo, session)
+    tool, child, keep = start_stuck_run(repo, either)
     tool.send_signal(sent)
     out, _ = tool.communicate()
     assert tool.returncode == 130 and "interrupted" in out
-    assert process_gone(child)  # no orphaned run left holding the machine
+    assert gone(child)  # no orphaned run left holding the machine
     assert git(repo, "rev-parse", "HEAD") == keep
     assert ledger_lines(repo)[-1][-2:] == ["crash", "hangs"]
 
@@ -120,12 +150,15 @@ def test_under_nohup_a_hangup_is_still_ignored(repo: Path, session: Cli, tmp_pat
     assert tool.returncode == 0 and out.startswith("keep")
 
 
-def test_timeout_kills_children_that_ignore_sigterm(repo: Path, cli: Cli) -> None:
-    assert cli.init("--timeout", "1").returncode == 0
+@BOTH
+def test_timeout_kills_children_that_ignore_sigterm(repo: Path, cli: Cli, mode: str) -> None:
+    if mode == "on" and sandbox.unavailable():
+        pytest.skip(f"no sandbox here: {sandbox.unavailable()}")
+    assert cli.init("--timeout", "1", "--sandbox", mode).returncode == 0
     (repo / "train.py").write_text(CHILD_IGNORING_TERM)
     result = cli("try", "-m", "stubborn")
     assert "timeout after 1 s" in result.stdout
-    assert process_gone(int((repo / "child.pid").read_text()))
+    assert gone(STUCK)
 
 
 def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, session: Cli) -> None:
@@ -255,18 +288,22 @@ def test_rewind_moves_back_to_an_earlier_keep_only(repo: Path, session: Cli) -> 
     assert again.stdout.startswith("keep") and "best was 1.000000" in again.stdout
 
 
+@BOTH
 def test_a_helper_that_left_the_run_s_process_group_does_not_outlive_the_run(
-    repo: Path, session: Cli
+    repo: Path, either: Cli
 ) -> None:
     (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=0))
-    result = session("try", "-m", "starts a detached helper")
+    result = either("try", "-m", "starts a detached helper")
     assert result.returncode == 0 and result.stdout.startswith("keep"), result.stderr
-    assert process_gone(int((repo / "helper.pid").read_text()))  # gone when try returns
+    assert gone("detached-helper")  # gone when try returns
 
 
 def test_a_detached_helper_of_a_run_orphaned_by_a_kill_is_stopped_by_the_next_command(
-    repo: Path, session: Cli
+    repo: Path, cli: Cli
 ) -> None:
+    # Outside the sandbox (inside it the helper dies with the tool: see above).
+    assert cli.init("--sandbox", "off").returncode == 0
+    session = cli
     (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=600))
     tool = session.popen("try", "-m", "detaches, then hangs")
     wait_for(lambda: (repo / "helper.pid").exists() and (repo / "helper.pid").read_text(), "it")

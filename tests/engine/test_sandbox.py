@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_rows
+from support import Cli, alive_with, git, ledger_rows, session_flags
 
 from autoresearch.store import sandbox
 
@@ -24,7 +24,9 @@ FORGED = "0.000001"
 
 
 def quick_session(cli: Cli, mode: str, *extra: str) -> None:
-    result = cli.init("--noise", "off", "--repeats", "1", "--sandbox", mode, *extra)
+    """A session whose runs may write nothing of the tests' own folders."""
+    flags = session_flags(outside=False)
+    result = cli("init", *flags, "--noise", "off", "--repeats", "1", "--sandbox", mode, *extra)
     assert result.returncode == 0, result.stderr
 
 
@@ -33,22 +35,6 @@ def candidate(repo: Path, body: str, value: float) -> None:
     (repo / "train.py").write_text(
         f"import os, signal, subprocess, sys, time\n{body}\nprint('val_bpb: {value}', flush=True)\n"
     )
-
-
-def alive_with(token: str) -> list[int]:
-    """The processes whose command line holds ``token``."""
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = Path(entry.path, "cmdline").read_bytes()
-            state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if token.encode() in argv and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
 
 
 @BOTH
@@ -275,8 +261,7 @@ def evaluated(repo: Path, cli: Cli) -> Cli:
 
 
 SHADOW = (
-    "pathlib.Path('json.py').write_text("
-    "'def loads(_):\\n    return {\"loss\": " + FORGED + "}\\n')"
+    "pathlib.Path('json.py').write_text('def loads(_):\\n    return {\"loss\": " + FORGED + "}\\n')"
 )
 
 

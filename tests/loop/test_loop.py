@@ -18,6 +18,8 @@ from support import (
     write_train,
 )
 
+from autoresearch.store import sandbox
+
 
 @pytest.fixture
 def agent_dir(tmp_path: Path) -> Path:
@@ -138,14 +140,22 @@ def test_repeated_run_crashes_stop_the_loop_naming_the_error(
     assert result.returncode == 0 and statuses(repo)[-2:] == ["crash", "keep"]
 
 
+@pytest.mark.parametrize("mode", ["on", "off"])
 def test_no_change_and_out_of_scope_edits_are_failed_attempts(
-    repo: Path, session: Cli, agent_dir: Path
+    repo: Path, cli: Cli, agent_dir: Path, mode: str
 ) -> None:
+    if mode == "on" and sandbox.unavailable():
+        pytest.skip(f"no sandbox here: {sandbox.unavailable()}")
+    session = cli
+    assert cli.init("--sandbox", mode).returncode == 0
     plan(agent_dir, [{"nothing": True}, {"file": "prepare.py"}, {"VALUE": 0.5}])
     result = loop(session, agent_dir, "--max-experiments", "1")
     assert "the agent made no change" in result.stdout
-    assert "protected file(s): prepare.py" in result.stdout
-    assert "its edits kept at refs/autoresearch/t/abandoned/1" in result.stdout
+    if mode == "on":  # the agent cannot write it at all
+        assert "Read-only file system: 'prepare.py'" in result.stdout
+    else:  # it can, and the edit is refused
+        assert "protected file(s): prepare.py" in result.stdout
+        assert "its edits kept at refs/autoresearch/t/abandoned/1" in result.stdout
     assert (repo / "prepare.py").read_text() == "DATA = 'fixed'\n"
     assert statuses(repo) == ["keep", "keep"]
 

@@ -9,7 +9,7 @@ from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.init import checked_start
 from autoresearch.cli.shared import run_one
 from autoresearch.engine.session import BRANCH_PREFIX, Session
-from autoresearch.engine.workers import check_place, first_worker
+from autoresearch.engine.workers import check_place, first_worker, refuse_evaluation_on_ray
 from autoresearch.errors import ExitStatus
 from autoresearch.loop.driver import LoopReport
 from autoresearch.loop.launch import LoopRequest, existing_session, loop_request, running
@@ -35,6 +35,7 @@ def find_or_start(request: LoopRequest) -> Session | None:
     if session is not None:
         return session
     settings = build_settings(given.file_values, given.flags)
+    refuse_evaluation_on_ray(settings, plan)
     if request.no_baseline:
         session = Session.start(repo, settings, given.settings_file, plan.parallel)
         print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")

@@ -15,7 +15,7 @@ from autoresearch.errors import UserError
 from autoresearch.rules.settings import validate
 from autoresearch.store.files import now
 
-CHANGEABLE = ("run", "budget", "timeout", "pattern", "noise", "min_delta", "repeats")
+CHANGEABLE = ("run", "budget", "timeout", "pattern", "noise", "min_delta", "repeats", "sandbox")
 DEFINING = ("metric", "direction")
 # Settings that may be taken away again with the value `none`.
 CLEARABLE = ("budget", "timeout", "pattern", "min_delta")

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
+from autoresearch.rules.settings import Settings
 from autoresearch.rules.settings_table import default
 from autoresearch.store.executors import Executor, LocalExecutor
 from autoresearch.store.executors.worktree import WorktreeExecutor, check_links
@@ -130,9 +131,16 @@ def check_place(repo: str, plan: WorkerPlan) -> Iterator[Executor | None]:
         checking.close()
 
 
+def refuse_evaluation_on_ray(settings: Settings, plan: WorkerPlan) -> None:
+    if plan.executor == "ray" and settings.eval:
+        # The outputs it reads stay on the node that ran them: not brought back yet.
+        raise UserError("--eval runs beside the session, so not with --executor ray yet")
+
+
 def build_executors(session: Session, plan: WorkerPlan) -> list[Executor]:
     """One executor per worker, each with its own devices; close them all at the end."""
     if plan.executor == "ray":
+        refuse_evaluation_on_ray(session.settings, plan)
         from autoresearch.store.executors.ray_executor import connect
 
         return list(

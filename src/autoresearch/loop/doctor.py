@@ -16,12 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from autoresearch.engine.confine import run_policy
+from autoresearch.engine.confine import run_policy, sandbox_line
 from autoresearch.engine.measure import run_and_read, run_environment
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.settings import Settings
-from autoresearch.store import git, machine, runner
+from autoresearch.store import git, machine, runner, sandbox
 from autoresearch.store.executors import LocalExecutor, RunRequest
 
 OK, INFO, WARN, FAIL = "ok", "info", "warn", "FAIL"
@@ -79,6 +79,8 @@ def checks(night: Night, run: bool = True) -> Iterator[Check]:
     else:
         yield git_check(night.repo, night.in_session)
         yield settings_check(night)
+    if night.settings is not None:
+        yield sandbox_check(night.settings)
     if run and night.busy is not None:
         # A second run beside a night's own would share its tree and its GPU.
         yield Check(
@@ -143,6 +145,19 @@ def settings_check(night: Night) -> Check:
     if s.kill_after is None:
         return Check("settings", WARN, detail, "set a budget: a run that hangs is never stopped")
     return Check("settings", OK, detail)
+
+
+def sandbox_check(settings: Settings) -> Check:
+    """Whether the sandbox works here (tried, not only looked for), and what applies if not."""
+    line = sandbox_line(settings).removeprefix("sandbox: ")
+    if settings.sandbox == "off":
+        return Check("sandbox", WARN, line, "a run can reach the books and leave processes")
+    reason = sandbox.unavailable()
+    if reason is None:
+        return Check("sandbox", OK, line)
+    if settings.sandbox == "on":
+        return Check("sandbox", FAIL, line, "install bubblewrap, or --sandbox auto")
+    return Check("sandbox", WARN, line, "install bubblewrap (apt install bubblewrap)")
 
 
 def run_check(repo: str, settings: Settings) -> Check:

@@ -105,6 +105,7 @@ def build_loop_agent(session: Session, request: LoopRequest) -> tuple[Agent, str
         direction=session.settings.direction,
         knobs=knobs,
         seed=options.get("seed"),
+        confine=session.confine,
     )
     return build_agent(str(name), setup), str(name)
 

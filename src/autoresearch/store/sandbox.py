@@ -49,6 +49,7 @@ class Policy(NamedTuple):
     shared: tuple[str, ...] = ()
     network: bool = True
     hide_project: bool = False  # the project is an empty folder (the trusted evaluation)
+    user_folders: bool = False  # the home and /tmp stay writable (an agent's configuration)
 
 
 def unavailable() -> str | None:
@@ -99,10 +100,14 @@ def _file_system(policy: Policy) -> list[str]:
         args += ["--dev-bind-try", device, device]
     # Shared memory of its own: data loaders pass batches through /dev/shm.
     args += ["--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
     home = os.path.expanduser("~")
-    if home not in ("/", "") and os.path.isdir(home):
-        args += ["--tmpfs", home]
+    if policy.user_folders:
+        for folder in ("/tmp", "/var/tmp", home):
+            args += ["--bind-try", folder, folder]
+    else:
+        args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/var/tmp"]
+        if home not in ("/", "") and os.path.isdir(home):
+            args += ["--tmpfs", home]
     checkout = policy.checkout
     # A writable folder around the project must not make its books writable: bound first.
     around = [p for p in policy.writable if _contains(p, policy.project or checkout)]

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
+from autoresearch.store.sandbox import Policy
+
 
 class AgentError(Exception):
     """An attempt that produced nothing to run: the reason is shown and the loop goes on."""
@@ -75,3 +77,4 @@ class AgentSetup(NamedTuple):
     direction: str
     knobs: tuple[dict[str, object], ...] = ()
     seed: int | None = None
+    confine: Policy | None = None  # the session's runs' sandbox, from which the agent's is made

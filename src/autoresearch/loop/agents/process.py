@@ -23,6 +23,7 @@ from autoresearch.loop.agents.base import (
     Proposal,
 )
 from autoresearch.store import runner
+from autoresearch.store.sandbox import Policy
 
 PROMPT_ENV = "AUTORESEARCH_PROMPT"
 DESCRIPTION_ENV = "AUTORESEARCH_DESCRIPTION"
@@ -181,6 +182,22 @@ def exit_error(result: ProcessResult, reason: str | None = None) -> AgentError:
     return AgentError(f"{message}: {reason}" if reason else message)
 
 
+def agent_policy(setup: AgentSetup, request: AgentRequest) -> Policy | None:
+    """The sandbox of an agent's turn: the runs' own (the books, the state, the protected files
+    and the interpreter out of its reach; nothing it starts outlives the turn), but with its home
+    and /tmp (its configuration and credentials, its own scripts), its prompt to read and its
+    description file to write."""
+    if setup.confine is None:
+        return None
+    description = description_file(setup, request)
+    description.touch()  # a file is bound into the sandbox: it must exist (empty: none said)
+    return setup.confine._replace(
+        user_folders=True,
+        shared=(*setup.confine.shared, str(request.prompt_path)),
+        writable=(*setup.confine.writable, str(description)),
+    )
+
+
 def run_agent_process(
     command: Sequence[str] | str,
     *,
@@ -189,6 +206,7 @@ def run_agent_process(
     output_dir: Path,
     env: Mapping[str, str],
     limit: TurnLimit,
+    confine: Policy | None = None,
 ) -> ProcessResult:
     """Run ``command`` (argv, or a shell string) to completion or until ``limit.timeout`` s.
 
@@ -208,6 +226,7 @@ def run_agent_process(
             kill_after=limit.timeout,
             stderr_path=stderr_path,
             grace=limit.kill_grace,
+            confine=confine,
         )
         result = runner.run_command(spec)
     except OSError as error:
@@ -284,6 +303,7 @@ class ProgramAgent:
             output_dir=self.output_dir(),
             env=env,
             limit=TurnLimit(self.options.timeout),
+            confine=agent_policy(self.setup, request),
         )
         return self.read_proposal(result, request)
 
