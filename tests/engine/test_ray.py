@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +17,9 @@ from support import (
     FOREVER,
     SCORED_TRAIN,
     Cli,
+    alive_with,
     git,
     ledger_rows,
-    process_gone,
     scored_loop,
     wait_for,
 )
@@ -99,8 +100,8 @@ def test_runs_travel_as_the_commit_with_gpus_of_their_own(
 def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
-    pids = tmp_path / "pids"
-    run = run_leaving_a_child(pids)
+    started = tmp_path / "started"
+    run, child = run_leaving_a_child(started)
     steps = [{"SLEEP": FOREVER}]
     flags = ("--executor", "ray", "--ray-address", cluster, "--max-experiments", "1")
     command = scored_loop(tmp_path / "agent", steps, *flags, "--no-baseline")
@@ -109,28 +110,37 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     # The first experiment's Ray worker dies while the run goes.
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: _written(f"{pids}.child") and _written(f"{pids}.worker"), "the run")
-        worker = int(Path(f"{pids}.worker").read_text())
+        wait_for(lambda: started.exists() and alive_with(child), "the run")
+        worker = _worker_of(child)
         # The node dies once the run is watched: the watchdog starts just after the run does.
         wait_for(lambda: _watchdog_of(worker), "the run's watchdog")
-        os.kill(int(Path(f"{pids}.worker").read_text()), 9)
+        os.kill(worker, 9)
         out, err = loop.communicate()
     finally:
         loop.kill()
     assert loop.returncode == 0, err
     assert ledger_rows(project)[0]["status"] == "crash"
     assert "worker lost" in out
-    child = int(Path(f"{pids}.child").read_text())
-    wait_for(lambda: process_gone(child), "the run's tree to die")
+    wait_for(lambda: not alive_with(child), "the run's tree to die")
 
 
-def run_leaving_a_child(pids: Path) -> str:
-    """A run that notes its Ray worker in pids.worker, and in pids.child a child of its own that
-    left its process group (``setsid``), as a data loader's server may."""
-    return (
-        f"echo $PPID > {pids}.worker; (setsid sleep {FOREVER} & echo $! > {pids}.child); "
-        f"{sys.executable} train.py"
-    )
+def run_leaving_a_child(started: Path) -> tuple[str, str]:
+    """A run that leaves a child outside its process group (``setsid``), as a data loader's
+    server may, then says it started; and the word in that child's command line by which the
+    test finds it (inside the sandbox, a pid file would hold the sandbox's own numbers)."""
+    token = f"{FOREVER}.{uuid.uuid4().int % 10**9}"
+    run = f"(setsid sleep {token} &); touch {started}; {sys.executable} train.py"
+    return run, token
+
+
+def _worker_of(token: str) -> int:
+    """The Ray worker holding the run whose child's command line holds ``token``."""
+    pid = alive_with(token)[0]
+    while pid > 1:
+        if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::"):
+            return pid
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+    raise AssertionError(f"no Ray worker above the run's child {token}")
 
 
 def _watchdog_of(worker: int) -> bool:
@@ -143,11 +153,6 @@ def _watchdog_of(worker: int) -> bool:
         if any(b"runner.kill_run" in arg for arg in argv) and str(worker).encode() in argv:
             return True
     return False
-
-
-def _written(path: str) -> bool:
-    """A pid file whose line is complete: the shell writes it while the test may read it."""
-    return os.path.exists(path) and Path(path).read_text().endswith("\n")
 
 
 def test_an_unreachable_cluster_or_no_ray_gets_one_line(
@@ -170,22 +175,21 @@ def test_an_unreachable_cluster_or_no_ray_gets_one_line(
 def test_after_a_kill_of_the_tool_no_run_is_left_on_the_cluster(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
-    pids = tmp_path / "pids"
-    run = run_leaving_a_child(pids)
+    started = tmp_path / "started"
+    run, child = run_leaving_a_child(started)
     flags = ("--executor", "ray", "--ray-address", cluster, "--no-baseline")
     command = scored_loop(tmp_path / "agent", [{"SLEEP": FOREVER}], *flags)
     command[command.index("--run") + 1] = run
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: _written(f"{pids}.child") and _written(f"{pids}.worker"), "the run")
+        wait_for(lambda: started.exists() and alive_with(child), "the run")
         # Killed as soon as the run goes, as a user may; a run left behind says whether its
         # watchdog had started by then.
-        watched = _watchdog_of(int(Path(f"{pids}.worker").read_text()))
+        watched = _watchdog_of(_worker_of(child))
     finally:
         loop.kill()
         loop.communicate()
-    child = int(Path(f"{pids}.child").read_text())
-    wait_for(lambda: process_gone(child), f"the run to die (watchdog up at the kill: {watched})")
+    wait_for(lambda: not alive_with(child), f"the run to die (watchdog up at the kill: {watched})")
     recovered = cli("reset")
     assert "was interrupted" in recovered.stderr
     assert [r["status"] for r in ledger_rows(project)] == ["crash"]

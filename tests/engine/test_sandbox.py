@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import Cli, alive_with, git, ledger_rows, session_flags
+from support import Cli, alive_with, git, ledger_rows, session_flags, stand_in_agent
 
 from autoresearch.store import sandbox
 
@@ -291,3 +291,93 @@ def test_a_run_that_writes_no_artifact_is_a_crash_that_says_so(repo: Path, evalu
     row = ledger_rows(repo)[-1]
     assert row["status"] == "crash", result.stdout
     assert "the run wrote no model.json" in result.stdout + result.stderr
+
+
+ATTACKER = """\
+import os, pathlib, re, subprocess, sys
+said = []
+def attempt(name, action):
+    try:
+        action()
+        said.append(name + ": done")
+    except Exception as error:
+        said.append(f"{{name}}: refused ({{type(error).__name__}})")
+git = lambda *args: subprocess.run(["git", *args], check=True, capture_output=True)
+attempt("ledger", lambda: open("results.tsv", "a").write("deadbee\\t0.000001\\tkeep\\tforged\\n"))
+attempt("keep ref", lambda: git("update-ref", "refs/autoresearch/t/keep", "HEAD"))
+attempt("record", lambda: git("update-ref", "refs/autoresearch/t/journal", "HEAD"))
+attempt("state", lambda: open(".autoresearch/t/runs.jsonl", "a").write("{{\\"forged\\": 1}}\\n"))
+attempt("protected", lambda: open("prepare.py", "w").write("DATA = 'easy'\\n"))
+subprocess.Popen(["setsid", "env", "-u", "AUTORESEARCH_RUN_ID", sys.executable, "-c",
+    "import time; time.sleep(600)", "{token}"], start_new_session=True)
+train = pathlib.Path("train.py")
+train.write_text(re.sub(r"(?m)^VALUE = .*$", "VALUE = 0.9", train.read_text()))
+pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text("attacks, then an idea\\n")
+pathlib.Path("{report}").write_text("\\n".join(said))
+"""
+
+
+@NEEDS_SANDBOX
+def test_an_agent_in_loop_cannot_forge_the_books_or_outlive_its_turn(
+    repo: Path, cli: Cli, tmp_path: Path
+) -> None:
+    quick_session(cli, "on")
+    token, report = f"agent-daemon-{uuid.uuid4().hex}", tmp_path / "report.txt"
+    agent = tmp_path / "attacker.py"
+    agent.write_text(ATTACKER.format(token=token, report=report))
+    command = f"{sys.executable} {agent}"
+    result = cli("loop", "--agent", "command", "--agent-cmd", command, "--max-experiments", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = dict(line.split(": ", 1) for line in report.read_text().splitlines())
+    # The state is not there to write: what it writes goes to an empty folder, thrown away.
+    assert "forged" not in (repo / ".autoresearch/t/runs.jsonl").read_text()
+    assert all(said[name].startswith("refused") for name in said if name != "state"), said
+    assert len(said) == 5 and alive_with(token) == []
+    rows = ledger_rows(repo)
+    assert [(r["status"], r["val_bpb"]) for r in rows] == [
+        ("keep", "1.000000"),
+        ("keep", "0.900000"),
+    ]
+    assert git(repo, "rev-parse", "refs/autoresearch/t/keep").startswith(rows[-1]["commit"])
+    assert (repo / "prepare.py").read_text() == "DATA = 'fixed'\n"
+    status = cli("status")
+    assert status.returncode == 0 and "differs" not in status.stdout
+
+
+SIBLINGS = """\
+import glob, os
+for other in sorted(glob.glob(os.path.join(os.path.dirname(os.getcwd()), "*", "train.py"))):
+    if os.path.dirname(other) != os.getcwd():
+        try:
+            open(other, "a").write("VALUE = 0.000001\\n")
+            print("wrote", other)
+        except OSError as error:
+            print("refused", other, error)
+print("siblings seen:", len(glob.glob(os.path.join(os.path.dirname(os.getcwd()), "*"))))
+"""
+
+
+@NEEDS_SANDBOX
+def test_a_run_cannot_reach_another_workers_checkout(repo: Path, cli: Cli, tmp_path: Path) -> None:
+    steps = [{"prepend": SIBLINGS, "VALUE": 0.9, "SLEEP": 1}, {"prepend": SIBLINGS, "VALUE": 0.8}]
+    command = stand_in_agent(tmp_path / "agent", steps)
+    result = cli(
+        "loop",
+        *session_flags(outside=False),
+        "--noise",
+        "off",
+        "--repeats",
+        "1",
+        "--workers",
+        "2",
+        "--max-experiments",
+        "2",
+        "--agent",
+        "command",
+        "--agent-cmd",
+        command,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    logs = "".join(p.read_text() for p in (repo / ".autoresearch/t/logs").glob("000[12]-*.log"))
+    assert "siblings seen: 1" in logs and "wrote" not in logs, logs
+    assert all(float(r["val_bpb"]) >= 0.8 for r in ledger_rows(repo)), ledger_rows(repo)

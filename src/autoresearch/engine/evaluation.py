@@ -14,16 +14,30 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import Any, NamedTuple
 
+from autoresearch.rules.settings import Settings
 from autoresearch.store import sandbox
 from autoresearch.store.executors import LocalExecutor, Ran, RunRequest
-
-if TYPE_CHECKING:
-    from autoresearch.engine.measure import MeasureJob
+from autoresearch.store.files import SessionFiles
 
 
-def evaluation_policy(job: MeasureJob, folder: str) -> sandbox.Policy | None:
+class EvaluationJob(NamedTuple):
+    """What evaluating one run needs: where the session keeps the protected files' copies, the
+    settings (the command, the outputs, the limit), and where the run ran."""
+
+    repo: str
+    files: SessionFiles
+    settings: Settings
+    protected: Mapping[str, Mapping[str, Any]]
+    workdir: str  # where the run left its outputs
+    number: int
+    commit: str
+    devices: tuple[str, ...] = ()
+    confine: sandbox.Policy | None = None  # the run's sandbox, from which this one is made
+
+
+def evaluation_policy(job: EvaluationJob, folder: str) -> sandbox.Policy | None:
     """The evaluation's sandbox: the run's, with the whole project hidden but for its folder."""
     if job.confine is None:
         return None
@@ -34,7 +48,7 @@ def evaluation_policy(job: MeasureJob, folder: str) -> sandbox.Policy | None:
     )
 
 
-def lay_out(job: MeasureJob, workdir: str, folder: str) -> str | None:
+def lay_out(job: EvaluationJob, workdir: str, folder: str) -> str | None:
     """Fill ``folder`` with the protected files as at the start and the run's outputs from
     ``workdir``; a crash reason when an output is missing."""
     for relative in job.protected:
@@ -49,11 +63,10 @@ def lay_out(job: MeasureJob, workdir: str, folder: str) -> str | None:
     return None
 
 
-def clear_outputs(job: MeasureJob) -> None:
+def clear_outputs(job: EvaluationJob) -> None:
     """Remove what an earlier run left at the declared outputs: only this run's count."""
-    workdir = job.executor.workdir if job.executor is not None else job.repo
     for relative in job.settings.artifact:
-        path = os.path.join(workdir, relative)
+        path = os.path.join(job.workdir, relative)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         elif os.path.lexists(path):
@@ -78,7 +91,7 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 @contextlib.contextmanager
-def evaluation_folder(job: MeasureJob) -> Iterator[str]:
+def evaluation_folder(job: EvaluationJob) -> Iterator[str]:
     """A fresh folder under the session's state (absent from every run's sandbox), removed
     after."""
     os.makedirs(job.files.dir, exist_ok=True)
@@ -90,13 +103,12 @@ def evaluation_folder(job: MeasureJob) -> Iterator[str]:
 
 
 def evaluate(
-    job: MeasureJob, command: str, log_path: str, env: Mapping[str, str]
+    job: EvaluationJob, command: str, log_path: str, env: Mapping[str, str]
 ) -> tuple[Ran | None, str | None]:
     """Run the trusted ``command`` on what the run left in its checkout; how it ran, or why it
     could not (the log at ``log_path`` holds its output)."""
-    workdir = job.executor.workdir if job.executor is not None else job.repo
     with evaluation_folder(job) as folder:
-        missing = lay_out(job, workdir, folder)
+        missing = lay_out(job, job.workdir, folder)
         if missing is not None:
             return None, missing
         request = RunRequest(

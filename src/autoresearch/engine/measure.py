@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from autoresearch.engine.evaluation import clear_outputs, evaluate
+from autoresearch.engine.evaluation import EvaluationJob, clear_outputs, evaluate
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
@@ -209,7 +209,7 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
         # With a trusted evaluation, nothing the run prints is read as a metric.
         read_from_run = {} if job.settings.eval else job.patterns
         if job.settings.eval:
-            clear_outputs(job)
+            clear_outputs(evaluation_job(job))
         result, readings, crash = run_and_read(place, request, read_from_run, Watch(started, tick))
         if job.settings.eval and crash is None:
             readings, crash = run_evaluation(job, job.settings.eval, log_path, request.env)
@@ -227,12 +227,27 @@ def run_evaluation(
 ) -> tuple[dict[str, Reading], str | None]:
     """The metrics as the trusted evaluation reads them from what the run left."""
     log_path = run_log[: -len(".log")] + ".eval.log"
-    ran, missing = evaluate(job, command, log_path, env)
+    ran, missing = evaluate(evaluation_job(job), command, log_path, env)
     if ran is None:
         return {}, missing
     readings = read_metrics(runner.lines_from_end(log_path), job.patterns)
     crash = crash_reason(ran, readings, job.settings.kill_after)
     return readings, None if crash is None else f"evaluation: {crash}"
+
+
+def evaluation_job(job: MeasureJob) -> EvaluationJob:
+    workdir = job.executor.workdir if job.executor is not None else job.repo
+    return EvaluationJob(
+        job.repo,
+        job.files,
+        job.settings,
+        job.protected,
+        workdir,
+        job.number,
+        job.commit,
+        job.devices,
+        job.confine,
+    )
 
 
 def run_environment(

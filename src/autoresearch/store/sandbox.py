@@ -121,8 +121,9 @@ def _file_system(policy: Policy) -> list[str]:
         args += ["--bind", checkout, checkout]
         args += _hide([h for h in policy.hidden if _within(h, checkout)], policy.project)
         for relative in policy.read_only:
-            path = os.path.join(checkout, relative)
-            if os.path.lexists(path) and not os.path.islink(path):
+            # Through a linked folder (``--link data``), the file itself is made read-only.
+            path = os.path.realpath(os.path.join(checkout, relative))
+            if os.path.exists(path):
                 args += ["--ro-bind", path, path]
     # The interpreter stays read-only even where it lies in a writable checkout (a .venv).
     for path in (*software_roots([home, "/tmp", "/var/tmp", policy.project]), *policy.shared):
