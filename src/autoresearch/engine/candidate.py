@@ -7,12 +7,14 @@ never touched.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
+from autoresearch.rules import pointers
 from autoresearch.rules.scope import Scope, refuse_forbidden
-from autoresearch.store import git
+from autoresearch.store import git, tree_entries
 from autoresearch.store.ledger import Ledger
 
 
@@ -41,11 +43,80 @@ def collect(
             f"HEAD ({head[:7]}) is not on top of the keep ref ({keep[:7]}); "
             "`autoresearch reset` returns to it"
         )
-    tree = git.status(repo, status)
-    committed = tuple(git.changed_files(repo, keep, head)) if head != keep else ()
-    untracked_in_scope = tuple(p for p in tree.untracked if scope.allows(p))
-    refuse_forbidden([*tree.changed, *committed], scope)
-    return Candidate(tree.changed + untracked_in_scope, committed, new=untracked_in_scope)
+    with tree_entries.start_index(repo) as listing:
+        tree = git.status(repo, status)
+        entries = tree_entries.committed_entries(repo, keep, head) if head != keep else []
+        committed = tuple(entry.path for entry in entries)
+        untracked_in_scope = tuple(p for p in tree.untracked if scope.allows(p))
+        refuse_forbidden([*tree.changed, *committed], scope)
+        found = Candidate(tree.changed + untracked_in_scope, committed, new=untracked_in_scope)
+        refuse_pointers(repo, keep, found, entries, tree_entries.index(listing), scope)
+    return found
+
+
+def refuse_pointers(
+    repo: str,
+    keep: str,
+    found: Candidate,
+    committed: list[tree_entries.Entry],
+    index: tree_entries.Index,
+    scope: Scope,
+) -> None:
+    """Refuse a candidate that points the run at what its commit does not hold (see
+    ``rules.pointers``), as a change outside scope is refused."""
+    entries = {entry.path: entry for entry in committed}
+    entries.update((path, tree_entries.worktree_entry(repo, path)) for path in found.uncommitted)
+    read = _pointers(repo, keep, entries, found, index)
+    held: frozenset[str] = frozenset()
+    if read.links:
+        absent = {path for path, entry in entries.items() if entry.kind == "absent"}
+        files = (index.tracked | set(found.new)) - absent
+        held = frozenset(files).union(*(_folders_above(path) for path in files))
+    pointers.refuse(pointers.problems(read, entries, scope, held))
+
+
+def _pointers(
+    repo: str,
+    keep: str,
+    entries: dict[str, tree_entries.Entry],
+    found: Candidate,
+    index: tree_entries.Index,
+) -> pointers.Pointers:
+    """What the candidate's paths are besides files, read from git and the disk."""
+    drivers = tuple(
+        (path, line)
+        for path, entry in entries.items()
+        if pointers.is_attributes_file(path)
+        for line in pointers.added_drivers(
+            tree_entries.blob_text(repo, f"{keep}:{path}"), tree_entries.text(repo, entry)
+        )
+    )
+    return pointers.Pointers(
+        links=tuple(
+            pointers.Link(path, tree_entries.link_target(repo, entry))
+            for path, entry in entries.items()
+            if entry.kind == "symlink"
+        ),
+        gitlinks=tuple(path for path, entry in entries.items() if entry.kind == "gitlink"),
+        under_links=tuple(
+            (path, folder)
+            for path in found.uncommitted
+            if (folder := tree_entries.linked_folder(repo, path)) is not None
+        ),
+        drivers=drivers,
+        # What the run sees: a flag on a file the tree holds. A sparse checkout's skip-worktree
+        # files are not on disk, and stay allowed.
+        flagged={
+            path: flag
+            for path, flag in index.flagged.items()
+            if os.path.lexists(os.path.join(repo, path))
+        },
+    )
+
+
+def _folders_above(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: end + 1]) for end in range(len(parts))]
 
 
 class Found(NamedTuple):

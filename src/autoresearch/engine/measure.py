@@ -8,17 +8,16 @@ It is given what it needs in a ``MeasureJob`` record, never the session itself.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from autoresearch.engine.evaluation import EvaluationJob, clear_outputs, evaluate
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
-from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
+from autoresearch.rules.metrics import Pattern, Reading, default_pattern, read_metrics
 from autoresearch.rules.noise import noise_sigma, reference_runs
 from autoresearch.rules.settings import Settings
-from autoresearch.store import guard, runner
+from autoresearch.store import guard, runner, signals
 from autoresearch.store.executors import (
     UNWATCHED,
     Executor,
@@ -47,7 +46,7 @@ class MeasureJob(NamedTuple):
     repo: str
     files: SessionFiles
     settings: Settings
-    patterns: Mapping[str, re.Pattern[str]]
+    patterns: Mapping[str, Pattern]
     protected: Mapping[str, Mapping[str, Any]]
     number: int
     commit: str
@@ -273,14 +272,26 @@ def job_environment(job: MeasureJob, index: int) -> dict[str, str]:
 def run_and_read(
     where: Executor,
     request: RunRequest,
-    patterns: Mapping[str, re.Pattern[str]],
+    patterns: Mapping[str, Pattern],
     watch: Watch = UNWATCHED,
 ) -> tuple[Ran, dict[str, Reading], str | None]:
     """Run a command ``where`` it goes, within its time limit; read its metrics, say why it
     crashed."""
     result = where.run(request, watch)
-    readings = read_metrics(runner.lines_from_end(request.log_path), patterns)
+    readings, result = read_run_log(request.log_path, patterns, result)
     return result, readings, crash_reason(result, readings, request.kill_after)
+
+
+def read_run_log(
+    log_path: str, patterns: Mapping[str, Pattern], result: Ran
+) -> tuple[dict[str, Reading], Ran]:
+    """The run's metrics. Ctrl-C acts at once while they are read, as during the run: a pattern
+    slow on a long line must not keep the tool from stopping, and the run is then interrupted."""
+    try:
+        with signals.allowed():
+            return read_metrics(runner.lines_from_end(log_path), patterns), result
+    except KeyboardInterrupt:
+        return {}, result._replace(interrupted=True)
 
 
 def crash_reason(

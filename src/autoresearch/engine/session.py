@@ -7,7 +7,6 @@ the keep ref without losing a stray edit.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
@@ -16,7 +15,7 @@ from typing import Any, NamedTuple
 from autoresearch.engine import confine
 from autoresearch.errors import UserError
 from autoresearch.rules import columns
-from autoresearch.rules.metrics import compile_pattern, default_pattern
+from autoresearch.rules.metrics import Pattern, compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
 from autoresearch.store import git, guard, journal
@@ -292,7 +291,7 @@ class Session:
             return float(last["value"]) if isinstance(last, Mapping) else None
         return None
 
-    def _metric_patterns(self) -> dict[str, re.Pattern[str]]:
+    def _metric_patterns(self) -> dict[str, Pattern]:
         s = self.settings
         main = compile_pattern(s.pattern) if s.pattern else default_pattern(s.metric)
         return {s.metric: main, **{name: default_pattern(name) for name in s.also}}

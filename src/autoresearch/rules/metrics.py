@@ -1,11 +1,29 @@
-"""Read metrics from the lines of a run log. Pure: the caller supplies the lines, newest first."""
+"""Read metrics from the lines of a run log. Pure: the caller supplies the lines, newest first.
+
+Patterns are compiled by the `regex` package, whose matching takes a time limit: a user's pattern
+that backtracks without end on one long line (``^(?:a+)+$`` and a line of a's ending in ``!``)
+would hold `re` for hours, deaf to Ctrl-C. With `regex` such a line ends the reading, and says so.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
+
+import regex
+
+# The compiled form of a metric's pattern (a `regex` pattern, which takes `re`'s syntax).
+Pattern = regex.Pattern
+
+# A default pattern needs well under a second on the longest line a log gives out (4 MiB); a
+# line that holds one pattern longer is backtracking, not reading.
+LINE_SECONDS = 5.0
+# All the matching of one run log: past this the reading stops too, so that many slow lines do
+# not add up to the hang one slow line no longer can.
+LOG_SECONDS = 60.0
 
 # A terminal colour or style code (CSI sequence). Libraries that force colour into a log file would
 # otherwise hide `val_loss: 0.5` behind `\x1b[32m`. Text, compiled on first use by `re`'s cache.
@@ -19,15 +37,29 @@ class Reading(NamedTuple):
     problem: str | None = None
 
 
-def default_pattern(name: str) -> re.Pattern[str]:
+class Limits(NamedTuple):
+    """How long matching may take: on one line, and on the whole log."""
+
+    line_seconds: float = LINE_SECONDS
+    log_seconds: float = LOG_SECONDS
+
+
+LIMITS = Limits()
+
+
+def default_pattern(name: str) -> Pattern:
     """``NAME: <number>`` at the start of a line, or ``METRIC NAME=<number>`` anywhere."""
-    escaped = re.escape(name)
-    return re.compile(rf"^\s*{escaped}:\s*(\S+)|METRIC\s+{escaped}=(\S+)")
+    escaped = regex.escape(name)
+    return regex.compile(rf"^\s*{escaped}:\s*(\S+)|METRIC\s+{escaped}=(\S+)")
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A user's regex: must compile and have at least one capture group."""
-    compiled = re.compile(pattern)
+def compile_pattern(pattern: str) -> Pattern:
+    """A user's regex, as the reading will match it: must compile and have a capture group.
+    Raises ValueError saying why not."""
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as error:
+        raise ValueError(str(error)) from None
     if compiled.groups < 1:
         raise ValueError(f"pattern {pattern!r} has no capture group")
     return compiled
@@ -43,27 +75,47 @@ def parse_value(text: str) -> Reading:
     return Reading(value)
 
 
-def _captured(match: re.Match[str]) -> str:
+def _captured(match: regex.Match[str]) -> str:
     return next(group for group in match.groups() if group is not None)
 
 
 def read_metrics(
-    lines_newest_first: Iterable[str], patterns: Mapping[str, re.Pattern[str]]
+    lines_newest_first: Iterable[str],
+    patterns: Mapping[str, Pattern],
+    limits: Limits = LIMITS,
 ) -> dict[str, Reading]:
     """For each metric, the last line matching its pattern decides (the last print wins).
 
     A run that prints progress with carriage returns writes several screens on one line; each
     segment is a line of its own here, read without its terminal colour codes. Stops reading as
     soon as every metric is found, so a huge log is read only from its end.
+
+    A line that a pattern cannot be matched on within ``limits`` stops the reading: every metric
+    not found yet has that as its problem, never a value from an earlier line, which would let a
+    line printed before it (a forged one) win.
     """
     found: dict[str, Reading] = {}
     wanted = dict(patterns)
+    deadline = time.monotonic() + limits.log_seconds
+    number = 0  # of the line, from the end as a person counts: not the nothing after a last \n
     for line in lines_newest_first:
+        number += 1 if line or number else 0
         for segment in reversed(line.rstrip("\r\n").split("\r")):
             if "\x1b" in segment:
                 segment = re.sub(TERMINAL_CODE, "", segment)
             for name, pattern in list(wanted.items()):
-                match = pattern.search(segment)
+                left = deadline - time.monotonic()
+                try:
+                    if left <= 0:  # a search that fails fast never looks at its time limit
+                        raise TimeoutError
+                    # Released while it matches, so another thread (the one that takes a
+                    # Ctrl-C) goes on meanwhile.
+                    match = pattern.search(
+                        segment, timeout=min(limits.line_seconds, left), concurrent=True
+                    )
+                except TimeoutError:
+                    problem = _timed_out(name, number, left <= limits.line_seconds, limits)
+                    return {**found, **dict.fromkeys(wanted, Reading(None, problem))}
                 if match:
                     found[name] = parse_value(_captured(match))
                     del wanted[name]
@@ -74,7 +126,14 @@ def read_metrics(
     return found
 
 
-def _not_found(name: str, pattern: re.Pattern[str]) -> str:
+def _timed_out(name: str, line: int, whole_log: bool, limits: Limits) -> str:
+    where = f"line {line} from the end of the run log"
+    if whole_log:
+        return f"reading the run log's metrics took over {limits.log_seconds:g} s (at {where})"
+    return f"matching the {name} pattern timed out after {limits.line_seconds:g} s on {where}"
+
+
+def _not_found(name: str, pattern: Pattern) -> str:
     """Says what was looked for: a run printing ``val_loss=0.5`` learns the expected form."""
     if pattern.pattern == default_pattern(name).pattern:
         return f"no '{name}: <number>' line in the run log"

@@ -224,7 +224,7 @@ def validate(
     if pattern is not None:
         try:
             compile_pattern(str(pattern))
-        except (ValueError, re.error) as error:
+        except ValueError as error:
             raise UserError(f"bad --pattern: {error}") from None
     read = {key: BY_NAME[key].check(values.get(key)) for key in _READ}
     constraints = read["constraint"] or []

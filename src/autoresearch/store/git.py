@@ -155,11 +155,6 @@ def tracked_files(repo: StrPath) -> list[str]:
     return [p for p in git(repo, "ls-files", "-z").split("\0") if p]
 
 
-def changed_files(repo: StrPath, base: str, tip: str) -> list[str]:
-    out = git(repo, "diff", "--name-only", "-z", "--no-renames", base, tip)
-    return [p for p in out.split("\0") if p]
-
-
 def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
         argv(repo, "merge-base", "--is-ancestor", ancestor, descendant),
