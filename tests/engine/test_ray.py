@@ -110,7 +110,7 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     # The first experiment's Ray worker dies while the run goes.
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: started.exists() and alive_with(child), "the run")
+        wait_for(lambda: started.exists() and _sleeping(child), "the run")
         worker = _worker_of(child)
         # The node dies once the run is watched: the watchdog starts just after the run does.
         wait_for(lambda: _watchdog_of(worker), "the run's watchdog")
@@ -121,7 +121,7 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     assert loop.returncode == 0, err
     assert ledger_rows(project)[0]["status"] == "crash"
     assert "worker lost" in out
-    wait_for(lambda: not alive_with(child), "the run's tree to die")
+    wait_for(lambda: not _sleeping(child), "the run's tree to die")
 
 
 def run_leaving_a_child(started: Path) -> tuple[str, str]:
@@ -135,12 +135,19 @@ def run_leaving_a_child(started: Path) -> tuple[str, str]:
 
 def _worker_of(token: str) -> int:
     """The Ray worker holding the run whose child's command line holds ``token``."""
-    pid = alive_with(token)[0]
+    pid = _sleeping(token)[0]
     while pid > 1:
         if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::"):
             return pid
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     raise AssertionError(f"no Ray worker above the run's child {token}")
+
+
+def _sleeping(token: str) -> list[int]:
+    """The run's child (the tool's own command line holds the token too)."""
+    return [
+        p for p in alive_with(token) if Path(f"/proc/{p}/cmdline").read_bytes()[:6] == b"sleep\0"
+    ]
 
 
 def _watchdog_of(worker: int) -> bool:
@@ -182,14 +189,14 @@ def test_after_a_kill_of_the_tool_no_run_is_left_on_the_cluster(
     command[command.index("--run") + 1] = run
     loop = cli.popen(*command)
     try:
-        wait_for(lambda: started.exists() and alive_with(child), "the run")
+        wait_for(lambda: started.exists() and _sleeping(child), "the run")
         # Killed as soon as the run goes, as a user may; a run left behind says whether its
         # watchdog had started by then.
         watched = _watchdog_of(_worker_of(child))
     finally:
         loop.kill()
         loop.communicate()
-    wait_for(lambda: not alive_with(child), f"the run to die (watchdog up at the kill: {watched})")
+    wait_for(lambda: not _sleeping(child), f"the run to die (watchdog up at the kill: {watched})")
     recovered = cli("reset")
     assert "was interrupted" in recovered.stderr
     assert [r["status"] for r in ledger_rows(project)] == ["crash"]

@@ -229,7 +229,7 @@ def run_evaluation(
     ran, missing = evaluate(evaluation_job(job), command, log_path, env)
     if ran is None:
         return {}, missing
-    readings = read_metrics(runner.lines_from_end(log_path), job.patterns)
+    readings, ran = read_run_log(log_path, job.patterns, ran)
     crash = crash_reason(ran, readings, job.settings.kill_after)
     return readings, None if crash is None else f"evaluation: {crash}"
 
