@@ -223,6 +223,15 @@ def test_sandbox_on_where_it_cannot_work_refuses_to_start_and_changes_nothing(
     fallback = cli.init("--noise", "off", "--repeats", "1")
     assert fallback.returncode == 0, fallback.stderr
     assert "sandbox: none here (bubblewrap is not installed" in fallback.stdout + fallback.stderr
+    doctor = cli("doctor", "--no-run")
+    assert "warn  sandbox   none here (bubblewrap is not installed" in doctor.stdout, doctor.stdout
+
+
+@NEEDS_SANDBOX
+def test_doctor_tries_the_sandbox_and_says_it_works(repo: Path, cli: Cli) -> None:
+    quick_session(cli, "on")
+    doctor = cli("doctor", "--no-run")
+    assert "ok    sandbox   bubblewrap (network on)" in doctor.stdout, doctor.stdout
 
 
 def _log_of(repo: Path) -> str:

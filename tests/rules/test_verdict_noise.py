@@ -13,7 +13,6 @@ from autoresearch.rules.verdict import (
     Evidence,
     estimate_sigma,
     judge,
-    resolve_min_delta,
 )
 
 SIGMA = 0.01
@@ -184,24 +183,6 @@ def test_estimate_sigma_pools_the_variance_of_repeated_runs() -> None:
     assert estimate_sigma([(1.0,), (2.0,)]) is None
     assert estimate_sigma([]) is None
     assert estimate_sigma([(0.5, 0.5), (0.7, 0.7, 0.7)]) == 0.0
-
-
-def test_resolve_min_delta_reads_absolute_and_relative_forms() -> None:
-    assert resolve_min_delta("0.001", 2.0) == 0.001
-    assert resolve_min_delta(0.002, None) == 0.002
-    assert resolve_min_delta(" 0.5% ", -2.0) == pytest.approx(0.01)
-    assert resolve_min_delta("0", None) == 0.0
-
-
-@pytest.mark.parametrize("bad", ["abc", "-1", "%", "nan", "inf", "1%%", True, -0.5])
-def test_resolve_min_delta_rejects_what_it_cannot_read(bad: str | float) -> None:
-    with pytest.raises(ValueError, match="--min-delta"):
-        resolve_min_delta(bad, 1.0)
-
-
-def test_a_relative_min_delta_needs_a_baseline() -> None:
-    with pytest.raises(ValueError, match="no baseline"):
-        resolve_min_delta("1%", None)
 
 
 def false_keep_rates(sessions: int, candidates: int) -> tuple[float, float]:

@@ -13,12 +13,10 @@ from typing import Any, NamedTuple
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import validate
+from autoresearch.rules.settings_table import CHANGEABLE, CLEARABLE
 from autoresearch.store.files import now
 
-CHANGEABLE = ("run", "budget", "timeout", "pattern", "noise", "min_delta", "repeats", "sandbox")
 DEFINING = ("metric", "direction")
-# Settings that may be taken away again with the value `none`.
-CLEARABLE = ("budget", "timeout", "pattern", "min_delta")
 
 
 class Change(NamedTuple):

@@ -44,6 +44,8 @@ class Setting(NamedTuple):
     metavar: str | None = None
     repeatable: bool = False  # a flag given again adds a value; a list in the file
     in_file: bool = True  # False: on the command line only (an API key is no file's business)
+    changeable: bool = False  # `autoresearch config` may change it in a running session
+    clearable: bool = False  # ... and take it away again with the value `none`
 
     @property
     def flag(self) -> str:
@@ -169,7 +171,7 @@ def _loop(name: str, read: Callable[[Setting, Any], Any], help: str, **more: Any
 
 SETTINGS: tuple[Setting, ...] = (
     _session("tag", as_given, "session name; branch autoresearch/TAG (default: date)"),
-    _session("run", as_given, "the command that runs one experiment"),
+    _session("run", as_given, "the command that runs one experiment", changeable=True),
     _session("metric", as_given, "the metric NAME read from the run log"),
     _session(
         "direction",
@@ -177,9 +179,29 @@ SETTINGS: tuple[Setting, ...] = (
         "minimize (min, lower) or maximize (max, higher)",
         default="minimize",
     ),
-    _session("pattern", as_given, "regex with one capture group for the metric"),
-    _session("budget", seconds, "seconds a run is meant to take; killed at 2x", kind=float),
-    _session("timeout", seconds, "kill a run after this many seconds instead", kind=float),
+    _session(
+        "pattern",
+        as_given,
+        "regex with one capture group for the metric",
+        changeable=True,
+        clearable=True,
+    ),
+    _session(
+        "budget",
+        seconds,
+        "seconds a run is meant to take; killed at 2x",
+        kind=float,
+        changeable=True,
+        clearable=True,
+    ),
+    _session(
+        "timeout",
+        seconds,
+        "kill a run after this many seconds instead",
+        kind=float,
+        changeable=True,
+        clearable=True,
+    ),
     _session(
         "scope",
         texts,
@@ -197,10 +219,27 @@ SETTINGS: tuple[Setting, ...] = (
     _session(
         "also", texts, "secondary metric to record (repeatable)", metavar="NAME", repeatable=True
     ),
-    _session("noise", noise, "{default} (default), off, or a fixed sigma", default="auto"),
-    _session("min_delta", amount, "smallest improvement worth keeping: X or X%"),
     _session(
-        "repeats", seconds, "most runs of one candidate (default {default})", default=4, kind=int
+        "noise",
+        noise,
+        "{default} (default), off, or a fixed sigma",
+        default="auto",
+        changeable=True,
+    ),
+    _session(
+        "min_delta",
+        amount,
+        "smallest improvement worth keeping: X or X%",
+        changeable=True,
+        clearable=True,
+    ),
+    _session(
+        "repeats",
+        seconds,
+        "most runs of one candidate (default {default})",
+        default=4,
+        kind=int,
+        changeable=True,
     ),
     _session("complexity_cost", amount, "metric units (or % of baseline) per line"),
     _session(
@@ -225,6 +264,7 @@ SETTINGS: tuple[Setting, ...] = (
         "run every experiment in a sandbox: {default} (default: where it works), on, off",
         default="auto",
         choices=("auto", "on", "off"),
+        changeable=True,
     ),
     _session("no_network", switch, "runs get no network (in the sandbox)", default=False),
     _session(
@@ -374,6 +414,9 @@ BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 # The keys a settings file may hold, besides the tuner's ``[[knob]]`` tables.
 SESSION_KEYS = frozenset(s.name for s in SETTINGS if s.part == SESSION and s.in_file)
 LOOP_KEYS = frozenset(s.name for s in SETTINGS if s.part == LOOP and s.in_file)
+# What `autoresearch config` may change in a running session, and what it may take away.
+CHANGEABLE = tuple(s.name for s in SETTINGS if s.changeable)
+CLEARABLE = tuple(s.name for s in SETTINGS if s.clearable)
 
 
 def default(name: str) -> Any:

@@ -21,8 +21,8 @@ repeated runs of the same commit), the rule is noise-aware:
 - With no noise (sigma unknown or zero) this is the plain rule, on one run, with --min-delta and
   the complexity charge applied to the gain.
 
-``estimate_sigma`` pools the noise from repeated runs of the same commits; ``resolve_min_delta``
-turns "0.001" or "0.5%" into an absolute smallest gain worth keeping.
+``estimate_sigma`` pools the noise from repeated runs of the same commits (``--min-delta`` is
+read once, as ``settings.Amount``).
 """
 
 from __future__ import annotations
@@ -276,35 +276,3 @@ def cautious_sigma(groups: Sequence[Sequence[float]]) -> float | None:
         return sigma
     degrees = sum(len(group) - 1 for group in groups if len(group) > 1)
     return sigma * t_quantile(1.0 - ALPHA, degrees) / _z_alpha()
-
-
-def resolve_min_delta(text_or_number: str | float, baseline: float | None) -> float:
-    """The smallest improvement worth keeping, in metric units.
-
-    "0.001" (or 0.001) is absolute; "0.5%" is that share of the baseline's magnitude.
-    """
-    if isinstance(text_or_number, bool):
-        raise ValueError(f"--min-delta must be a number or a percentage, not {text_or_number}")
-    if isinstance(text_or_number, (int, float)):
-        return _non_negative(float(text_or_number), str(text_or_number))
-    text = text_or_number.strip()
-    percent = text.endswith("%")
-    try:
-        number = float(text[:-1] if percent else text)
-    except ValueError:
-        raise ValueError(
-            f"--min-delta must be a number such as 0.001 or a percentage such as 0.5%, "
-            f"not {text_or_number!r}"
-        ) from None
-    number = _non_negative(number, text)
-    if not percent:
-        return number
-    if baseline is None:
-        raise ValueError(f"--min-delta {text} is relative, and there is no baseline value yet")
-    return number / 100.0 * abs(baseline)
-
-
-def _non_negative(number: float, shown: str) -> float:
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"--min-delta must be a finite number of 0 or more, not {shown}")
-    return number
