@@ -390,3 +390,17 @@ def test_a_run_cannot_reach_another_workers_checkout(repo: Path, cli: Cli, tmp_p
     logs = "".join(p.read_text() for p in (repo / ".autoresearch/t/logs").glob("000[12]-*.log"))
     assert "siblings seen: 1" in logs and "wrote" not in logs, logs
     assert all(float(r["val_bpb"]) >= 0.8 for r in ledger_rows(repo)), ledger_rows(repo)
+
+
+@NEEDS_SANDBOX
+def test_an_interpreter_named_by_its_path_in_a_hidden_folder_still_runs(
+    repo: Path, cli: Cli, tmp_path: Path
+) -> None:
+    # An installation in /tmp or the home (emptied in the sandbox), as a user's venv may be.
+    tools = tmp_path / "tools" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "python").symlink_to(sys.executable)
+    flags = session_flags(run=f"{tools / 'python'} train.py", outside=False)
+    result = cli("init", *flags, "--noise", "off", "--repeats", "1", "--sandbox", "on")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ledger_rows(repo)[0]["status"] == "keep"

@@ -3,6 +3,8 @@ the project a run may not change."""
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Iterable
 
 from autoresearch.errors import UserError
@@ -31,14 +33,35 @@ def run_policy(repo: str, settings: Settings, protected: Iterable[str]) -> sandb
     when the session's runs go without one."""
     if not sandboxed(settings):
         return None
+    commands = (settings.run, settings.holdout or "", settings.eval or "")
+    named = sorted({path for command in commands for path in named_paths(command)})
     return sandbox.Policy(
         project=repo,
         hidden=(STATE_DIR,),
         read_only=(*_NEVER_WRITTEN, *sorted(protected)),
         writable=settings.writable,
-        shared=settings.share,
+        shared=(*settings.share, *named),
         network=not settings.no_network,
     )
+
+
+def named_paths(command: str) -> list[str]:
+    """What a command names by absolute path, visible to it read-only even in the folders the
+    sandbox empties: an interpreter (``/home/me/venv/bin/python``: its whole installation, and
+    the one it links to) or a script of the user's."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    found = []
+    for word in words:
+        if not os.path.isabs(word) or not os.path.exists(word):
+            continue
+        for path in {word, os.path.realpath(word)}:
+            folder = os.path.dirname(path)
+            is_program = os.path.basename(folder) == "bin" and os.access(path, os.X_OK)
+            found.append(os.path.dirname(folder) if is_program else path)
+    return found
 
 
 def sandbox_line(settings: Settings) -> str:
