@@ -239,6 +239,9 @@ pathlib.Path(os.environ["AUTORESEARCH_DESCRIPTION"]).write_text(f"call {call}\\n
 def test_the_loop_stops_when_its_agent_touches_the_books(
     repo: Path, session: Cli, tmp_path: Path
 ) -> None:
+    # Outside the sandbox, where an agent can write the books (inside, it cannot: see
+    # test_sandbox.py).
+    assert session("config", "sandbox", "off").returncode == 0
     agent = tmp_path / "forging_agent.py"
     agent.write_text(FORGING_AGENT)
     command = f"{sys.executable} {agent} {tmp_path / 'calls'}"

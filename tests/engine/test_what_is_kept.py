@@ -251,9 +251,13 @@ def test_loop_refuses_what_the_agent_points_the_run_at(
     repo: Path, cli: Cli, outside: Path, place: tuple[str, ...], agent: str
 ) -> None:
     command = LINKING_AGENT.format(target=outside / "train.py") if agent == "link" else HIDING_AGENT
+    # In the sandbox an agent cannot write .git at all (test_sandbox.py): the refusal is what
+    # stands outside it.
+    unsandboxed = ("--sandbox", "off") if agent == "hide" else ()
     result = cli(
         "loop",
         *session_flags(),
+        *unsandboxed,
         "--noise",
         "off",
         "--agent",
