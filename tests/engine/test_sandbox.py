@@ -405,3 +405,22 @@ def test_an_interpreter_named_by_its_path_in_a_hidden_folder_still_runs(
     result = cli("init", *flags, "--noise", "off", "--repeats", "1", "--sandbox", "on")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ledger_rows(repo)[0]["status"] == "keep"
+
+
+@NEEDS_SANDBOX
+def test_with_a_trusted_evaluation_the_holdout_runs_the_same_way(repo: Path, cli: Cli) -> None:
+    (repo / "eval.py").write_text(EVAL)
+    (repo / "holdout.py").write_text(EVAL.replace("model['loss']", "2 * model['loss']"))
+    (repo / "train.py").write_text(trained(1.0))
+    (repo / ".gitignore").write_text("model.json\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "an evaluation and a holdout")
+    flags = ("--protect", "eval.py", "--protect", "holdout.py", "--noise", "off")
+    flags += ("--eval", f"{sys.executable} eval.py", "--artifact", "model.json")
+    flags += ("--holdout", f"{sys.executable} holdout.py")
+    assert cli.init("--repeats", "1", *flags).returncode == 0
+    (repo / "train.py").write_text(trained(0.75, SHADOW))
+    result = cli("try", "-m", "better, and shadows json for the holdout too")
+    row = ledger_rows(repo)[-1]
+    assert row["status"] == "keep", result.stdout + result.stderr
+    assert float(row["holdout_val_bpb"]) == pytest.approx(1.5), row

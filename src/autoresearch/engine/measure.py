@@ -211,7 +211,11 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
             clear_outputs(evaluation_job(job))
         result, readings, crash = run_and_read(place, request, read_from_run, Watch(started, tick))
         if job.settings.eval and crash is None:
-            readings, crash = run_evaluation(job, job.settings.eval, log_path, request.env)
+            evaluation = request._replace(
+                command=job.settings.eval, log_path=log_path[: -len(".log")] + ".eval.log"
+            )
+            readings, crash = run_evaluation(job, evaluation, job.patterns)
+            crash = None if crash is None else f"evaluation: {crash}"
     written = sorted(writes.touched)
     crash = (
         check_protected(job, "during the run")
@@ -222,16 +226,14 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
 
 
 def run_evaluation(
-    job: MeasureJob, command: str, run_log: str, env: Mapping[str, str]
+    job: MeasureJob, request: RunRequest, patterns: Mapping[str, Pattern]
 ) -> tuple[dict[str, Reading], str | None]:
-    """The metrics as the trusted evaluation reads them from what the run left."""
-    log_path = run_log[: -len(".log")] + ".eval.log"
-    ran, missing = evaluate(evaluation_job(job), command, log_path, env)
+    """The metrics as a trusted command (``request``'s) reads them from what the run left."""
+    ran, missing = evaluate(evaluation_job(job), request.command, request.log_path, request.env)
     if ran is None:
         return {}, missing
-    readings, ran = read_run_log(log_path, job.patterns, ran)
-    crash = crash_reason(ran, readings, job.settings.kill_after)
-    return readings, None if crash is None else f"evaluation: {crash}"
+    readings, ran = read_run_log(request.log_path, patterns, ran)
+    return readings, crash_reason(ran, readings, job.settings.kill_after)
 
 
 def evaluation_job(job: MeasureJob) -> EvaluationJob:
@@ -371,9 +373,11 @@ def run_holdout(job: MeasureJob) -> tuple[float | None, str | None]:
     request = RunRequest(
         "HEAD", settings.holdout or "", log_path, job_environment(job, 0), settings.kill_after
     )._replace(confine=job.confine)
-    _, readings, crash = run_and_read(
-        LocalExecutor(job.repo), request, {name: default_pattern(name)}
-    )
+    patterns = {name: default_pattern(name)}
+    if settings.eval:  # as the evaluation runs: from the protected files and the outputs alone
+        readings, crash = run_evaluation(job, request, patterns)
+    else:
+        _, readings, crash = run_and_read(LocalExecutor(job.repo), request, patterns)
     if crash is not None:
         return None, f"holdout {crash}"
     return readings[name].value, None
