@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from autoresearch.errors import UserError
-from autoresearch.rules import stats, verdict
+from autoresearch.rules import environment, stats, verdict
 from autoresearch.rules.metrics import Reading, default_pattern, read_metrics
 from autoresearch.rules.noise import noise_sigma, reference_runs
 from autoresearch.rules.settings import Settings
@@ -213,23 +213,34 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
 
 
 def run_environment(
-    tag: str, commit: str, budget: float | None, experiment: str, seed: int
+    settings: Settings,
+    commit: str,
+    experiment: str,
+    seed: int,
 ) -> dict[str, str]:
-    """What a run sees of the session, besides the user's own environment."""
-    return {
-        **os.environ,
-        "AUTORESEARCH_TAG": tag,
+    """What a run sees: the allowlisted part of the tool's own environment, the variables the
+    user passed, and the session's.
+
+    The names passed travel too, as ``AUTORESEARCH_PASS_ENV``, so that a run started elsewhere
+    (a Ray worker) lets through the same names of its own environment."""
+    passed = settings.pass_env
+    found = environment.run_environment(os.environ, passed)
+    session = {
+        "AUTORESEARCH_TAG": settings.tag,
         "AUTORESEARCH_COMMIT": commit,
-        "AUTORESEARCH_BUDGET": f"{budget:g}" if budget is not None else "",
+        "AUTORESEARCH_BUDGET": f"{settings.budget:g}" if settings.budget is not None else "",
         "AUTORESEARCH_EXPERIMENT": experiment,
         "AUTORESEARCH_SEED": str(seed),
     }
+    if passed:
+        session[environment.PASSED_NAMES_VARIABLE] = " ".join(passed)
+    return {**found, **session}
 
 
 def job_environment(job: MeasureJob, index: int) -> dict[str, str]:
     """A run's environment, with a seed of its own for each run of each experiment."""
     seed = job.number * SEED_STRIDE + index
-    return run_environment(job.files.tag, job.commit, job.settings.budget, str(job.number), seed)
+    return run_environment(job.settings, job.commit, str(job.number), seed)
 
 
 def run_and_read(

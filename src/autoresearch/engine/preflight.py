@@ -60,7 +60,7 @@ def run_first(
     where it runs (None: in the repository itself)."""
     handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
     os.close(handle)
-    env = run_environment(settings.tag, commit, settings.budget, "0", 0)
+    env = run_environment(settings, commit, "0", 0)
     watching = watch(log) if watch is not None else UNWATCHED
     request = RunRequest(commit, settings.run, log, env, settings.kill_after)
     where = executor or LocalExecutor(repo)

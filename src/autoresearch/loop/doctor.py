@@ -153,7 +153,7 @@ def run_check(repo: str, settings: Settings) -> Check:
     }
     folder = tempfile.mkdtemp(prefix="autoresearch-doctor-")
     log = os.path.join(folder, "run.log")
-    env = run_environment("doctor", git.head(repo) or "", settings.budget, "doctor", 0)
+    env = run_environment(settings._replace(tag="doctor"), git.head(repo) or "", "doctor", 0)
     request = RunRequest("HEAD", settings.run, log, env, settings.kill_after)
     result, readings, crash = run_and_read(LocalExecutor(repo), request, patterns)
     took = f"{result.seconds:.1f} s"
