@@ -243,6 +243,22 @@ def job_environment(job: MeasureJob, index: int) -> dict[str, str]:
     return run_environment(job.settings, job.commit, str(job.number), seed)
 
 
+def shown_tail(path: str, count: int = 50, max_chars: int = 400) -> list[str]:
+    """The last ``count`` non-empty lines of a run's log, as a person or an agent is shown them:
+    each credential of the tool's environment masked, then cut to ``max_chars`` (masked first, so
+    that a cut never leaves part of a secret behind)."""
+    lines: list[str] = []
+    if not os.path.exists(path):
+        return lines
+    mask = environment.secret_masker(os.environ)
+    for line in runner.lines_from_end(path):
+        if line.strip():
+            lines.append(mask(line.rstrip("\r"))[:max_chars])
+            if len(lines) >= count:
+                break
+    return lines[::-1]
+
+
 def run_and_read(
     where: Executor,
     request: RunRequest,

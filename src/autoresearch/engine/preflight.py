@@ -16,6 +16,7 @@ from autoresearch.engine.measure import (
     Watch,
     crash_reason,
     run_environment,
+    shown_tail,
 )
 from autoresearch.engine.session import Session
 from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
@@ -35,7 +36,7 @@ class FirstRun(NamedTuple):
 
     @property
     def tail(self) -> tuple[str, ...]:
-        return tuple(runner.tail(self.log, count=20))
+        return tuple(shown_tail(self.log, count=20))
 
 
 class Verdict(NamedTuple):

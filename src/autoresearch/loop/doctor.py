@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from autoresearch.engine.measure import run_and_read, run_environment
+from autoresearch.engine.measure import run_and_read, run_environment, shown_tail
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.settings import Settings
@@ -158,7 +158,7 @@ def run_check(repo: str, settings: Settings) -> Check:
     result, readings, crash = run_and_read(LocalExecutor(repo), request, patterns)
     took = f"{result.seconds:.1f} s"
     if crash is not None:
-        last = runner.tail(log, 1)
+        last = shown_tail(log, 1)
         said = f"; last line: {last[0][:160]}" if last else ""
         hint = f"its output is in {log}"
         printed = printed_metrics(log)
