@@ -104,7 +104,15 @@ ALLOWED_PREFIXES = (
     "TRITON_",
     "XLA_",
     "JAX_",
-    "TF_",
+    # TensorFlow's by name: all of TF_ would take in Terraform's TF_VAR_*, often secrets
+    "TF_CPP_",
+    "TF_XLA_",
+    "TF_GPU_",
+    "TF_FORCE_",
+    "TF_ENABLE_",
+    "TF_NUM_",
+    "TF_DETERMINISTIC_OPS",
+    "TF_USE_LEGACY_KERAS",
     "HF_",
     "TRANSFORMERS_",
     # Python itself (PYTHONPATH, PYTHONHASHSEED, ...) and pyenv's shims
