@@ -58,7 +58,8 @@ def test_the_checking_run_is_the_baselines_first_so_nothing_runs_twice(
     for tag, noise, expected in (("off", "off", 1), ("auto", "auto", 2)):
         result = subprocess.run(
             [sys.executable, "-m", "autoresearch", "init", "--tag", tag, "--run", run,
-             "--metric", "val_loss", "--noise", noise, "--writable", str(tmp_path)],
+             "--metric", "val_loss", "--noise", noise, "--writable", str(tmp_path),
+             "--pass-env", "RUNS_FILE"],
             cwd=repo, capture_output=True, text=True, env=env,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr

@@ -28,7 +28,7 @@ def project(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     git(repo, "commit", "-qam", "a scored run")
     locks = tmp_path / "locks"
     locks.mkdir()
-    monkeypatch.setenv("LOCKS", str(locks))  # the runs inherit it
+    monkeypatch.setenv("LOCKS", str(locks))  # the runs of a session given --pass-env LOCKS
     return repo
 
 
@@ -85,6 +85,7 @@ def test_a_pool_runs_at_once_on_devices_of_their_own(
     # The first run goes on until the second candidate is proposed: both workers get one.
     steps[0]["GO"], steps[1]["touch"] = str(go), str(go)
     flags = ("--gpus", "0,1,2,3", "--gpus-per-run", "2", "--max-experiments", "6")
+    flags += ("--pass-env", "LOCKS")
     result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
     recorded = ledger_rows(project)[1:]
@@ -101,7 +102,7 @@ def test_pipeline_prepares_the_next_candidate_while_the_run_goes(
     # The first run goes on until the agent is asked for the next candidate: the pipeline works
     # if that happens while the run goes (without it, the run would wait until its deadline).
     steps = [{"A": 0.1, "GO": str(go)}, {"B": 0.05, "touch": str(go)}]
-    flags = ("--pipeline", "--max-experiments", "2", "--gpus", "0")
+    flags = ("--pipeline", "--max-experiments", "2", "--gpus", "0", "--pass-env", "LOCKS")
     result = cli(*scored_loop(tmp_path / "agent", steps, *flags))
     assert result.returncode == 0, result.stderr
     second = (tmp_path / "agent" / "prompt-1.md").read_text()

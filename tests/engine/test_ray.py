@@ -27,6 +27,11 @@ from support import (
 pytest.importorskip("ray")
 
 
+# In the environment of the cluster's workers only: the one a run may be given by name, and a
+# secret that must not reach it.
+WORKER_ENVIRONMENT = {"WORKER_PASSED": "passed-on-the-worker", "WORKER_TOKEN": "worker-5cret"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -46,6 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [*command, f"--temp-dir={temp}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **WORKER_ENVIRONMENT},  # the workers', not the tool's
     )
     try:
         wait_for(lambda: _listening(port) and head.poll() is None, "the Ray head's port")
@@ -95,6 +101,21 @@ def test_runs_travel_as_the_commit_with_gpus_of_their_own(
     logs = list((project / ".autoresearch" / "p" / "logs").glob("*.log"))
     devices = [line for log in logs for line in log.read_text().splitlines() if "devices" in line]
     assert len(devices) == 3 and all(len(line.split()[1].split(",")) == 1 for line in devices)
+
+
+def test_a_run_on_a_worker_gets_its_environment_scrubbed_with_the_names_passed(
+    cli: Cli, project: Path, tmp_path: Path, cluster: str
+) -> None:
+    flags = ("--executor", "ray", "--ray-address", cluster, "--max-experiments", "1")
+    command = scored_loop(tmp_path / "agent", [{"A": 0.1}], *flags, "--no-baseline")
+    command += ["--pass-env", "WORKER_PASSED"]
+    command[command.index("--run") + 1] = f"env; {sys.executable} train.py"
+    result = cli(*command)
+    assert result.returncode == 0, result.stderr
+    [log] = (project / ".autoresearch" / "p" / "logs").glob("*.log")
+    printed = log.read_text()
+    assert "WORKER_PASSED=passed-on-the-worker" in printed
+    assert "WORKER_TOKEN" not in printed and "AUTORESEARCH_TAG=p" in printed
 
 
 def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(

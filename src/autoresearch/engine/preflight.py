@@ -17,6 +17,7 @@ from autoresearch.engine.measure import (
     Watch,
     crash_reason,
     run_environment,
+    shown_tail,
 )
 from autoresearch.engine.session import Session
 from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
@@ -36,7 +37,7 @@ class FirstRun(NamedTuple):
 
     @property
     def tail(self) -> tuple[str, ...]:
-        return tuple(runner.tail(self.log, count=20))
+        return tuple(shown_tail(self.log, count=20))
 
 
 class Verdict(NamedTuple):
@@ -61,7 +62,7 @@ def run_first(
     where it runs (None: in the repository itself)."""
     handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
     os.close(handle)
-    env = run_environment(settings.tag, commit, settings.budget, "0", 0)
+    env = run_environment(settings, commit, "0", 0)
     watching = watch(log) if watch is not None else UNWATCHED
     # Before the session starts, its protected files are not listed yet: they are the user's.
     confined = run_policy(repo, settings, ())

@@ -29,10 +29,11 @@ from autoresearch.engine.measure import (
     RunOutcome,
     Watch,
     measure_and_judge,
+    shown_tail,
 )
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
-from autoresearch.store import git, runner, signals
+from autoresearch.store import git, signals
 from autoresearch.store.executors import Executor
 from autoresearch.store.files import now, write_json
 from autoresearch.store.ledger import append_row, sanitize
@@ -319,7 +320,7 @@ def _experiment(
         seconds=measured.seconds,
         description=begun.attempt.description,
         log=os.path.relpath(log, session.repo),
-        tail=runner.tail(log) if crashed and os.path.exists(log) else (),
+        tail=shown_tail(log) if crashed else (),
         runs=len(measured.values),
         spread=measured.spread,
         holdout=measured.holdout,

@@ -153,7 +153,7 @@ class Audit:
         log_path = os.path.join(s.files.audit_logs, f"{self.counter:03d}-{commit[:7]}.log")
         os.makedirs(s.files.audit_logs, exist_ok=True)
         seed = AUDIT_SEED_BASE + self.counter
-        env = run_environment(s.tag, commit, s.settings.budget, "audit", seed)
+        env = run_environment(s.settings, commit, "audit", seed)
         run_id = runner.new_run_id()
         marker = {"branch": self.branch, "run_id": run_id}
 

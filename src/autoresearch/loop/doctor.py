@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from autoresearch.engine.confine import run_policy, sandbox_line
-from autoresearch.engine.measure import run_and_read, run_environment
+from autoresearch.engine.measure import run_and_read, run_environment, shown_tail
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.settings import Settings
@@ -169,13 +169,13 @@ def run_check(repo: str, settings: Settings) -> Check:
     }
     folder = tempfile.mkdtemp(prefix="autoresearch-doctor-")
     log = os.path.join(folder, "run.log")
-    env = run_environment("doctor", git.head(repo) or "", settings.budget, "doctor", 0)
+    env = run_environment(settings._replace(tag="doctor"), git.head(repo) or "", "doctor", 0)
     confined = run_policy(repo, settings, ())
     request = RunRequest("HEAD", settings.run, log, env, settings.kill_after, confine=confined)
     result, readings, crash = run_and_read(LocalExecutor(repo), request, patterns)
     took = f"{result.seconds:.1f} s"
     if crash is not None:
-        last = runner.tail(log, 1)
+        last = shown_tail(log, 1)
         said = f"; last line: {last[0][:160]}" if last else ""
         hint = f"its output is in {log}"
         printed = printed_metrics(log)

@@ -2,14 +2,18 @@
 
 Nothing accumulates between calls: the program, the goal, the rules, a window of the ledger,
 the ideas already discarded and, on a fix attempt, the crash's log tail. The holdout metric,
-when there is one, never appears here.
+when there is one, never appears here, and neither does the value of a credential of the tool's
+environment (a run or an agent may have printed one): it is masked, ``[masked NAME]``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from autoresearch.rules.environment import mask_secrets
 from autoresearch.rules.formatting import number
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
 from autoresearch.store.ledger import Ledger, Row
@@ -34,6 +38,8 @@ class PromptInputs(NamedTuple):
     description_path: Path | None = None
     crash: Row | None = None
     crash_tail: tuple[str, ...] = ()
+    # Whose credentials are masked; None: the tool's own environment, where one would come from.
+    environ: Mapping[str, str] | None = None
 
 
 def build_prompt(inputs: PromptInputs) -> str:
@@ -45,7 +51,11 @@ def build_prompt(inputs: PromptInputs) -> str:
         _discarded(inputs.ledger),
         _fix(inputs) if inputs.crash is not None else _task(inputs),
     ]
-    text = "\n\n".join(s for s in sections if s)
+    # Masked before it is cut, so that a cut never leaves part of a secret.
+    text = mask_secrets(
+        "\n\n".join(s for s in sections if s),
+        os.environ if inputs.environ is None else inputs.environ,
+    )
     if len(text) > MAX_PROMPT_CHARS:
         text = text[: MAX_PROMPT_CHARS - 40] + "\n\n[prompt cut to stay within its size limit]"
     return text + "\n"

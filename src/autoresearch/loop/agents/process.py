@@ -22,6 +22,7 @@ from autoresearch.loop.agents.base import (
     Outcome,
     Proposal,
 )
+from autoresearch.rules.environment import mask_secrets
 from autoresearch.store import runner
 from autoresearch.store.sandbox import Policy
 
@@ -69,13 +70,15 @@ class ProcessResult(NamedTuple):
 
 
 def read_tail(path: Path, limit: int) -> str:
-    """The last ``limit`` bytes of a file as text; empty when the file is missing."""
+    """The last ``limit`` bytes of a file as text, credentials masked (what an agent printed
+    becomes descriptions, error messages and so prompts, and an agent has the tool's whole
+    environment); empty when the file is missing."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace")
+            return mask_secrets(handle.read().decode("utf-8", errors="replace"), os.environ)
     except FileNotFoundError:
         return ""
 
@@ -108,7 +111,7 @@ def read_description(path: Path) -> str | None:
             head = handle.read(MESSAGE_TAIL_BYTES)
     except OSError:
         return None
-    return first_line(head.decode("utf-8", errors="replace"))
+    return first_line(mask_secrets(head.decode("utf-8", errors="replace"), os.environ))
 
 
 def as_number(value: object) -> float | None:

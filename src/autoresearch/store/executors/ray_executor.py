@@ -23,8 +23,9 @@ from autoresearch.store.sandbox import Policy
 
 _POLL_SECONDS = 0.5
 _RUN_LOG = ".autoresearch-run.log"
-# The worker's own environment stays (Ray sets CUDA_VISIBLE_DEVICES there); the run gets the
-# session's variables on top of it, not the whole environment of the machine the tool runs on.
+# The worker's own environment stays, scrubbed as a run's always is (Ray sets
+# CUDA_VISIBLE_DEVICES there); the run gets the session's variables on top of it, not the
+# environment of the machine the tool runs on.
 _SENT_PREFIXES = ("AUTORESEARCH_",)
 
 # Started through a parent that exits at once, so that it is no child of the Ray worker: Ray
@@ -206,6 +207,7 @@ def _run_on_worker(
     import tarfile
     import tempfile
 
+    from autoresearch.rules.environment import passed_names, run_environment
     from autoresearch.store import runner, sandbox
 
     with tempfile.TemporaryDirectory(prefix="autoresearch-run-") as place:
@@ -226,8 +228,10 @@ def _run_on_worker(
         if unavailable:
             said = f"the sandbox does not work on this Ray node: {unavailable}\n"
             return 1, 0.0, False, False, said.encode()
-        environment = {**os.environ, **sent}
-        spec = runner.Command(command, place, log, environment, kill_after, run_id, confine=confine)
+        # The worker's environment is scrubbed as the tool's is here; the names the user
+        # passed came with the request, their values are the worker's own.
+        env = {**run_environment(os.environ, passed_names(sent)), **sent}
+        spec = runner.Command(command, place, log, env, kill_after, run_id, confine=confine)
         result = runner.run_command(spec, guard)
         with open(log, "rb") as handle:
             output = handle.read()
