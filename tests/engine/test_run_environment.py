@@ -60,9 +60,13 @@ def archived_logs(repo: Path) -> str:
     return "".join(path.read_text() for path in sorted((repo / ".autoresearch/t/logs").iterdir()))
 
 
-def test_no_secret_reaches_a_run_and_a_passed_variable_does(repo: Path, cli: Cli) -> None:
+@pytest.mark.parametrize("mode", ["auto", "off"], ids=["sandbox where it works", "no sandbox"])
+def test_no_secret_reaches_a_run_and_a_passed_variable_does(
+    repo: Path, cli: Cli, mode: str
+) -> None:
     commit_train(repo, PRINTS_ENV_THEN_CRASHES)
-    init(cli, f"env && {sys.executable} train.py")  # the baseline, through `env` itself
+    # The baseline, through `env` itself.
+    init(cli, f"env && {sys.executable} train.py", "--sandbox", mode)
     (repo / "train.py").write_text(PRINTS_ENV_THEN_CRASHES.replace("CRASH = 0", "CRASH = 1"))
     tried = cli("try", "-m", "prints the environment and crashes", "--json")
     experiment = json.loads(tried.stdout)
