@@ -86,10 +86,10 @@ def installed_command() -> list[str]:
 
 
 class Cli:
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, *extra: str) -> None:
         self.repo = repo
         self.command = installed_command()
-        start_cli_session(self.command, repo, "cli")
+        start_cli_session(self.command, repo, "cli", extra=extra)
 
     def step(self, step: int) -> float:
         return time_cli_try(self.command, self.repo, step)
@@ -137,17 +137,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
-    names = ("floor", "engine", "cli", "bare", "python", "run", "reaper", "sandbox")
+    names = ("floor", "engine", "cli", "cli-off", "bare", "python", "run", "reaper", "sandbox")
     times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as root, contextlib.ExitStack() as stack:
-        repos = [make_repo(Path(root, name), 999) for name in ("floor", "engine", "cli", "bare")]
+        places = ("floor", "engine", "cli", "bare", "cli-off")
+        repos = [make_repo(Path(root, name), 999) for name in places]
         floor, engine, cli = GitFloor(repos[0]), Engine(repos[1], stack), Cli(repos[2])
-        bare = BareTry(repos[3])
+        bare, cli_off = BareTry(repos[3]), Cli(repos[4], "--sandbox", "off")
         confinement = Confinement(repos[0])
         for step in range(args.experiments):
             times["floor"].append(floor.step(step))
             times["engine"].append(engine.step(step))
             times["cli"].append(cli.step(step))
+            times["cli-off"].append(cli_off.step(step))
             times["bare"].append(bare.step(step))
             times["python"].append(python_start())
             times["run"].append(confinement.bare())
@@ -157,6 +159,7 @@ def main() -> None:
     floor_median, floor_text = median_and_spread(times["floor"])
     engine_median, engine_text = median_and_spread(times["engine"])
     cli_median, cli_text = median_and_spread(times["cli"])
+    off_median, off_text = median_and_spread(times["cli-off"])
     bare_median, bare_text = median_and_spread(times["bare"])
     python_text = median_and_spread(times["python"])[1]
     print(
@@ -171,7 +174,11 @@ def main() -> None:
     )
     print(
         f"`autoresearch try` from the shell, minus the run:       {cli_text}"
-        f"   {cli_median / floor_median:4.2f}x the floor (target <= 150 ms)"
+        f"   {cli_median / floor_median:4.2f}x the floor (target <= 5x, goal 3x)"
+    )
+    print(
+        f"the same, the session's sandbox off:                   {off_text}"
+        f"   {off_median / floor_median:4.2f}x the floor"
     )
     print(
         f"the same git calls, run and fsyncs from a bare script:  {bare_text}"

@@ -41,10 +41,14 @@ def edit(repo: Path, step: int) -> None:
 
 
 def start_cli_session(
-    command: Sequence[str], repo: Path, tag: str, env: Mapping[str, str] = USER_ENV
+    command: Sequence[str],
+    repo: Path,
+    tag: str,
+    env: Mapping[str, str] = USER_ENV,
+    extra: Sequence[str] = (),
 ) -> None:
     """`autoresearch init` with the run above and the edited file as the whole scope."""
-    init = ["init", "--tag", tag, "--run", RUN, "--metric", "score", "--scope", EDITED]
+    init = ["init", "--tag", tag, "--run", RUN, "--metric", "score", "--scope", EDITED, *extra]
     subprocess.run([*command, *init], cwd=repo, check=True, capture_output=True, env=env)
 
 

@@ -424,3 +424,13 @@ def test_with_a_trusted_evaluation_the_holdout_runs_the_same_way(repo: Path, cli
     row = ledger_rows(repo)[-1]
     assert row["status"] == "keep", result.stdout + result.stderr
     assert float(row["holdout_val_bpb"]) == pytest.approx(1.5), row
+
+
+@NEEDS_SANDBOX
+def test_a_sandbox_inside_the_sandbox_works_as_an_agents_own_would(repo: Path, cli: Cli) -> None:
+    # Claude Code runs its commands under bubblewrap of its own; inside ours that still works.
+    quick_session(cli, "on")
+    nested = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-pid", "--", "true"]
+    candidate(repo, f"print('nested:', subprocess.run({nested!r}).returncode, flush=True)", 0.5)
+    result = cli("try", "-m", "sandboxes a command of its own")
+    assert "nested: 0" in _log_of(repo), result.stdout
