@@ -8,7 +8,8 @@ import os
 import sys
 from typing import Any
 
-from autoresearch.rules.settings_table import SETTINGS, Setting, integer, switch
+from autoresearch.rules.setting import Setting, integer, switch
+from autoresearch.rules.settings_table import SETTINGS
 
 
 def _terminal_width() -> int:

@@ -16,9 +16,8 @@ from autoresearch.engine.measure import (
     RunOutcome,
     Watch,
     crash_reason,
-    run_environment,
-    shown_tail,
 )
+from autoresearch.engine.run_environment import run_environment, shown_tail
 from autoresearch.engine.session import Session
 from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
 from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics

@@ -29,8 +29,8 @@ from autoresearch.engine.measure import (
     RunOutcome,
     Watch,
     measure_and_judge,
-    shown_tail,
 )
+from autoresearch.engine.run_environment import shown_tail
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
 from autoresearch.store import git, signals

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from autoresearch.engine.measure import Watch, run_and_read, run_environment
+from autoresearch.engine.measure import Watch, run_and_read
+from autoresearch.engine.run_environment import run_environment
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules import formatting, stats, verdict

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from autoresearch.engine.confine import run_policy, sandbox_line
-from autoresearch.engine.measure import run_and_read, run_environment, shown_tail
+from autoresearch.engine.measure import run_and_read
+from autoresearch.engine.run_environment import run_environment, shown_tail
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
 from autoresearch.rules.settings import Settings

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from autoresearch.errors import UserError
 from autoresearch.rules.columns import refuse_ambiguous
 from autoresearch.rules.metrics import compile_pattern
+from autoresearch.rules.setting_parsers import string_list
 from autoresearch.rules.settings_table import (
     BY_NAME,
     LOOP_KEYS,
     SESSION,
     default,
     merged,
-    string_list,
     unknown_keys,
 )
 

@@ -38,11 +38,12 @@ DESCRIPTION_MAX_CHARS = 200
 
 
 class TurnLimit(NamedTuple):
-    """How long an agent's turn may take (None: no limit), and how long its processes have to
-    stop once told to before they are killed."""
+    """How long an agent's turn may take (None: no limit), how long its processes have to stop
+    once told to before they are killed, and where it runs."""
 
     timeout: float | None
     kill_grace: float = KILL_GRACE_SECONDS
+    confine: Policy | None = None  # the sandbox the turn cannot leave (None: none)
 
 
 class ProcessResult(NamedTuple):
@@ -209,7 +210,6 @@ def run_agent_process(
     output_dir: Path,
     env: Mapping[str, str],
     limit: TurnLimit,
-    confine: Policy | None = None,
 ) -> ProcessResult:
     """Run ``command`` (argv, or a shell string) to completion or until ``limit.timeout`` s.
 
@@ -229,7 +229,7 @@ def run_agent_process(
             kill_after=limit.timeout,
             stderr_path=stderr_path,
             grace=limit.kill_grace,
-            confine=confine,
+            confine=limit.confine,
         )
         result = runner.run_command(spec)
     except OSError as error:
@@ -305,8 +305,7 @@ class ProgramAgent:
             workdir=request.workdir,
             output_dir=self.output_dir(),
             env=env,
-            limit=TurnLimit(self.options.timeout),
-            confine=agent_policy(self.setup, request),
+            limit=TurnLimit(self.options.timeout, confine=agent_policy(self.setup, request)),
         )
         return self.read_proposal(result, request)
 

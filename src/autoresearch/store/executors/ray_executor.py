@@ -158,14 +158,13 @@ class RayExecutor:
         ray = self.ray
         sent = {k: v for k, v in request.env.items() if k.startswith(_SENT_PREFIXES)}
         started = time.monotonic()
+        on_the_node = request._replace(
+            env=sent,
+            run_id=request.run_id or f"ray-{os.getpid()}-{time.time_ns()}",
+            confine=_on_a_node(request.confine),
+        )
         ref = self.task.options(num_gpus=self.gpus_per_run, num_cpus=0).remote(
-            self.archive(request.commit),
-            request.command,
-            sent,
-            request.kill_after,
-            request.run_id or f"ray-{os.getpid()}-{time.time_ns()}",
-            self.links,
-            _on_a_node(request.confine),
+            self.archive(request.commit), on_the_node, self.links
         )
         try:
             while not ray.wait([ref], timeout=_POLL_SECONDS)[0]:
@@ -191,17 +190,13 @@ class RayExecutor:
 
 
 def _run_on_worker(
-    archive: bytes,
-    command: str,
-    sent: dict[str, str],
-    kill_after: float | None,
-    run_id: str,
-    links: tuple[tuple[str, str], ...],
-    confine: Policy | None,
+    archive: bytes, request: RunRequest, links: tuple[tuple[str, str], ...]
 ) -> tuple[int | None, float, bool, bool, bytes]:
-    """On the Ray worker: unpack the commit, run it with the runner (in the sandbox, when the
-    session has one: a node without a working one crashes the run, saying why), return how it
-    went."""
+    """On the Ray worker: unpack the commit, run ``request`` with the runner (its ``env``: what
+    the session sends; in the sandbox, when the session has one: a node without a working one
+    crashes the run, saying why), return how it went."""
+    command, sent, kill_after = request.command, dict(request.env), request.kill_after
+    run_id, confine = request.run_id or "", request.confine
     import io
     import sys
     import tarfile
