@@ -18,20 +18,23 @@ from autoresearch.store.settings_file import SETTINGS_FILE
 _NEVER_WRITTEN = (".git", LEDGER_FILE, RUN_LOG, SETTINGS_FILE, PROGRAM_FILE)
 
 
-def sandboxed(settings: Settings) -> bool:
-    """Whether runs go in the sandbox: ``auto`` where it works, ``on`` or refuse."""
+def sandboxed(settings: Settings, remembered: str | None = None) -> bool:
+    """Whether runs go in the sandbox: ``auto`` where it works, ``on`` or refuse
+    (``remembered``: where a session keeps whether it works on this machine)."""
     if settings.sandbox == "off":
         return False
-    reason = sandbox.unavailable()
+    reason = sandbox.unavailable(remembered)
     if reason is not None and settings.sandbox == "on":
         raise UserError(f"sandbox = on, but {reason}")
     return reason is None
 
 
-def run_policy(repo: str, settings: Settings, protected: Iterable[str]) -> sandbox.Policy | None:
+def run_policy(
+    repo: str, settings: Settings, protected: Iterable[str], remembered: str | None = None
+) -> sandbox.Policy | None:
     """The sandbox of every run of this session (its checkout is set where it runs), or None
     when the session's runs go without one."""
-    if not sandboxed(settings):
+    if not sandboxed(settings, remembered):
         return None
     commands = (settings.run, settings.holdout or "", settings.eval or "")
     named = sorted({path for command in commands for path in named_paths(command)})
@@ -64,11 +67,11 @@ def named_paths(command: str) -> list[str]:
     return found
 
 
-def sandbox_line(settings: Settings) -> str:
+def sandbox_line(settings: Settings, remembered: str | None = None) -> str:
     """One line saying what confines this session's runs."""
     if settings.sandbox == "off":
         return "sandbox: off (by the setting): runs are stopped by process group and reaper only"
-    reason = sandbox.unavailable()
+    reason = sandbox.unavailable(remembered)
     if reason is not None:
         if settings.sandbox == "on":
             return f"sandbox: on, but {reason}: no run can start"

@@ -263,12 +263,15 @@ class Session:
             raise UserError(
                 f"session {self.tag} has no run command: set one with `autoresearch config run CMD`"
             )
-        confine.sandboxed(self.settings)  # sandbox = on where it does not work refuses here
+        # sandbox = on where it does not work refuses here.
+        confine.sandboxed(self.settings, self.files.sandbox_probe)
 
     @property
     def confine(self) -> Policy | None:
         """The sandbox of this session's runs; None: they go without one."""
-        return confine.run_policy(self.repo, self.settings, self.meta.protected)
+        return confine.run_policy(
+            self.repo, self.settings, self.meta.protected, self.files.sandbox_probe
+        )
 
     def read_ledger(self) -> Ledger:
         if not os.path.exists(self.files.ledger):

@@ -126,7 +126,7 @@ def session_status(session: Session) -> dict[str, Any]:
         ],
         budget=settings.budget,
         noise=noise_status(session),
-        sandbox=sandbox_line(settings),
+        sandbox=sandbox_line(settings, session.files.sandbox_probe),
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
         record=differences,
     )

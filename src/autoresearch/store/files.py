@@ -139,6 +139,11 @@ class SessionFiles(NamedTuple):
         return os.path.join(self.dir, "tracking.log")
 
     @property
+    def sandbox_probe(self) -> str:
+        """Whether the sandbox works on this machine, as last tried."""
+        return os.path.join(self.dir, "sandbox.json")
+
+    @property
     def inflight_dir(self) -> str:
         """A parallel loop's in-flight files, one per experiment it runs."""
         return os.path.join(self.dir, "inflight")

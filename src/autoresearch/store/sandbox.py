@@ -11,7 +11,9 @@ user shares.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -52,10 +54,44 @@ class Policy(NamedTuple):
     user_folders: bool = False  # the home and /tmp stay writable (an agent's configuration)
 
 
-def unavailable() -> str | None:
-    """Why the sandbox cannot be used on this machine, or None when it works here (tried once:
-    an installed bubblewrap may still be refused user namespaces)."""
-    return _probe(shutil.which("bwrap"))
+def unavailable(remembered: str | None = None) -> str | None:
+    """Why the sandbox cannot be used on this machine, or None when it works here (tried, not
+    looked for: an installed bubblewrap may still be refused user namespaces).
+
+    ``remembered``: a file that keeps the answer, so that each command of a session need not
+    try again; it is tried again whenever bubblewrap, the kernel, the user or the boot differs.
+    """
+    bwrap = shutil.which("bwrap")
+    if remembered is None:
+        return _probe(bwrap)
+    key = _machine_key(bwrap)
+    try:
+        with open(remembered, encoding="utf-8") as file:
+            kept = json.load(file)
+        if isinstance(kept, dict) and kept.get("key") == key:
+            return kept.get("reason")
+    except (OSError, ValueError):
+        pass
+    reason = _probe(bwrap)
+    with contextlib.suppress(OSError):
+        partial = f"{remembered}.{os.getpid()}"
+        with open(partial, "w", encoding="utf-8") as file:
+            json.dump({"key": key, "reason": reason}, file)
+        os.replace(partial, remembered)
+    return reason
+
+
+def _machine_key(bwrap: str | None) -> str:
+    if bwrap is None:
+        return "no bubblewrap"
+    try:
+        found = os.stat(bwrap)
+        with open("/proc/sys/kernel/random/boot_id", encoding="utf-8") as file:
+            boot = file.read().strip()
+    except OSError:
+        return f"{bwrap}: unknown"  # never equal to a kept key: tried each time
+    identity = f"{found.st_size}:{found.st_mtime_ns}:{os.uname().release}:{os.getuid()}"
+    return f"{bwrap}:{identity}:{boot}"
 
 
 @functools.lru_cache(maxsize=4)
