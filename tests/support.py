@@ -14,6 +14,8 @@ import json
 import os
 import pty
 import select
+import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -21,7 +23,10 @@ import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 EVENT_DEADLINE = 180.0
 # A run or an agent that lasts this long is one that only a kill ends within a test.
@@ -417,3 +422,43 @@ def wait_for_run(repo: Path, tool: subprocess.Popen[str] | None = None, tag: str
         return run_started(repo, tag)
 
     wait_for(started, "the run to start")
+
+
+# A `git` on PATH in front of the real one (the tool runs none of the repository's hooks).
+SHIM = """\
+#!/bin/sh
+"{git}" "$@"
+status=$?
+case " $* " in
+*" update-ref {ref} "*)
+    if [ $status -eq 0 ] && [ ! -e "{marker}" ]; then
+        touch "{marker}"
+        tool=$PPID
+        {target}
+        kill -s {signal} -- "$tool"
+        sleep 0.3
+    fi;;
+esac
+exit $status
+"""
+
+
+def signal_when_ref_moves(
+    repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ref: str,
+    signum: signal.Signals,
+    whole_group: bool = False,
+) -> Path:
+    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it (with
+    ``whole_group``, to its process group, as a terminal's Ctrl-C does)."""
+    marker = repo.parent / f"fired-{ref.replace('/', '-')}"
+    shim = repo.parent / "shim" / "git"
+    shim.parent.mkdir(exist_ok=True)
+    target = 'tool="-$(ps -o pgid= -p "$tool" | tr -d " ")"' if whole_group else ""
+    name = signum.name.removeprefix("SIG")
+    real = shutil.which("git")
+    shim.write_text(SHIM.format(git=real, ref=ref, marker=marker, signal=name, target=target))
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
+    return marker

@@ -6,53 +6,21 @@ signals the tool at the exact moment a pin is made or the keep ref moves.
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support import EVENT_DEADLINE, Cli, git, ledger_lines, wait_for_run, write_train
-
-SHIM = """\
-#!/bin/sh
-"{git}" "$@"
-status=$?
-case " $* " in
-*" update-ref {ref} "*)
-    if [ $status -eq 0 ] && [ ! -e "{marker}" ]; then
-        touch "{marker}"
-        tool=$PPID
-        {target}
-        kill -s {signal} -- "$tool"
-        sleep 0.3
-    fi;;
-esac
-exit $status
-"""
-
-
-def signal_when_ref_moves(
-    repo: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    ref: str,
-    signum: signal.Signals,
-    whole_group: bool = False,
-) -> Path:
-    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it (with
-    ``whole_group``, to its process group, as a terminal's Ctrl-C does)."""
-    marker = repo.parent / f"fired-{ref.replace('/', '-')}"
-    shim = repo.parent / "shim" / "git"
-    shim.parent.mkdir(exist_ok=True)
-    target = 'tool="-$(ps -o pgid= -p "$tool" | tr -d " ")"' if whole_group else ""
-    name = signum.name.removeprefix("SIG")
-    real = shutil.which("git")
-    shim.write_text(SHIM.format(git=real, ref=ref, marker=marker, signal=name, target=target))
-    shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
-    return marker
+from support import (
+    EVENT_DEADLINE,
+    Cli,
+    git,
+    ledger_lines,
+    signal_when_ref_moves,
+    wait_for_run,
+    write_train,
+)
 
 
 @pytest.fixture

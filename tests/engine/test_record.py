@@ -9,7 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import FOREVER, Cli, git, ledger_lines, wait_for_run, write_train
+from support import (
+    FOREVER,
+    Cli,
+    git,
+    ledger_lines,
+    signal_when_ref_moves,
+    wait_for_run,
+    write_train,
+)
 
 JOURNAL = "refs/autoresearch/t/journal"
 KEEP = "refs/autoresearch/t/keep"
@@ -179,18 +187,20 @@ def test_a_tool_killed_mid_run_still_recovers(repo: Path, session: Cli) -> None:
     assert "nothing to repair" in session("repair").stdout
 
 
-def test_a_kill_between_the_row_and_its_entry_is_recorded_once(repo: Path, session: Cli) -> None:
+def test_a_kill_between_the_row_and_its_entry_is_recorded_once(
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real kill after the row and the keep ref, before the record's entry.
+    marker = signal_when_ref_moves(repo, monkeypatch, KEEP, signal.SIGKILL)
     write_train(repo, 0.5)
-    git(repo, "commit", "-qam", "better")
-    candidate = git(repo, "rev-parse", "HEAD")
-    keep = git(repo, "rev-parse", KEEP)
-    # A kill after the row and the keep ref, before the record's entry.
-    with open(repo / "results.tsv", "a") as handle:
-        handle.write(f"{candidate[:7]}\t0.500000\t1\t\t1.0\t\t\tkeep\tbetter\n")
-    git(repo, "update-ref", KEEP, candidate)
-    inflight = {"experiment": 2, "commit": candidate, "keep": keep, "description": "better"}
-    (repo / ".autoresearch/t/inflight.json").write_text(json.dumps(inflight))
-    assert session("reset").returncode == 0
+    assert session("try", "-m", "better").returncode == -signal.SIGKILL
+    assert marker.exists()
+    candidate = git(repo, "rev-parse", "refs/autoresearch/t/exp/2")
+    assert git(repo, "rev-parse", KEEP) == candidate
+    assert [e.get("experiment") for e in journal_entries(repo)] == [None, 0, 1]
+    result = session("reset")
+    assert result.returncode == 0, result.stderr
+    assert "was keep; finished what the interrupted command left undone" in result.stderr
     assert [e.get("experiment") for e in journal_entries(repo)] == [None, 0, 1, 2]
     assert journal_entries(repo)[-1]["keep"] == candidate
     assert "nothing to repair" in session("repair").stdout

@@ -166,9 +166,11 @@ def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, se
     git(repo, "commit", "-qam", "better")
     candidate = git(repo, "rev-parse", "HEAD")
     keep = git(repo, "rev-parse", "refs/autoresearch/t/keep")
-    # The state a kill leaves between appending the row and moving the keep ref.
+    # The state a kill leaves between appending the row and moving the keep ref: the in-flight
+    # file names the row the tool wrote, its verdict and its runs.
+    row = f"{candidate[:7]}\t0.500000\t1\t\t1.0\t\t\tkeep\tbetter"
     with open(repo / "results.tsv", "a") as handle:
-        handle.write(f"{candidate[:7]}\t0.500000\t1\t\t1.0\t\t\tkeep\tbetter\n")
+        handle.write(f"{row}\n")
     (repo / ".autoresearch/t/inflight.json").write_text(
         json.dumps(
             {
@@ -178,6 +180,9 @@ def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, se
                 "description": "better",
                 "started": time.time(),
                 "group": None,
+                "row": row,
+                "status": "keep",
+                "values": [],
             }
         )
     )

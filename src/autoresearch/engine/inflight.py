@@ -26,7 +26,7 @@ from autoresearch.engine.step import (
 )
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
-from autoresearch.store import guard, runner
+from autoresearch.store import guard, journal, runner
 from autoresearch.store.files import now, read_json
 
 
@@ -72,7 +72,12 @@ def recover_inflight(session: Session) -> list[str]:
     """After a kill of the tool: stop every run still alive and finish each experiment it
     left in flight. Call with the lock held."""
     messages = []
-    for path, inflight in inflight_files(session):
+    found = inflight_files(session)
+    # Runs of any of them, written before the kill, are the tool's own.
+    for _, inflight in found:
+        if inflight is not None:
+            session.running[int(inflight["experiment"])] = str(inflight["commit"])
+    for path, inflight in found:
         if inflight is None:
             os.unlink(path)
             continue
@@ -89,31 +94,57 @@ def _recover_one(session: Session, path: str, inflight: Mapping[str, Any]) -> li
         messages.append(f"killed the run of experiment {number} still alive")
     guard.restore_modes(session.repo, inflight.get("modes") or {})
     worker = inflight.get("worker")
+    in_tree = worker in (None, "")
+    # A base read from the in-flight file could have been written by anyone: the record's keep
+    # ref is the base of a candidate in the user's tree.
+    base = session.record.keep if in_tree and session.record else inflight.get("keep")
     begun = Begun(
         number,
         commit,
-        str(inflight.get("keep") or session.keep_ref()),
+        str(base or session.keep_ref()),
         Attempt(str(inflight["description"])),
         None,
         path,
         inflight,
-        None if worker in (None, "") else str(worker),
+        None if in_tree else str(worker),
     )
-    row = session.read_ledger().row_for(commit[:7])
     named = f"experiment {number} ({commit[:7]})"
-    if row is None:
+    status = _status_written(session, number, inflight)
+    if status is None:
         started = float(inflight.get("started") or now())
         experiment = finish(session, begun, interrupted_measurement(session, started), True)
         tree = "".join(f", {note}" for note in experiment.notes)
         return [*messages, f"{named} was interrupted: recorded as crash{tree}"]
     # Killed after its row: the keep ref's move (or the reset) and the record's entry are left.
-    judged = Measurement(verdict.Verdict(row.status, "recorded"))
+    judged = Measurement(verdict.Verdict(status, "recorded"))
     notes = settle(session, begun, judged, recovering=True)
-    keep_after = commit if row.status == verdict.KEEP else keep_now(session, begun)
-    record.note_experiment(session, number, row.status, keep_after)
+    keep_after = commit if status == verdict.KEEP else keep_now(session, begun)
+    values = inflight.get("values")
+    runs = {**session.own_runs(), (number, commit): None if values is None else tuple(values)}
+    written = journal.Written((str(inflight.get("row", "")),), runs)
+    record.note_experiment(session, record.Outcome(number, status, keep_after, written))
+    session.running.pop(number, None)
     os.unlink(path)
     done = "finished what the interrupted command left undone"
-    if row.status == verdict.KEEP:
+    if status == verdict.KEEP:
         done += ": the keep ref moved to it"
     kept = "".join(f"; {note}" for note in notes)
-    return [*messages, f"{named} was {row.status}; {done}{kept}"]
+    return [*messages, f"{named} was {status}; {done}{kept}"]
+
+
+def _status_written(session: Session, number: int, inflight: Mapping[str, Any]) -> str | None:
+    """The verdict of the row the tool wrote for the experiment before it was killed; None when
+    it wrote none. A row that the in-flight file does not name, or that the ledger does not
+    hold after what the record has, is not the tool's."""
+    if record.has_entry(session, number):
+        return str(session.record.entry["status"]) if session.record else None
+    row, status = inflight.get("row"), inflight.get("status")
+    if (
+        not isinstance(row, str)
+        or status not in (verdict.KEEP, verdict.DISCARD, verdict.CRASH)
+        or session.record is None
+    ):
+        return None
+    ledger = journal.read_bytes(session.files.ledger) or b""
+    appended = ledger[session.record.ledger.size :].decode("utf-8", "replace")
+    return str(status) if row in appended.splitlines() else None

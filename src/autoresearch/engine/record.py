@@ -9,6 +9,7 @@ say what.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -131,22 +132,62 @@ def check_locked(session: Session, inflight: InFlight) -> list[str]:
     return [STARTED_NOTE]
 
 
-def start_experiment(session: Session, number: int, status: str, keep: str) -> journal.Entry | None:
-    """Begin the experiment's entry once its row is on disk, while the keep ref is settled
-    (``keep``: the keep ref after); None when the record has it already (a command killed after
-    writing it leaves nothing for the next one to add). ``session.finish_record`` ends it."""
+class Outcome(NamedTuple):
+    """An experiment as the tool recorded it: its number and verdict, the keep ref after it,
+    and what it wrote to the files (its row, its runs)."""
+
+    number: int
+    status: str
+    keep: str
+    written: journal.Written
+
+
+def has_entry(session: Session, number: int) -> bool:
+    """Whether the record's last entry is experiment ``number`` (a command killed after writing
+    it leaves nothing for the next one to add)."""
     tip = session.record
-    if tip is not None and tip.experiment == number and tip.entry.get("kind") == "experiment":
+    return tip is not None and tip.experiment == number and tip.entry.get("kind") == "experiment"
+
+
+def start_experiment(session: Session, outcome: Outcome) -> journal.Entry | None:
+    """Begin the experiment's entry once its row is on disk, while the keep ref is settled;
+    None when the record has it already. ``session.finish_record`` ends it."""
+    if has_entry(session, outcome.number):
         return None
-    return session.start_record(
-        {"kind": "experiment", "experiment": number, "status": status}, keep
-    )
+    fields = {"kind": "experiment", "experiment": outcome.number, "status": outcome.status}
+    return session.start_record(fields, outcome.keep, outcome.written)
 
 
-def note_experiment(session: Session, number: int, status: str, keep: str) -> None:
-    entry = start_experiment(session, number, status, keep)
+def note_experiment(session: Session, outcome: Outcome) -> None:
+    entry = start_experiment(session, outcome)
     if entry is not None:
         session.finish_record(entry)
+
+
+def require_measured(session: Session, commits: Sequence[str]) -> None:
+    """Refuse a keep whose runs the record does not hold (``commits``: full hashes): a row, a
+    keep ref and even an entry to match can be forged by hand; runs of the commit that an entry
+    of the record judged a keep cannot, short of forging those too. Runs the record began with
+    (a session older than it) count as measured."""
+    entries = journal.history(session.repo, session.tag)
+    kept = {
+        e.get("experiment")
+        for e in entries
+        if e.get("kind") == "experiment" and e.get("status") == "keep"
+    }
+    measured: set[str] = set()
+    for entry in entries:
+        for line in str(entry.get("runs_added", "")).splitlines():
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                run = json.loads(line)
+                if entry.get("kind") == "start" or run["experiment"] in kept:
+                    measured.add(str(run["commit"]))
+    for commit in commits:
+        if commit not in measured:
+            raise UserError(
+                f"the keep {commit[:7]} has no runs in the session's record of a kept "
+                "experiment: it was never measured as a keep; nothing changed"
+            )
 
 
 def _nothing_yet(session: Session) -> bool:

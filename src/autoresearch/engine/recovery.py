@@ -32,7 +32,12 @@ def recover(session: Session) -> list[str]:
     alive is killed first.
     """
     messages = record.check_locked(session, parallel_records(session) or None)
-    return messages + recover_audit(session) + recover_inflight(session)
+    recovered = recover_inflight(session)
+    if recovered:
+        # What an interrupted experiment left is now in the record, and only what the tool
+        # wrote: anything else the files gained meanwhile is named before this command acts.
+        record.check(session)
+    return messages + recover_audit(session) + recovered
 
 
 def recover_audit(session: Session) -> list[str]:

@@ -93,6 +93,9 @@ class Session:
         self.keep_ref_name = f"refs/autoresearch/{self.tag}/keep"
         self.patterns = self._metric_patterns()
         self.record: journal.Tip | None = None  # the record's last entry, once read or written
+        # The experiments this process has in flight, by number: their commits. A run line that
+        # names one of them is the tool's own, and goes into the record.
+        self.running: dict[int, str] = {}
 
     # ----- starting and finding a session -------------------------------------------------
 
@@ -191,15 +194,17 @@ class Session:
         with session_lock(self.files):
             yield
 
-    def save(self, meta: SessionMeta, kind: str) -> None:
+    def save(
+        self, meta: SessionMeta, kind: str, written: journal.Written = journal.NOTHING
+    ) -> None:
         """Record what happened to the session (a rewind, an import, a changed setting) in its
-        frozen state, and in the record."""
+        frozen state, and in the record (``written``: the rows it appended, for an import)."""
         write_json(self.files.session_json, meta.to_json())
         self.meta = meta
         if meta.settings != self.settings:  # `autoresearch config` changed a setting
             self.settings = meta.settings
             self.patterns = self._metric_patterns()
-        self.write_record({"kind": kind}, settings_saved=True)
+        self.write_record({"kind": kind}, written=written, settings_saved=True)
 
     # ----- the record in git, of which the files are views --------------------------------
 
@@ -223,21 +228,33 @@ class Session:
         return tip, keep
 
     def start_record(
-        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+        self,
+        fields: Mapping[str, Any],
+        keep: str | None = None,
+        written: journal.Written = journal.NOTHING,
+        settings_saved: bool = False,
     ) -> journal.Entry:
-        """Begin the record's next entry from the files as they are now (what they gained since
-        the last one); ``finish_record`` moves the record to it."""
+        """Begin the record's next entry, holding what the tool ``written`` for it;
+        ``finish_record`` moves the record to it."""
         tip = self.record if self.record is not None else self.read_record()[0]
         keep = keep or self.keep_ref()
-        return journal.append(self.record_store, tip, keep, fields, settings_saved)
+        return journal.append(self.record_store, tip, keep, fields, written, settings_saved)
 
     def finish_record(self, entry: journal.Entry) -> None:
         self.record = entry.commit()
 
     def write_record(
-        self, fields: Mapping[str, Any], keep: str | None = None, settings_saved: bool = False
+        self,
+        fields: Mapping[str, Any],
+        keep: str | None = None,
+        written: journal.Written = journal.NOTHING,
+        settings_saved: bool = False,
     ) -> None:
-        self.finish_record(self.start_record(fields, keep, settings_saved))
+        self.finish_record(self.start_record(fields, keep, written, settings_saved))
+
+    def own_runs(self) -> dict[tuple[int, str], tuple[float, ...] | None]:
+        """The runs of the experiments in flight here, whose values are not known yet."""
+        return {(number, commit): None for number, commit in self.running.items()}
 
     # ----- what the session knows -----------------------------------------------------------
 

@@ -33,10 +33,10 @@ from autoresearch.engine.measure import (
 from autoresearch.engine.run_environment import shown_tail
 from autoresearch.engine.session import Session
 from autoresearch.rules import columns, verdict
-from autoresearch.store import git, signals
+from autoresearch.store import git, journal, signals
 from autoresearch.store.executors import Executor
-from autoresearch.store.files import now, write_json
-from autoresearch.store.ledger import append_row, sanitize
+from autoresearch.store.files import append_lines, now, write_json
+from autoresearch.store.ledger import render_row, sanitize
 
 
 class Attempt(NamedTuple):
@@ -147,6 +147,7 @@ def begin(
     }
     path = session.files.inflight_json if worker is None else session.files.inflight_file(number)
     write_json(path, inflight, durable=False)
+    session.running[number] = commit
     return Begun(number, commit, base, attempt, best, path, inflight, worker)
 
 
@@ -189,18 +190,25 @@ def _baseline(session: Session) -> float | None:
 def finish(
     session: Session, begun: Begun, measured: Measurement, recovering: bool = False
 ) -> Experiment:
-    """Record a judged experiment: its ledger row first (flushed), then its entry in the record
-    while the keep ref moves or the tree is reset, then the in-flight file goes."""
+    """Record a judged experiment: its ledger row first (flushed, and named in the in-flight
+    file before, so that after a kill the next command knows it for the tool's own), then its
+    entry in the record while the keep ref moves or the tree is reset, then the in-flight file
+    goes. The entry holds this row and these runs, whatever else the files gained meanwhile."""
     status = measured.verdict.status
     in_tree = begun.worker is None
     resetting = in_tree and (status == verdict.DISCARD or measured.interrupted)
+    keep_after = begun.commit if status == verdict.KEEP else keep_now(session, begun)
+    # Cut short by a kill, the runs it made are not known here: any run of it is its own.
+    values = None if recovering else measured.values
     with git.stray_edits_snapshot(session.repo, wanted=resetting and not recovering) as strays:
-        write_row(session, begun, measured)
-        keep_after = begun.commit if status == verdict.KEEP else keep_now(session, begun)
-        entry = record.start_experiment(session, begun.number, status, keep_after)
+        row = write_row(session, begun, measured, values)
+        runs = {**session.own_runs(), (begun.number, begun.commit): values}
+        outcome = record.Outcome(begun.number, status, keep_after, journal.Written((row,), runs))
+        entry = record.start_experiment(session, outcome)
         tree_notes = settle(session, begun, measured, recovering, strays)
     if entry is not None:
         session.finish_record(entry)
+    session.running.pop(begun.number, None)
     if os.path.exists(begun.inflight_path):
         os.unlink(begun.inflight_path)
     experiment = _experiment(session, begun, measured, keep_after)
@@ -208,14 +216,35 @@ def finish(
 
 
 def keep_now(session: Session, begun: Begun) -> str:
-    """The keep ref, unless this experiment moves it: its base when the candidate is the user's
-    tree (nothing else moves it meanwhile); read again for one of several run at once."""
+    """The keep ref, unless this experiment moves it: as the record has it (what the ref says
+    could have been moved by anyone), else its base when the candidate is the user's tree
+    (nothing else moves it meanwhile), else the ref read again."""
+    if session.record is not None:
+        return session.record.keep
     return begun.base if begun.worker is None else session.keep_ref()
 
 
-def write_row(session: Session, begun: Begun, measured: Measurement) -> None:
-    """Append the experiment's ledger row and flush it to disk (a parallel experiment's row
-    also names its base and its worker)."""
+def write_row(
+    session: Session,
+    begun: Begun,
+    measured: Measurement,
+    values: tuple[float, ...] | None = None,
+) -> str:
+    """Append the experiment's ledger row, flushed; returns it. The in-flight file names it
+    first, with the verdict and the runs' ``values``: after a kill between the two, the next
+    command finishes what the tool wrote, never a row someone else appended."""
+    row = render_row(session.files.ledger, row_cells(session, begun, measured))
+    status = measured.verdict.status
+    write_json(
+        begun.inflight_path, {**begun.inflight, "row": row, "status": status, "values": values}
+    )
+    append_lines(session.files.ledger, [row])
+    return row
+
+
+def row_cells(session: Session, begun: Begun, measured: Measurement) -> dict[str, object]:
+    """The experiment's ledger row, by column (a parallel experiment's row also names its base
+    and its worker)."""
     cells: dict[str, object] = {
         name: (0.0 if value is None else value) for name, value in measured.metrics.items()
     }
@@ -236,7 +265,7 @@ def write_row(session: Session, begun: Begun, measured: Measurement) -> None:
     cells.update(commit=begun.commit[:7], status=measured.verdict.status, description=description)
     if begun.worker is not None:
         cells.update(base=begun.base[:7], worker=begun.worker)
-    append_row(session.files.ledger, cells)
+    return cells
 
 
 def settle(

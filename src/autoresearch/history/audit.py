@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from autoresearch.engine import record
 from autoresearch.engine.measure import Watch, run_and_read
 from autoresearch.engine.run_environment import run_environment
 from autoresearch.engine.session import Session
@@ -108,6 +109,7 @@ class Audit:
         best_row = ledger.kept_row(keep)
         if len(kept) < 2 or best_row is None or best_row is kept[0]:
             raise UserError("nothing to audit yet: the keep ref is still the baseline")
+        record.require_measured(s, [keep])
         if git.head(s.repo) != keep or not git.status(s.repo).clean:
             raise UserError("audit starts from the keep ref: `autoresearch reset` first")
         baseline_commit = self.resolve(kept[0])

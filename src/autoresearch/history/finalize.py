@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+from autoresearch.engine import record
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import UserError
 from autoresearch.history.lineage import KeptStep, final_chain, kept_steps, start_commit
@@ -80,6 +81,7 @@ def plan_final(session: Session) -> tuple[FinalPlan, Ledger]:
         raise UserError("nothing to finalize: no change was kept beyond the baseline")
     if chain[-1].commit != keep:
         raise UserError(f"the keep ref {keep[:7]} is not a kept commit of the ledger")
+    record.require_measured(session, [step.commit for step in chain])
     plan = FinalPlan(final_branch(session), start, keep, chain, session.settings.metric)
     return plan, ledger
 

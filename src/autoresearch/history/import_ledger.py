@@ -20,7 +20,7 @@ from autoresearch.errors import UserError
 from autoresearch.reports.status import guess_direction
 from autoresearch.rules import verdict
 from autoresearch.rules.settings import build_settings
-from autoresearch.store import git
+from autoresearch.store import git, journal
 from autoresearch.store.files import LEDGER_FILE, SessionFiles, active_tag, append_lines
 from autoresearch.store.ledger import Ledger, Row, read_header, sanitize
 
@@ -129,12 +129,13 @@ def adopt(
             last_keep = row
     append_lines(files.ledger, lines)  # one flush for the whole history, not one per row
     adoption = Adoption(session, source, copy, len(lines), guessed, dropped, skipped, last_keep)
-    record_import(session, adoption)
+    record_import(session, adoption, tuple(lines))
     return adoption
 
 
-def record_import(session: Session, adoption: Adoption) -> None:
-    """Where the history came from, in the session's frozen state."""
+def record_import(session: Session, adoption: Adoption, rows: tuple[str, ...]) -> None:
+    """Where the history came from, in the session's frozen state; the ``rows`` appended, in
+    the record."""
     last = adoption.last_keep
     imported = {
         "source": str(adoption.source),
@@ -143,4 +144,4 @@ def record_import(session: Session, adoption: Adoption) -> None:
         "keep_ref": session.keep_ref(),
         "last_keep": None if last is None else {"commit": last.commit, "value": last.value},
     }
-    session.save(session.meta._replace(imported=imported), "import")
+    session.save(session.meta._replace(imported=imported), "import", journal.Written(rows))

@@ -1,8 +1,9 @@
 """The session's record: an append-only history in git objects, of which the files are views.
 
 Every entry is a commit on ``refs/autoresearch/TAG/journal``, one per event (the start, each
-experiment, a rewind, an import). Its message carries, as one line of JSON, what the event added
-to ``results.tsv`` and ``runs.jsonl`` (the exact text), the keep ref after it, and the size and
+experiment, a rewind, an import). Its message carries, as one line of JSON, what the tool wrote
+to ``results.tsv`` and ``runs.jsonl`` for the event (the exact text; never what the files merely
+gained, since anyone can append to them), the keep ref after it, and the size and
 BLAKE2b hash of each file once it was done; its tree holds ``session.json`` as it then was.
 
 A chain of commits rather than notes: notes hang off other objects and are rewritten in place,
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from autoresearch.store import git, git_process
@@ -140,30 +142,52 @@ def parse_tip(out: str) -> tuple[Tip | None, str | None]:
     return (tip._replace(keep_now=keep) if tip else None), keep
 
 
+class Written(NamedTuple):
+    """What the tool itself appended to the files for one event; an entry holds these lines and
+    no others, whatever else the files gained since the last one (an agent can append to them).
+
+    ``rows``: the ledger lines, as written, without their newlines. ``runs``: by (experiment,
+    commit), the values of the runs the tool made of it (None: still unknown, the experiment is
+    in flight or was cut short by a kill); a line of ``runs.jsonl`` is the tool's when it names
+    one of these and, where the values are known, holds the next of them.
+    """
+
+    rows: tuple[str, ...] = ()
+    runs: Mapping[tuple[int, str], tuple[float, ...] | None] = MappingProxyType({})
+
+
+NOTHING = Written()
+
+
 def append(
     record: Journal,
     tip: Tip | None,
     keep: str,
     fields: Mapping[str, Any],
+    written: Written = NOTHING,
     settings_saved: bool = False,
 ) -> Entry:
     """Start writing the next entry; ``commit`` the returned ``Entry`` to move the ref.
 
-    What the files gained since ``tip`` is taken from their end: they are only ever appended to.
-    ``session.json`` is taken as it is only when the tool has just saved it (``settings_saved``).
+    The entry adds to the record what the tool ``written``, never what the files gained: a line
+    anyone else appended meanwhile is left out, and the next check names it. The record's first
+    entry (``tip`` None) takes the files as they are. ``session.json`` is taken as it is only
+    when the tool has just saved it (``settings_saved``).
     """
     repo, tag, views = record
     ledger = read_bytes(views.ledger) or b""
     runs = read_bytes(views.runs) or b""
     session = read_bytes(views.session) or b""
-    ledger_from = tip.ledger.size if tip else 0
-    runs_from = tip.runs.size if tip else 0
-    added_ledger, added_runs = ledger[ledger_from:], runs[runs_from:]
-    ledger_kept, ledger_digest = _grown(ledger, tip.ledger if tip else None)
-    runs_kept, runs_digest = _grown(runs, tip.runs if tip else None)
-    if not (ledger_kept and runs_kept):
-        # Changed while the command ran (by the run itself, say): the entry extends the
-        # record, and the next check names what differs.
+    if tip is None:
+        added_ledger, added_runs = ledger, runs
+    else:
+        added_ledger = "".join(f"{row}\n" for row in written.rows).encode()
+        added_runs = _own_runs(runs[tip.runs.size :], written.runs)
+    ledger_digest = _digest_after(ledger, tip.ledger if tip else None, added_ledger)
+    runs_digest = _digest_after(runs, tip.runs if tip else None, added_runs)
+    if ledger_digest is None or runs_digest is None:
+        # The files are not the record plus what the tool wrote (an agent or the run changed
+        # them): the entry extends the record, and the next check names what differs.
         rebuilt = rebuild(repo, tag)
         ledger_digest = Digest.of(rebuilt.ledger + added_ledger)
         runs_digest = Digest.of(rebuilt.runs + added_runs)
@@ -189,19 +213,51 @@ def append(
     return Entry(repo, tag, tip, tree, parents, message)
 
 
+def _own_runs(appended: bytes, own: Mapping[tuple[int, str], tuple[float, ...] | None]) -> bytes:
+    """The lines of ``appended`` that are runs the tool made, in the order they were written:
+    runs of several experiments in flight at once interleave."""
+    kept: list[bytes] = []
+    taken: dict[tuple[int, str], int] = {}
+    for line in appended.splitlines(keepends=True):
+        key = _run_key(line) if line.endswith(b"\n") else None
+        if key is None or key[:2] not in own:
+            continue
+        values, count = own[key[:2]], taken.get(key[:2], 0)
+        if values is not None and (
+            key[2] != count or count >= len(values) or key[3] != values[count]
+        ):
+            continue  # not the run the tool made next of this experiment
+        taken[key[:2]] = count + 1
+        kept.append(line)
+    return b"".join(kept)
+
+
+def _run_key(line: bytes) -> tuple[int, str, int, float] | None:
+    """A run line's experiment, commit, index and value; None when it is not one."""
+    try:
+        run = json.loads(line)
+        return int(run["experiment"]), str(run["commit"]), int(run["run"]), float(run["value"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _digest_after(data: bytes, recorded: Digest | None, added: bytes) -> Digest | None:
+    """The digest of the record's file with ``added`` appended, when ``data`` is exactly that
+    (hashed in one pass); None when it is not."""
+    if recorded is None:
+        return Digest.of(data)
+    if len(data) != recorded.size + len(added) or not data.endswith(added):
+        return None
+    hashing = _hash(data[: recorded.size])
+    if hashing.hexdigest() != recorded.blake2b:
+        return None
+    hashing.update(added)
+    return Digest(len(data), hashing.hexdigest())
+
+
 def extends(data: bytes, digest: Digest) -> bool:
     """Whether ``data`` is the recorded file, perhaps with more appended."""
     return len(data) >= digest.size and Digest.of(data[: digest.size]) == digest
-
-
-def _grown(data: bytes, recorded: Digest | None) -> tuple[bool, Digest]:
-    """Whether ``data`` begins with the recorded file, and its digest, hashed in one pass."""
-    if recorded is None:
-        return True, Digest.of(data)
-    hashing = _hash(data[: recorded.size])
-    kept = len(data) >= recorded.size and hashing.hexdigest() == recorded.blake2b
-    hashing.update(data[recorded.size :])
-    return kept, Digest(len(data), hashing.hexdigest())
 
 
 class Entry(git.Pending):

@@ -184,7 +184,14 @@ def create_ledger(path: StrPath, columns: list[str]) -> None:
 
 
 def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
-    """Append one row in the file's own column order; returns the line written.
+    """Append one row in the file's own column order; returns the line written."""
+    line = render_row(path, cells)
+    append_lines(path, [line])
+    return line + "\n"
+
+
+def render_row(path: StrPath, cells: Mapping[str, object]) -> str:
+    """One row as the ledger at ``path`` would hold it, without its newline.
 
     The file's header decides the order, so a ledger keeps its shape whatever the caller knows.
     """
@@ -195,6 +202,4 @@ def append_row(path: StrPath, cells: Mapping[str, object]) -> str:
         if isinstance(cell, float | int) and not isinstance(cell, bool):
             cell = formatting.number(cell)
         rendered.append(sanitize(str(cell if cell is not None else "")))
-    line = "\t".join(rendered)
-    append_lines(path, [line])
-    return line + "\n"
+    return "\t".join(rendered)
