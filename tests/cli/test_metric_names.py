@@ -60,7 +60,7 @@ def test_metrics_named_seconds_tokens_and_runs_are_recorded_and_shown_as_themsel
     status = json.loads(cli("status", "--json").stdout)
     assert (status["metric"], status["baseline"], status["best"]) == ("seconds", 0.0276, 0.0181)
     report = cli("report", "--format", "md").stdout
-    assert "**seconds** 0.027600 → **0.018100**" in report
+    assert "**seconds** 0.0276 → **0.0181**" in report
     book = read_ledger(repo / "results.tsv")
     wall = sum(float(row["wall_seconds"]) for row in cells)
     assert summarize(book, "minimize").wall_seconds == pytest.approx(wall)

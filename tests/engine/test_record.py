@@ -140,7 +140,7 @@ def test_a_deleted_ledger_is_rebuilt_the_same(repo: Path, session: Cli) -> None:
     write_train(repo, 0.5)
     assert "results.tsv is missing" in refused(session, "try", "-m", "x")
     status = session("status")
-    assert "record: results.tsv is missing" in status.stdout and "best 0.800000" in status.stdout
+    assert "record: results.tsv is missing" in status.stdout and "best 0.8 " in status.stdout
     repaired = session("repair")
     assert "results.tsv rebuilt" in repaired.stdout and "kept in" not in repaired.stdout
     assert ledger.read_bytes() == original

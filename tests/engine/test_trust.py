@@ -155,7 +155,7 @@ def test_holdout_runs_after_keeps_only_and_stays_out_of_the_verdict(repo: Path, 
     assert (repo / "holdout-calls.txt").read_text() == "xx"  # baseline and the keep only
     assert "2.5" not in kept.stdout and "holdout" not in kept.stdout
     assert [r["holdout_val_bpb"] for r in rows(repo)] == ["2.500000", "2.500000", ""]
-    assert "holdout holdout_val_bpb: 2.500000 -> 2.500000" in cli("status").stdout
+    assert "holdout holdout_val_bpb: 2.5 -> 2.5" in cli("status").stdout
 
 
 def test_a_run_that_changes_a_protected_file_is_voided_and_the_file_restored(

@@ -54,7 +54,7 @@ def test_leave_one_out_shows_which_keep_carried_the_gain(repo: Path, audited: Cl
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     tiny = next(line for line in lines if "B tiny" in line)
-    assert "not distinguishable from noise" in tiny
+    assert "not confirmed: the interval includes 0" in tiny
     assert git(
         repo,
         "rev-parse",

@@ -111,7 +111,7 @@ def test_state_has_headline_rows_and_metric(site: Site) -> None:
     assert [row[0] for row in data["rows"]] == ["a1b2c3d", "b2c3d4e", "c3d4e5f"]
     assert data["rows_total"] == 3 and data["inflight"] is None
     assert data["summary"]["best"] == 0.99
-    assert ["best val_bpb", "0.990000"] in data["summary"]["headline"]
+    assert ["best val_bpb", "0.99"] in data["summary"]["headline"]
 
 
 def test_state_while_a_writer_appends_with_partial_lines(site: Site) -> None:

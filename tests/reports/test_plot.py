@@ -74,7 +74,7 @@ def test_picture_contents(tmp_path: Path) -> None:
     figure = _draw(ours(tmp_path), "minimize", None)
     axes = figure.axes[0]
     assert figure._suptitle.get_text() == (
-        "val_bpb: 6 experiments, 2 kept changes, keep rate 40%, best 0.980000 (-2.00%)"
+        "val_bpb: 6 experiments, 2 kept changes, keep rate 40%, best 0.98 (-2.00%)"
     )
     assert "lower is better" in axes.get_ylabel()
     # Each kept dot carries its experiment number; the key names them.

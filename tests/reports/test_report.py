@@ -33,7 +33,7 @@ def test_summary_of_our_ledger(tmp_path: Path) -> None:
     assert changes[1].previous_best == pytest.approx(0.99)
     assert changes[0].gain_pct == pytest.approx(1.0)
     headline = dict(summary.headline())
-    assert headline["best val_bpb"] == "0.980000"
+    assert headline["best val_bpb"] == "0.98"
     assert headline["change"] == "-2.00%"
     assert headline["kept changes"] == "2" and headline["keep rate"] == "40%"
     assert headline["run time (summed)"] == "25m30s"
@@ -83,7 +83,7 @@ def test_html_report_is_complete_escaped_and_self_contained(tmp_path: Path) -> N
         ours(tmp_path), "minimize", tmp_path / "r" / "report.html", {"b2c3d4e": DIFF}, extras
     )
     page = output.read_text(encoding="utf-8")
-    for expected in ("val_bpb", "1.000000", "0.980000", "-2.00%", "+0.010000", "$1.00", "25m30s"):
+    for expected in ("val_bpb", "0.98", "-2.00%", "+0.01", "$1.00", "25m30s"):
         assert expected in page
     assert "raise learning rate to 0.04" in page and "pipe | in the description" in page
     assert "<script" not in page
@@ -103,7 +103,7 @@ def test_html_report_is_complete_escaped_and_self_contained(tmp_path: Path) -> N
 def test_html_report_of_karpathy_ledger(tmp_path: Path) -> None:
     page = render_html(karpathy(tmp_path), "minimize", tmp_path / "k.html").read_text()
     assert "halve batch 524K to 262K (more steps in 5 min)" in page
-    assert "0.981773" in page
+    assert "0.98177" in page
     # Without a session there are no diffs, and no column that would only say so.
     assert "no diff" not in page and "<th>diff</th>" not in page
 
@@ -113,15 +113,15 @@ def test_html_report_without_matplotlib_still_renders(
 ) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     page = render_html(ours(tmp_path), "minimize", tmp_path / "r.html").read_text()
-    assert "No plot: plotting needs matplotlib" in page and "0.980000" in page
+    assert "No plot: plotting needs matplotlib" in page and "0.98" in page
 
 
 def test_markdown_for_a_pull_request(tmp_path: Path) -> None:
     text = render_markdown(ours(tmp_path), "minimize", {"e5f6a7b": "+ uses ``` fences\n"})
     assert text.startswith("## autoresearch: val_bpb\n")
-    assert "**val_bpb** 1.000000 → **0.980000** (-2.00%)" in text
+    assert "**val_bpb** 1 → **0.98** (-2.00%)" in text
     assert "| # | commit | val_bpb | gain | gain % | description |" in text
-    assert "| 1 | `b2c3d4e` | 0.990000 | +0.010000 | +1.00% | raise learning rate to 0.04 |" in text
+    assert "| 1 | `b2c3d4e` | 0.99 | +0.01 | +1.00% | raise learning rate to 0.04 |" in text
     assert "<summary>e5f6a7b: swap &lt;script&gt;alert(1)&lt;/script&gt; in</summary>" in text
     assert "````diff\n+ uses ``` fences\n````" in text
     assert "add 5% warmup" not in text  # discards are not part of the story
@@ -145,9 +145,14 @@ def test_markdown_with_nothing_kept() -> None:
 
 @pytest.mark.parametrize(
     ("baseline", "shown"),
-    [("12345.678", "12345.68"), ("3.5", "3.500000"), ("0.00012", "0.000120000")],
+    [
+        ("12345.678", "12346"),
+        ("3.5", "3.5"),
+        ("0.00012", "0.00012"),
+        ("0.0001234567", "0.00012346"),
+    ],
 )
-def test_values_keep_about_six_significant_digits(baseline: str, shown: str) -> None:
+def test_values_keep_five_significant_digits(baseline: str, shown: str) -> None:
     text = f"commit\tmetric\tstatus\tdescription\na\t{baseline}\tkeep\tbaseline\n"
     summary = summarize(parse_lines(text.splitlines(keepends=True)), "maximize")
     assert summary.value_text(summary.baseline) == shown

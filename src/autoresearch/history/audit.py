@@ -20,6 +20,7 @@ from autoresearch.engine.run_environment import run_environment
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules import formatting, stats, verdict
+from autoresearch.rules.confirmation import confirmation, is_confirmed
 from autoresearch.rules.stats import difference_of_means
 from autoresearch.store import git, runner
 from autoresearch.store.executors import LocalExecutor, RunRequest
@@ -238,7 +239,8 @@ def _mean_of(runs: list[float]) -> str:
 
 def report_lines(result: AuditResult) -> list[str]:
     part = ""
-    if result.share is not None:
+    # A share of the claim says something only of an improvement the re-runs confirm.
+    if result.share is not None and is_confirmed(result.low, result.high):
         part = f" ({formatting.share(result.share)} of the claim)"
     lines = [
         f"# Audit of {result.metric} ({result.direction})",
@@ -247,9 +249,8 @@ def report_lines(result: AuditResult) -> list[str]:
         f"{_mean_of(result.baseline_runs)}",
         f"- best {result.best_commit[:7]}: {len(result.best_runs)} runs, mean "
         f"{_mean_of(result.best_runs)}",
-        f"- claimed improvement (ledger): {formatting.value(result.claimed)}",
-        f"- confirmed improvement: {formatting.value(result.confirmed)}, 95% CI "
-        f"{formatting.interval(result.low, result.high)}{part}",
+        f"- claimed improvement (ledger): {formatting.signed_value(result.claimed)}",
+        f"- {confirmation(result.confirmed, result.low, result.high)}{part}",
     ]
     if result.crashes:
         lines.append(f"- {result.crashes} audit runs crashed and were left out")
@@ -258,19 +259,13 @@ def report_lines(result: AuditResult) -> list[str]:
             "",
             "## Leave one out: what each keep carried",
             "",
-            "| keep | description | claimed | confirmed (95% CI) | |",
-            "|---|---|---|---|---|",
+            "| keep | description | claimed | re-runs |",
+            "|---|---|---|---|",
         ]
         for k in result.keeps:
-            carried = "n/a"
-            if k.contribution is not None:
-                interval = formatting.interval(k.low, k.high)
-                carried = f"{formatting.value(k.contribution)} {interval}"
-            verdict_text = k.note or (
-                "real" if k.low is not None and k.low > 0 else "not distinguishable from noise"
-            )
+            carried = k.note or confirmation(k.contribution, k.low, k.high)
             lines.append(
-                f"| {k.commit} | {k.description} | {formatting.value(k.claimed_gain)} | "
-                f"{carried} | {verdict_text} |"
+                f"| {k.commit} | {k.description} | {formatting.signed_value(k.claimed_gain)} | "
+                f"{carried} |"
             )
     return lines

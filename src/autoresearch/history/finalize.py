@@ -16,7 +16,7 @@ from autoresearch.engine import record
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import UserError
 from autoresearch.history.lineage import KeptStep, final_chain, kept_steps, start_commit
-from autoresearch.reports.extras import audit_line, latest_audit
+from autoresearch.reports.audit_note import audit_line, latest_audit
 from autoresearch.reports.summary import summarize
 from autoresearch.rules import formatting, verdict
 from autoresearch.store import git
@@ -153,11 +153,15 @@ def summary_markdown(
     shape = (
         "one squashed commit"
         if squash
-        else f"{len(commits)} commits, one per kept change, each with the tree that was measured"
+        else f"{formatting.plural(len(commits), 'commit')}, one per kept change, "
+        "each with the tree that was measured"
     )
-    lines = [
-        f"## autoresearch {session.tag}: {plan.headline()}",
-        "",
+    lines = [f"## autoresearch {session.tag}: {plan.headline()}", ""]
+    # Right under the headline: the headline is the ledger's claim, the audit says if it held.
+    audit = latest_audit(session.files)
+    if audit is not None:
+        lines += [audit_line(audit), ""]
+    lines += [
         f"Goal: {settings.direction} `{metric}` as printed by `{settings.run}`. {counts}.",
         "",
         f"Branch `{plan.branch}`: {shape}, on top of `{plan.start[:7]}`.",
@@ -172,7 +176,4 @@ def summary_markdown(
             f"| {change_text(step.before, step.value)} "
             f"| {_cell(step.row.description)} |"
         )
-    audit = latest_audit(session)
-    if audit is not None:
-        lines += ["", audit_line(audit)]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,13 +24,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from autoresearch.engine.inflight import worker_states
 from autoresearch.errors import UserError
+from autoresearch.reports.audit_note import audit_verdict, latest_audit
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
-from autoresearch.reports.summary import Clock, Summary, check_direction, summarize
+from autoresearch.reports.summary import Clock, Summary, check_direction, shown_cells, summarize
 from autoresearch.store.files import INFLIGHT_FILE, SessionFiles
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
 
 LOG_TAIL_LINES = 40
+# A commit as every other view shows it.
+SHORT_HASH = 7
 # A log line can be arbitrarily long (progress bars without newlines); never read more than this.
 LOG_TAIL_MAX_BYTES = 256 * 1024
 DEFAULT_ROW_LIMIT = 1000
@@ -84,7 +87,7 @@ def read_inflight(files: SessionFiles, now: float) -> dict[str, Any] | None:
     elapsed = max(0.0, now - started) if started is not None else None
     inflight: dict[str, Any] = {
         "experiment": data.get("experiment"),
-        "commit": str(data.get("commit") or ""),
+        "commit": str(data.get("commit") or "")[:SHORT_HASH],
         "description": str(data.get("description") or ""),
         "started": started,
         "budget": budget,
@@ -119,6 +122,13 @@ def run_log(files: SessionFiles, inflight: dict[str, Any]) -> str | None:
     if os.path.dirname(resolved) != folder or not os.path.isfile(resolved):
         return None
     return resolved
+
+
+def _short_commit(worker: Mapping[str, Any]) -> dict[str, Any]:
+    shown = dict(worker)
+    if isinstance(shown.get("commit"), str):
+        shown["commit"] = shown["commit"][:SHORT_HASH]
+    return shown
 
 
 class _Snapshot(NamedTuple):
@@ -187,7 +197,8 @@ class Dashboard:
             "problems": [],
             "summary": None,
             "inflight": read_inflight(self.files, now),
-            "workers": worker_states(self.workers_path),
+            "workers": [_short_commit(worker) for worker in worker_states(self.workers_path)],
+            "audit": audit_verdict(latest_audit(self.files)),
         }
         ledger, summary = snapshot.ledger, snapshot.summary
         if ledger is None or summary is None:
@@ -198,8 +209,8 @@ class Dashboard:
             metric=ledger.metric,
             columns=ledger.columns,
             rows=[
-                [row.values.get(column, "") for column in ledger.columns]
-                for row in ledger.rows[first:]
+                [cells.get(column, "") for column in ledger.columns]
+                for cells in (shown_cells(ledger, row) for row in ledger.rows[first:])
             ],
             rows_total=total,
             first_row=first,

@@ -66,10 +66,12 @@ function duration(seconds) {
   return h ? `${h}h${pad(m)}m` : `${m}m${pad(s)}s`;
 }
 
-function showCards(summary) {
+function showCards(summary, audit) {
   const cards = document.getElementById("cards");
   cards.replaceChildren();
-  for (const [label, value] of (summary ? summary.headline : [])) {
+  const headline = summary ? [...summary.headline] : [];
+  if (audit) headline.push(["audit", audit]);
+  for (const [label, value] of headline) {
     const card = element("div", null, "card");
     card.append(element("div", label, "label"), element("div", value, "value"));
     cards.append(card);
@@ -154,7 +156,7 @@ function show(data) {
       `autoresearch: ${data.metric} (${data.direction})`;
     document.getElementById("plot-title").textContent = `Progress of ${data.metric}`;
   }
-  showCards(data.summary);
+  showCards(data.summary, data.audit);
   showInflight(data.inflight);
   showWorkers(data.workers);
   if (data.ledger_key !== shownLedgerKey) {

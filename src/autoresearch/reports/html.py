@@ -14,8 +14,18 @@ from html import escape
 from pathlib import Path
 
 from autoresearch.errors import UserError
+from autoresearch.reports.audit_note import AUDIT, audit_verdict
 from autoresearch.reports.plot import plot_png
-from autoresearch.reports.summary import TOP_HITS, Clock, KeptChange, Summary, diff_for, summarize
+from autoresearch.reports.summary import (
+    REASON_COLUMN,
+    TOP_HITS,
+    Clock,
+    KeptChange,
+    Summary,
+    diff_for,
+    shown_cells,
+    summarize,
+)
 from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
@@ -72,7 +82,7 @@ def build_html(
         f"<style>{BASE_STYLE}{REPORT_STYLE}</style></head><body><main>",
         f"<h1>autoresearch report: {metric}</h1>",
         f'<p class="sub">{source}, {escape(summary.direction)} {metric}</p>',
-        _cards(summary),
+        _cards(summary, extras),
         _problems(ledger),
         f"<h2>Progress of {metric}</h2>",
         _plot(ledger, summary),
@@ -85,11 +95,16 @@ def build_html(
     return "\n".join(part for part in parts if part) + "\n"
 
 
-def _cards(summary: Summary) -> str:
+def _cards(summary: Summary, extras: Mapping[str, object]) -> str:
+    headline = summary.headline()
+    audit = extras.get(AUDIT)
+    verdict = audit_verdict(audit) if isinstance(audit, Mapping) else None
+    if verdict is not None:  # beside the claimed change, whether the re-runs bear it out
+        headline.append(("audit", verdict))
     cards = [
         f'<div class="card"><div class="label">{escape(label)}</div>'
         f'<div class="value">{escape(value)}</div></div>'
-        for label, value in summary.headline()
+        for label, value in headline
     ]
     return f'<div class="cards">{"".join(cards)}</div>'
 
@@ -191,14 +206,15 @@ def _ledger_table(ledger: Ledger) -> str:
         for column in ledger.columns
         if not ledger.rows or any(row.values.get(column, "").strip() for row in ledger.rows)
     ]
-    numeric = set(columns[1:]) - {"status", "description"}
+    numeric = set(columns[1:]) - {"status", "description", REASON_COLUMN}
     header = "<tr><th>#</th>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
     rows = []
     for number, row in enumerate(ledger.rows):
+        shown = shown_cells(ledger, row)
         cells = []
         for column in columns:
             css = "commit" if column == "commit" else "num" if column in numeric else ""
-            cells.append(f'<td class="{css}">{escape(row.values.get(column, ""))}</td>')
+            cells.append(f'<td class="{css}">{escape(shown.get(column, ""))}</td>')
         status = escape(row.status)
         rows.append(f'<tr class="{status}"><td class="num">{number}</td>{"".join(cells)}</tr>')
     return (

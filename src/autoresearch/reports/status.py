@@ -9,7 +9,7 @@ from typing import Any
 from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.session import Session
-from autoresearch.reports.summary import Clock, summarize
+from autoresearch.reports.summary import Clock, crash_reason, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
 from autoresearch.store import git, runner
@@ -43,8 +43,16 @@ def status_of(ledger: Ledger, direction: str, clock: Clock | None = None) -> dic
         "crashes": summary.crashes,
         "keep_rate": summary.keep_rate,
         "experiments_per_hour": summary.experiments_per_hour,
+        # A crash measured nothing: no value (the ledger's 0 is a placeholder), and its reason
+        # where the ledger has one.
         "recent": [
-            {"commit": r.commit, "value": r.value, "status": r.status, "description": r.description}
+            {
+                "commit": r.commit,
+                "value": None if r.status == verdict.CRASH else r.value,
+                "status": r.status,
+                "reason": crash_reason(r) or None,
+                "description": r.description,
+            }
             for r in ledger.rows[-RECENT_ROWS:]
         ],
         "ledger_problems": ledger.problems,

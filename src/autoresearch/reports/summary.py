@@ -12,6 +12,10 @@ Every figure is defined here once, so that they agree for the same ledger:
 - **wall time** and **experiments per hour**: by the session's clock when a session is known
   (its start to the ledger's last write; rows imported from another ledger are not counted),
   else by the ``seconds`` column summed over the rows, which leaves out the time between runs.
+  A rate is given only from 3 experiments and 10 minutes on: before that it is one run's
+  duration turned upside down ("1078.9/hour" after one run of 3 seconds).
+- a **crash** has no value: its metric cells hold the ledger's ``0`` placeholder, shown as
+  ``—``, with its reason where the ledger has one (a ``reason`` cell).
 - **gain** of a kept change: against the best kept result before it (the baseline to begin
   with), since every experiment builds on the last kept state; positive when the metric got
   better, whichever the direction.
@@ -19,7 +23,6 @@ Every figure is defined here once, so that they agree for the same ledger:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -29,6 +32,12 @@ from autoresearch.rules.verdict import DIRECTIONS, change_percent
 from autoresearch.store.ledger import Ledger, Row
 
 TOP_HITS = 10
+# From when a rate per hour means something: not one run's duration turned upside down.
+RATE_FROM_EXPERIMENTS = 3
+RATE_FROM_SECONDS = 600.0
+# What a crash shows for its metrics, everywhere: it measured nothing, not 0.
+NO_VALUE = "\u2014"
+REASON_COLUMN = "reason"
 # Where the wall time comes from, as the headline names it.
 SESSION_CLOCK = "wall time"
 SUMMED_SECONDS = "run time (summed)"
@@ -99,23 +108,11 @@ class Summary(NamedTuple):
         improving = [change for change in self.kept_changes if change.gain > 0]
         return sorted(improving, key=lambda change: change.gain, reverse=True)
 
-    @property
-    def decimals(self) -> int:
-        """For a table column: six decimals as Karpathy's ledger writes them, fewer for large
-        metrics, more for tiny ones, the same for every row."""
-        scale = abs(self.baseline or self.best or 0.0)
-        if scale == 0:
-            return 6
-        integer_digits = math.floor(math.log10(scale)) + 1
-        if integer_digits >= 1:
-            return max(0, 7 - integer_digits)
-        return min(9, 6 - integer_digits)
-
     def value_text(self, value: float | None) -> str:
-        return formatting.fixed(value, self.decimals)
+        return formatting.value(value)
 
     def gain_text(self, gain: float) -> str:
-        return formatting.signed(gain, self.decimals)
+        return formatting.signed_value(gain)
 
     def counts_text(self) -> str:
         return formatting.counts(
@@ -228,16 +225,46 @@ def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Sum
 
 
 def _pace(ledger: Ledger, clock: Clock | None) -> tuple[float | None, str, float | None]:
-    """Wall time, where it comes from, and experiments per hour."""
+    """Wall time, where it comes from, and experiments per hour (None until it means
+    something)."""
     if clock is not None:
         seconds = max(clock.last_write - clock.started, 0.0)
         counted = max(len(ledger.rows) - clock.imported_rows, 0)
-        return seconds, SESSION_CLOCK, counted / (max(seconds, 1.0) / 3600)
+        return seconds, SESSION_CLOCK, _per_hour(counted, seconds)
     if "seconds" not in ledger.run_columns:
         return None, SUMMED_SECONDS, None
     seconds = sum(ledger.run_number(row, "seconds") or 0.0 for row in ledger.rows)
-    per_hour = len(ledger.rows) / (seconds / 3600) if seconds else None
-    return seconds, SUMMED_SECONDS, per_hour
+    return seconds, SUMMED_SECONDS, _per_hour(len(ledger.rows), seconds)
+
+
+def _per_hour(experiments: int, seconds: float) -> float | None:
+    if experiments < RATE_FROM_EXPERIMENTS or seconds < RATE_FROM_SECONDS:
+        return None
+    return experiments / (seconds / 3600)
+
+
+def metric_columns(ledger: Ledger) -> list[str]:
+    """The columns that hold a metric: the primary one, then the secondary ones."""
+    return [ledger.metric, *ledger.secondary]
+
+
+def crash_reason(row: Row) -> str:
+    """Why a crash crashed, where the ledger says (its ``reason`` cell); else empty."""
+    return row.values.get(REASON_COLUMN, "").strip() if row.status == "crash" else ""
+
+
+def shown_cells(ledger: Ledger, row: Row) -> dict[str, str]:
+    """A row's cells as every view of the ledger shows them: metrics as people read them, a
+    crash's metrics as ``—`` (it measured nothing, the ``0`` is a placeholder), the rest as
+    written."""
+    cells = dict(row.values)
+    for column in metric_columns(ledger):
+        if row.status == "crash":
+            cells[column] = NO_VALUE
+        else:
+            number = row.number(column)
+            cells[column] = formatting.value(number) if number is not None else cells[column]
+    return cells
 
 
 def diff_for(diffs: Mapping[str, str], commit: str) -> str | None:

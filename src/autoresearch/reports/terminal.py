@@ -7,7 +7,17 @@ import sys
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
-from autoresearch.rules.formatting import counts, duration, number, percent, printable, rate, share
+from autoresearch.reports.summary import NO_VALUE
+from autoresearch.rules.formatting import (
+    counts,
+    duration,
+    number,
+    percent,
+    printable,
+    rate,
+    share,
+    value,
+)
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
 
 if TYPE_CHECKING:
@@ -101,16 +111,16 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(f"ledger · {s['metric']} ({s['direction']})")
     # Before any number: the numbers below may be the changed ones.
     lines.extend(f"record: {difference}" for difference in s.get("record") or [])
-    best = number(s["best"]) if s["best"] is not None else "none yet"
+    best = value(s["best"]) if s["best"] is not None else "none yet"
     where = ""
     if s["best"] is not None:
         where = f" ({s['best_commit']}, {percent(s['change_percent'])})"
-    baseline = number(s["baseline"]) if s["baseline"] is not None else "none yet"
+    baseline = value(s["baseline"]) if s["baseline"] is not None else "none yet"
     line = f"baseline {baseline} · best {best}{where}"
     if s.get("keep_ref"):
         line += f" · keep ref {s['keep_ref']}"
         if s.get("keep_value") is not None and s["keep_value"] != s["best"]:
-            line += f" ({number(s['keep_value'])})"
+            line += f" ({value(s['keep_value'])})"
     lines.append(line)
     tally = counts(
         s["experiments"], s["baseline"] is not None, s["keeps"], s["discards"], s["crashes"]
@@ -127,9 +137,9 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     holdout = s.get("holdout")
     if holdout and holdout["trend"]:
         first, now = holdout["baseline"], holdout["best"]
-        shown = "n/a" if now is None else number(now)
+        shown = "n/a" if now is None else value(now)
         lines.append(
-            f"holdout {holdout['column']}: {number(first)} -> {shown} "
+            f"holdout {holdout['column']}: {value(first)} -> {shown} "
             f"over {len(holdout['trend'])} keeps"
         )
     running = s.get("running")
@@ -172,8 +182,9 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if s["recent"]:
         lines.append(f"last {len(s['recent'])}:")
         for row in s["recent"]:
+            shown = NO_VALUE if row["value"] is None else value(row["value"])
+            why = f"({row['reason']}) " if row.get("reason") else ""
             lines.append(
-                f"  {row['commit']:<8} {number(row['value']):>12}  "
-                f"{row['status']:<8} {row['description']}"
+                f"  {row['commit']:<8} {shown:>12}  {row['status']:<8} {why}{row['description']}"
             )
     return lines
