@@ -9,24 +9,18 @@ length of time: every wait ends as soon as its event comes, and gives up only at
 from __future__ import annotations
 
 import codecs
-import fcntl
 import json
 import os
-import pty
 import select
-import shutil
-import signal
-import struct
 import subprocess
 import sys
-import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pytest
+    pass
 
 EVENT_DEADLINE = 180.0
 # A run or an agent that lasts this long is one that only a kill ends within a test.
@@ -228,76 +222,6 @@ class Tool(subprocess.Popen[str]):
         return self.seen + (out or ""), err or ""
 
 
-class Terminal:
-    """The CLI as a child process on a real pseudo-terminal of 200 columns, read as a person
-    sees it and answered as a person would."""
-
-    def __init__(self, repo: Path, *args: str, env: dict[str, str] | None = None) -> None:
-        self.master, child = pty.openpty()
-        fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 200, 0, 0))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autoresearch", *args],
-            cwd=repo,
-            stdin=child,
-            stdout=child,
-            stderr=child,
-            env=env,
-            close_fds=True,
-        )
-        os.close(child)
-        self.seen = ""
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def _read(self, seconds: float) -> bool:
-        """Take in what comes within ``seconds``; False once every holder closed the terminal."""
-        ready, _, _ = select.select([self.master], [], [], max(seconds, 0))
-        if not ready:
-            return True
-        try:
-            chunk = os.read(self.master, 4096)
-        except OSError:  # EIO: the child ended and closed the terminal
-            chunk = b""
-        self.seen += self._decoder.decode(chunk)
-        return bool(chunk)
-
-    def read_until(self, text: str) -> str:
-        """The output so far, once ``text`` is in it."""
-        deadline = time.monotonic() + EVENT_DEADLINE
-        while text not in self.seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f"waited for {text!r}; saw {self.seen!r}"
-            assert self._read(left), f"the child ended before {text!r}; saw {self.seen!r}"
-        return self.seen
-
-    def read_to_end(self, react: Callable[[str], None] | None = None) -> str:
-        """All the output, until the terminal is closed; ``react`` sees it so far as it comes."""
-        deadline = time.monotonic() + EVENT_DEADLINE
-        while self._read(min(0.2, deadline - time.monotonic())):
-            assert time.monotonic() < deadline, f"the child goes on; saw {self.seen!r}"
-            if react is not None:
-                react(self.seen)
-        return self.seen
-
-    def answer(self, text: str) -> None:
-        os.write(self.master, text.encode() + b"\r")
-
-    def finish(self) -> int:
-        """The exit code, once all the output is read."""
-        try:
-            self.read_to_end()
-            return self.process.wait(timeout=EVENT_DEADLINE)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.master >= 0:
-            os.close(self.master)
-            self.master = -1
-
-
 class Cli:
     """Runs ``python -m autoresearch`` in a repository, as a user's script would."""
 
@@ -422,43 +346,3 @@ def wait_for_run(repo: Path, tool: subprocess.Popen[str] | None = None, tag: str
         return run_started(repo, tag)
 
     wait_for(started, "the run to start")
-
-
-# A `git` on PATH in front of the real one (the tool runs none of the repository's hooks).
-SHIM = """\
-#!/bin/sh
-"{git}" "$@"
-status=$?
-case " $* " in
-*" update-ref {ref} "*)
-    if [ $status -eq 0 ] && [ ! -e "{marker}" ]; then
-        touch "{marker}"
-        tool=$PPID
-        {target}
-        kill -s {signal} -- "$tool"
-        sleep 0.3
-    fi;;
-esac
-exit $status
-"""
-
-
-def signal_when_ref_moves(
-    repo: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    ref: str,
-    signum: signal.Signals,
-    whole_group: bool = False,
-) -> Path:
-    """Once: when ``ref`` moves, send ``signum`` to the autoresearch process moving it (with
-    ``whole_group``, to its process group, as a terminal's Ctrl-C does)."""
-    marker = repo.parent / f"fired-{ref.replace('/', '-')}"
-    shim = repo.parent / "shim" / "git"
-    shim.parent.mkdir(exist_ok=True)
-    target = 'tool="-$(ps -o pgid= -p "$tool" | tr -d " ")"' if whole_group else ""
-    name = signum.name.removeprefix("SIG")
-    real = shutil.which("git")
-    shim.write_text(SHIM.format(git=real, ref=ref, marker=marker, signal=name, target=target))
-    shim.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{shim.parent}{os.pathsep}{os.environ['PATH']}")
-    return marker

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import Cli, Terminal, git, ledger_lines, repo_state, write_train
+from support import Cli, git, ledger_lines, repo_state, write_train
+from terminal import Terminal
 
 COUNTING = """\
 import os

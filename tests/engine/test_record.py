@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from git_shim import signal_when_ref_moves
 from support import (
     FOREVER,
     Cli,
     git,
     ledger_lines,
-    signal_when_ref_moves,
     wait_for_run,
     write_train,
 )

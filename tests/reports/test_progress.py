@@ -8,7 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from support import EVENT_DEADLINE, Cli, Terminal, git, ledger_lines
+from support import EVENT_DEADLINE, Cli, git, ledger_lines
+from terminal import Terminal
 
 from autoresearch.reports.progress import Phase, last_log_line, phase_text
 
