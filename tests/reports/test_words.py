@@ -12,8 +12,9 @@ from autoresearch.reports.audit_note import AUDIT, audit_line, audit_verdict, la
 from autoresearch.reports.dashboard import Dashboard
 from autoresearch.reports.html import render_html
 from autoresearch.reports.status import status_of
-from autoresearch.reports.summary import NO_VALUE, shown_cells
+from autoresearch.reports.summary import shown_cells
 from autoresearch.reports.terminal import status_lines
+from autoresearch.rules.formatting import NO_VALUE
 from autoresearch.store.files import SessionFiles
 from autoresearch.store.ledger import parse_lines
 

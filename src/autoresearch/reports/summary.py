@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.rules import formatting
+from autoresearch.rules.formatting import NO_VALUE
 from autoresearch.rules.verdict import DIRECTIONS, change_percent
 from autoresearch.store.ledger import Ledger, Row
 
@@ -35,8 +36,6 @@ TOP_HITS = 10
 # From when a rate per hour means something: not one run's duration turned upside down.
 RATE_FROM_EXPERIMENTS = 3
 RATE_FROM_SECONDS = 600.0
-# What a crash shows for its metrics, everywhere: it measured nothing, not 0.
-NO_VALUE = "\u2014"
 REASON_COLUMN = "reason"
 # Where the wall time comes from, as the headline names it.
 SESSION_CLOCK = "wall time"

@@ -7,8 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from autoresearch.engine.experiment import Experiment
-from autoresearch.reports.summary import NO_VALUE
 from autoresearch.rules.formatting import (
+    NO_VALUE,
     counts,
     duration,
     number,

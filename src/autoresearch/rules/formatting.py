@@ -136,3 +136,7 @@ def printable(text: str) -> str:
 def _escape(found: re.Match[str]) -> str:
     code = ord(found.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# What a crash shows for its metrics, everywhere: it measured nothing, not 0.
+NO_VALUE = "\u2014"
