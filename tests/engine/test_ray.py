@@ -155,20 +155,37 @@ def run_leaving_a_child(started: Path) -> tuple[str, str]:
 
 
 def _worker_of(token: str) -> int:
-    """The Ray worker holding the run whose child's command line holds ``token``."""
-    pid = _sleeping(token)[0]
-    while pid > 1:
-        if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::"):
-            return pid
-        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    raise AssertionError(f"no Ray worker above the run's child {token}")
+    """The Ray worker holding the run whose child's command line holds ``token``: walked up
+    from the child, again if a process on the way ends meanwhile (the subshell that started it
+    does, at once)."""
+    found: list[int] = []
+
+    def walk() -> bool:
+        pid = next(iter(_sleeping(token)), 1)
+        try:
+            while pid > 1:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::"):
+                    found.append(pid)
+                    return True
+                pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            pass
+        return False
+
+    wait_for(walk, f"a Ray worker above the run's child {token}")
+    return found[0]
 
 
 def _sleeping(token: str) -> list[int]:
     """The run's child (the tool's own command line holds the token too)."""
-    return [
-        p for p in alive_with(token) if Path(f"/proc/{p}/cmdline").read_bytes()[:6] == b"sleep\0"
-    ]
+    found = []
+    for pid in alive_with(token):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes()[:6] == b"sleep\0":
+                found.append(pid)
+        except OSError:
+            continue  # it ended between the two looks
+    return found
 
 
 def _watchdog_of(worker: int) -> bool:
