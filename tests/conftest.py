@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import OUTSIDE_VARIABLE, Cli, make_repo
+from support import OUTSIDE_VARIABLE, Cli, make_repo, write_train
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,3 +25,12 @@ def repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def cli(repo: Path) -> Cli:
     return Cli(repo)
+
+
+@pytest.fixture
+def kept_session(repo: Path, cli: Cli) -> Cli:
+    """The test project's session with its baseline and one kept experiment (0.8)."""
+    assert cli.init().returncode == 0
+    write_train(repo, 0.8)
+    assert cli("try", "-m", "better").stdout.startswith("keep")
+    return cli

@@ -17,11 +17,8 @@ STATE = Path(".autoresearch/t")
 
 
 @pytest.fixture
-def session(repo: Path, cli: Cli) -> Cli:
-    assert cli.init().returncode == 0
-    write_train(repo, 0.8)
-    assert cli("try", "-m", "better").stdout.startswith("keep")
-    return cli
+def session(kept_session: Cli) -> Cli:
+    return kept_session
 
 
 def forge_keep(repo: Path, in_flight: bool) -> str:

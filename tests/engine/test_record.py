@@ -25,11 +25,8 @@ SESSION_JSON = Path(".autoresearch/t/session.json")
 
 
 @pytest.fixture
-def session(repo: Path, cli: Cli) -> Cli:
-    assert cli.init().returncode == 0
-    write_train(repo, 0.8)
-    assert cli("try", "-m", "better").stdout.startswith("keep")
-    return cli
+def session(kept_session: Cli) -> Cli:
+    return kept_session
 
 
 def journal_entries(repo: Path) -> list[dict[str, object]]:
