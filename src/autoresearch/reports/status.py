@@ -8,6 +8,7 @@ from typing import Any
 
 from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
+from autoresearch.engine.continued import earlier_sessions
 from autoresearch.engine.session import Session
 from autoresearch.reports.summary import Clock, crash_reason, summarize
 from autoresearch.rules import verdict
@@ -87,12 +88,33 @@ SESSION_KEYS = (
 )
 
 
+def continued_status(session: Session) -> list[dict[str, Any]]:
+    """The sessions this one continues, oldest first, each in its own numbers: a harness
+    changed between them, so none is compared with the next."""
+    shown = []
+    for earlier in earlier_sessions(session):
+        figures = summarize(earlier.ledger, earlier.meta.settings.direction)
+        shown.append(
+            {
+                "tag": earlier.tag,
+                "experiments": figures.experiments,
+                "baseline": figures.baseline,
+                "best": figures.best,
+                "best_commit": figures.best_commit or None,
+                "change_percent": figures.change_pct,
+                "keeps": figures.keeps,
+            }
+        )
+    return shown
+
+
 def ledger_status(ledger: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
     return {
         **dict.fromkeys(SESSION_KEYS),
         "rewinds": [],
         "changes": [],
+        "continues": [],
         **status_of(ledger, direction),
     }
 
@@ -137,6 +159,7 @@ def session_status(session: Session) -> dict[str, Any]:
         sandbox=sandbox_line(settings, session.files.sandbox_probe),
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
         record=differences,
+        continues=continued_status(session),
     )
     return summary
 
