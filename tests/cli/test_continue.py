@@ -6,32 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import Cli, git, repo_state, write_train
-
-
-def fix_the_harness(repo: Path, value: float) -> None:
-    """What the user does between the two sessions: the fix on top of the old keep ref."""
-    git(repo, "checkout", "-q", "-b", "harness-fix", "autoresearch/t")
-    (repo / "prepare.py").write_text("DATA = 'fixed, and now right'\n")
-    write_train(repo, value)  # the fixed harness measures on another scale
-    git(repo, "commit", "-qam", "fix the evaluation")
-
-
-@pytest.fixture
-def chained(repo: Path, kept_session: Cli) -> Cli:
-    """Session t (baseline 1.0, kept 0.8, a discard), ended; the harness fixed; session t2
-    continuing it, with its baseline 8.0 and one kept change (6.0)."""
-    cli = kept_session
-    write_train(repo, 0.9)
-    assert cli("try", "-m", "worse").stdout.startswith("discard")
-    assert cli("end").returncode == 0
-    fix_the_harness(repo, 8.0)
-    started = cli.init("--continue", "t", tag="t2")
-    assert started.returncode == 0, started.stderr
-    assert "continues session t" in started.stdout
-    write_train(repo, 6.0)
-    assert cli("try", "-m", "better under the fixed harness").stdout.startswith("keep")
-    return cli
+from support import Cli, fix_the_harness, git, repo_state
 
 
 def test_a_continued_session_records_which_one_it_continues(repo: Path, chained: Cli) -> None:

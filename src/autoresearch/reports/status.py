@@ -10,7 +10,7 @@ from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.continued import earlier_sessions
 from autoresearch.engine.session import Session
-from autoresearch.reports.summary import Clock, crash_reason, summarize
+from autoresearch.reports.summary import Chapter, Clock, SessionFacts, crash_reason, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
 from autoresearch.store import git, runner
@@ -70,6 +70,19 @@ def session_clock(session: Session) -> Clock:
     return Clock(created, last_write, imported_rows)
 
 
+def session_facts(session: Session) -> SessionFacts:
+    """What the reports show of a session beyond its ledger: its clock, the sessions before."""
+    return SessionFacts(session.tag, session_clock(session), chapters(session))
+
+
+def chapters(session: Session) -> tuple[Chapter, ...]:
+    """The sessions this one continues, oldest first, as the views show them."""
+    return tuple(
+        Chapter(earlier.tag, earlier.ledger, earlier.meta.settings.direction)
+        for earlier in earlier_sessions(session)
+    )
+
+
 # What only a session knows. A ledger read alone still carries these keys, as null (rewinds and
 # changes as empty lists), so that a script reads one shape of `status --json` whichever it was
 # given.
@@ -92,8 +105,8 @@ def continued_status(session: Session) -> list[dict[str, Any]]:
     """The sessions this one continues, oldest first, each in its own numbers: a harness
     changed between them, so none is compared with the next."""
     shown = []
-    for earlier in earlier_sessions(session):
-        figures = summarize(earlier.ledger, earlier.meta.settings.direction)
+    for earlier in chapters(session):
+        figures = summarize(earlier.ledger, earlier.direction)
         shown.append(
             {
                 "tag": earlier.tag,
