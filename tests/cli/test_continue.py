@@ -9,6 +9,14 @@ import pytest
 from support import Cli, fix_the_harness, git, repo_state
 
 
+def test_end_says_how_to_continue_after_fixing_a_protected_file(kept_session: Cli) -> None:
+    said = kept_session("end").stdout.splitlines()[-1]
+    assert said == (
+        "to fix a protected file: commit the fix on top of autoresearch/t, then "
+        "`autoresearch init --continue t`"
+    )
+
+
 def test_a_continued_session_records_which_one_it_continues(repo: Path, chained: Cli) -> None:
     keep = git(repo, "rev-parse", "refs/autoresearch/t/keep")
     frozen = json.loads((repo / ".autoresearch/t2/session.json").read_text())
