@@ -4,12 +4,16 @@ scale."""
 
 from __future__ import annotations
 
+import json
+import threading
+import urllib.request
 from pathlib import Path
 
 from report_support import png_size
-from support import Cli
+from support import EVENT_DEADLINE, Cli
 
 from autoresearch.engine.session import Session
+from autoresearch.reports.dashboard import create_dashboard_server
 from autoresearch.reports.plot import _draw
 from autoresearch.reports.status import session_facts
 
@@ -59,6 +63,25 @@ def test_plot_gives_each_session_its_own_panel_and_scale(repo: Path, chained: Cl
     key = next(text for text in figure.texts if text.get_gid() == "key").get_text()
     assert key.index("Kept in session t, by #") < key.index("Kept in session t2, by #")
     assert "better under the fixed harness" in key
+
+
+def test_dashboard_names_the_earlier_session_and_plots_both(repo: Path, chained: Cli) -> None:
+    session = Session.open(str(repo))
+    server = create_dashboard_server(session.files, "minimize", facts=session_facts(session))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(server.url + "api/state", timeout=EVENT_DEADLINE) as answer:
+            state = json.loads(answer.read())
+        with urllib.request.urlopen(server.url + "plot.png", timeout=EVENT_DEADLINE) as answer:
+            plot = answer.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=EVENT_DEADLINE)
+    assert state["continues"].startswith("This session continues t, after a change of the")
+    assert state["summary"]["baseline"] == 8.0  # the headline is the new session's
+    assert png_size(plot)[0] > 800
 
 
 def test_a_session_that_continues_none_looks_as_before(repo: Path, kept_session: Cli) -> None:

@@ -23,6 +23,7 @@ from autoresearch.reports.summary import (
     KeptChange,
     SessionFacts,
     Summary,
+    continues_note,
     diff_for,
     harness_changed,
     shown_cells,
@@ -53,6 +54,8 @@ td.commit { font-family: ui-monospace, monospace; white-space: nowrap; }
 tr.keep td { background: #eefaf1; }
 tr.crash td { color: #a33; }
 tr.discard td { color: #5b6472; }
+.marker { margin: 28px 0; padding: 10px 14px; border-left: 6px solid #e67e22;
+          background: #fff6ec; font-weight: 600; }
 """
 
 REPORT_STYLE = """
@@ -65,8 +68,6 @@ pre.diff { background: #fbfbfc; border: 1px solid #e3e6eb; padding: 8px; overflo
 pre.diff .add { color: #1a7a3a; } pre.diff .del { color: #a33; } pre.diff .hunk { color: #6b4fa8; }
 table.kv { width: auto; min-width: 320px; }
 .note { color: #5b6472; font-style: italic; }
-.marker { margin: 28px 0; padding: 10px 14px; border-left: 6px solid #e67e22;
-          background: #fff6ec; font-weight: 600; }
 """
 
 # Extras are caller-defined; nesting beyond this is shown as text rather than more tables.
@@ -107,14 +108,8 @@ def build_html(
 
 
 def _continues_note(facts: SessionFacts) -> str:
-    if not facts.earlier:
-        return ""
-    chain = " → ".join(escape(chapter.tag) for chapter in facts.earlier)
-    return (
-        f'<p class="marker">This session continues {chain}, after a change of the protected '
-        "harness: each session is shown in its own numbers, which are not comparable across "
-        "the change. The headline below is this session's.</p>"
-    )
+    note = continues_note(facts)
+    return f'<p class="marker">{escape(note)}</p>' if note else ""
 
 
 def _earlier_sessions(facts: SessionFacts) -> list[str]:

@@ -208,6 +208,18 @@ def harness_changed(tag: str | None) -> str:
     )
 
 
+def continues_note(facts: SessionFacts) -> str:
+    """What a view says first of a session that continues others; empty when it does not."""
+    if not facts.earlier:
+        return ""
+    chain = " → ".join(chapter.tag for chapter in facts.earlier)
+    return (
+        f"This session continues {chain}, after a change of the protected harness: each "
+        "session is shown in its own numbers, which are not comparable across the change. "
+        "The headline is this session's."
+    )
+
+
 def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Summary:
     check_direction(direction)
     sign = 1.0 if direction == "minimize" else -1.0
