@@ -82,3 +82,17 @@ def test_refusals_are_one_line_and_create_nothing(repo: Path, kept_session: Cli)
     fix_the_harness(repo, 8.0)
     said = refused(repo, cli, "--continue", "t", "--metric", "peak_vram_mb")
     assert "session t measured val_bpb (minimize)" in said
+
+
+def test_a_session_continues_from_its_finalized_branch_merged_elsewhere(
+    repo: Path, kept_session: Cli
+) -> None:
+    cli = kept_session
+    assert cli("finalize").returncode == 0
+    assert cli("end").returncode == 0
+    git(repo, "merge", "-q", "--ff-only", "autoresearch/t-final")  # main takes the result
+    (repo / "prepare.py").write_text("DATA = 'fixed on main'\n")
+    git(repo, "commit", "-qam", "fix the evaluation")
+    started = cli.init("--continue", "t", tag="t2")
+    assert started.returncode == 0, started.stderr
+    assert cli("status").stdout.splitlines()[1].startswith("continues session t (2 experiments")
