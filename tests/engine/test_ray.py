@@ -105,12 +105,12 @@ def test_runs_travel_as_the_commit_with_gpus_of_their_own(
     assert len(devices) == 3 and all(len(line.split()[1].split(",")) == 1 for line in devices)
 
 
-def test_four_workers_of_one_gpu_each_measure_every_experiment(
+def test_four_workers_of_one_gpu_each_measure_every_experiment_of_a_guarded_project(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
     steps = [{"A": round(0.01 * number, 2)} for number in range(1, 9)]
     flags = ("--executor", "ray", "--ray-address", cluster, "--workers", "4")
-    flags += ("--gpus-per-run", "1", "--max-experiments", "8")
+    flags += ("--gpus-per-run", "1", "--max-experiments", "8", "--protect", "prepare.py")
     command = scored_loop(tmp_path / "agent", steps, *flags)
     assert os.path.isabs(command[command.index("--run") + 1].split()[0])
     result = cli(*command)
