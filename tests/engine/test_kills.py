@@ -56,7 +56,7 @@ def test_a_signal_between_the_commit_and_the_record_waits_for_the_books(
     assert marker.exists()
     assert result.returncode == 130, result.stderr
     assert "interrupted" in result.stdout
-    assert ledger_lines(repo)[-1][-2:] == ["crash", "signalled while pinned"]
+    assert ledger_lines(repo)[-1][-3:] == ["interrupted", "crash", "signalled while pinned"]
     assert git(repo, "rev-parse", "HEAD") == keep
     assert_books_agree(repo)
 

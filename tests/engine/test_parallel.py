@@ -4,6 +4,7 @@ several experiments run at once."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -93,6 +94,30 @@ def test_a_pool_runs_at_once_on_devices_of_their_own(
     assert {r["worker"] for r in recorded} == {"worktree0:gpu0+1", "worktree1:gpu2+3"}
     assert all(r["base"] for r in recorded)
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_run_that_ends_beside_another_does_not_void_it_by_its_protected_files(
+    cli: Cli, project: Path, tmp_path: Path
+) -> None:
+    # Each run keeps the protected files read-only and watches them: the first ends once the
+    # second has started, the second once the first is recorded.
+    second_started, first_recorded = tmp_path / "started-2", tmp_path / "first-recorded"
+    steps = [{"A": 0.1, "GO": str(second_started)}, {"A": 0.2, "GO": str(first_recorded)}]
+    flags = ("--workers", "2", "--max-experiments", "2", "--protect", "prepare.py")
+    command = scored_loop(tmp_path / "agent", steps, *flags)
+    run_at = command.index("--run") + 1
+    command[run_at] = f"touch {tmp_path}/started-$AUTORESEARCH_EXPERIMENT; {command[run_at]}"
+    loop = cli.popen(*command)
+    try:
+        ledger = project / "results.tsv"
+        wait_for(lambda: ledger.exists() and len(ledger_rows(project)) == 2, "the first row")
+        first_recorded.touch()
+        out, err = loop.communicate(timeout=EVENT_DEADLINE)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0, err
+    assert [r["status"] != "crash" for r in ledger_rows(project)] == [True] * 3, out
+    assert os.access(project / "prepare.py", os.W_OK)  # writable again once no run goes
 
 
 def test_pipeline_prepares_the_next_candidate_while_the_run_goes(

@@ -40,12 +40,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A head node of our own, stopped with the process that started it (``--block``)."""
+    """A head node of our own, started as a user would (its port, its node address, its temp
+    folder), stopped with the process that started it (``--block``)."""
     ray = shutil.which("ray", path=os.path.dirname(sys.executable))
     assert ray is not None
     port = free_port()
     temp = tmp_path_factory.mktemp("ray")
     command = [ray, "start", "--head", "--block", f"--port={port}", "--num-cpus=8"]
+    command += ["--node-ip-address=127.0.0.1"]
     command += ["--num-gpus=8", "--include-dashboard=false", "--disable-usage-stats"]
     head = subprocess.Popen(
         [*command, f"--temp-dir={temp}"],
@@ -103,6 +105,22 @@ def test_runs_travel_as_the_commit_with_gpus_of_their_own(
     assert len(devices) == 3 and all(len(line.split()[1].split(",")) == 1 for line in devices)
 
 
+def test_four_workers_of_one_gpu_each_measure_every_experiment_of_a_guarded_project(
+    cli: Cli, project: Path, tmp_path: Path, cluster: str
+) -> None:
+    steps = [{"A": round(0.01 * number, 2)} for number in range(1, 9)]
+    flags = ("--executor", "ray", "--ray-address", cluster, "--workers", "4")
+    flags += ("--gpus-per-run", "1", "--max-experiments", "8", "--protect", "prepare.py")
+    command = scored_loop(tmp_path / "agent", steps, *flags)
+    assert os.path.isabs(command[command.index("--run") + 1].split()[0])
+    result = cli(*command)
+    assert result.returncode == 0, result.stderr
+    recorded = ledger_rows(project)
+    assert [r["status"] for r in recorded].count("crash") == 0, result.stdout
+    assert len(recorded) == 9
+    assert {r["worker"] for r in recorded[1:]} <= {"ray0", "ray1", "ray2", "ray3"}
+
+
 def test_a_run_on_a_worker_gets_its_environment_scrubbed_with_the_names_passed(
     cli: Cli, project: Path, tmp_path: Path, cluster: str
 ) -> None:
@@ -140,8 +158,11 @@ def test_a_lost_worker_is_a_crash_and_its_run_tree_dies(
     finally:
         loop.kill()
     assert loop.returncode == 0, err
-    assert ledger_rows(project)[0]["status"] == "crash"
+    [crash] = ledger_rows(project)
+    assert crash["status"] == "crash" and crash["reason"].startswith("worker lost: ")
     assert "worker lost" in out
+    [log] = (project / ".autoresearch" / "p" / "logs").glob("*.log")
+    assert "the Ray worker running this was lost" in log.read_text()
     wait_for(lambda: not _sleeping(child), "the run's tree to die")
 
 

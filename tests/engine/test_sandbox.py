@@ -57,6 +57,7 @@ def test_a_leftover_that_prints_the_metric_when_stopped_is_never_read(
     if mode == "off":  # the forger ran, and its line voided the experiment
         assert row["status"] == "crash"
         assert "wrote to its log after the run ended" in result.stdout + result.stderr
+        assert row["reason"] == "a process the run left behind wrote to its log after the run ended"
 
 
 @BOTH

@@ -224,6 +224,18 @@ def test_the_loops_knowledge_becomes_parameters(tmp_path: Path) -> None:
     assert items[0].key != items[1].key
 
 
+def test_a_crash_exported_after_the_fact_keeps_the_ledgers_reason(tmp_path: Path) -> None:
+    ledger = tmp_path / "results.tsv"
+    ledger.write_text(
+        "commit\tloss\treason\tstatus\tdescription\n"
+        "aaaaaaa\t1.0\t\tkeep\tbaseline\n"
+        "bbbbbbb\t0.0\ttimeout after 20 s\tcrash\tlr 10\n"
+    )
+    baseline, crash = experiments(Source(group="g", ledger=str(ledger)))
+    assert "reason" not in baseline.tags and "loss" not in crash.metrics
+    assert crash.tags["reason"] == "timeout after 20 s"
+
+
 def test_the_loop_queues_the_tuners_knobs_with_each_experiment(tmp_path: Path) -> None:
     from autoresearch.engine.experiment import Experiment
     from autoresearch.loop.tracking import Tracking

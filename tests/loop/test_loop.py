@@ -11,6 +11,7 @@ from support import (
     Cli,
     git,
     ledger_lines,
+    ledger_rows,
     session_flags,
     stand_in_agent,
     stand_in_command,
@@ -93,6 +94,7 @@ def test_after_the_fix_attempts_the_idea_is_dropped_and_the_tree_reset(
     plan(agent_dir, [{"VALUE": 0.5, "EXIT": 3}])
     loop(session, agent_dir, "--max-experiments", "3", "--max-fix-attempts", "2")
     assert statuses(repo) == ["keep", "crash", "crash", "crash"]
+    assert "| crash | (exit 3) " in (agent_dir / "prompt-1.md").read_text()  # the history
     assert git(repo, "rev-parse", "HEAD") == keep
     assert git(repo, "status", "--porcelain") == ""
 
@@ -283,7 +285,7 @@ def test_max_cost_and_max_hours_stop_the_loop(repo: Path, session: Cli) -> None:
         for value, cost in ((0.9, 0.6), (0.8, 0.5)):
             write_train(repo, value)
             try_candidate(opened, Attempt(f"paid idea {value}", 1000, cost))
-    assert [r[-3] for r in ledger_lines(repo)[2:]] == ["0.600000", "0.500000"]  # cost_usd
+    assert [r["cost_usd"] for r in ledger_rows(repo)[1:]] == ["0.600000", "0.500000"]
 
     def stop(rules: StopRules) -> str | None:
         agent: Agent = None  # type: ignore[assignment]  # stop conditions never call it

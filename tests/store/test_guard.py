@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import EVENT_DEADLINE, Cli, git, wait_for_run
+from support import EVENT_DEADLINE, Cli, git, ledger_rows, wait_for_run
 
 VAL = b"0123456789" * 50  # the validation set; a run scores 1.0 on it, 0.1 on a forged one
 
@@ -89,6 +89,7 @@ def test_a_file_rewritten_with_its_mtime_put_back_is_caught(repo: Path, guarded:
     result = guarded("try", "-m", "scores on a forged set")
     assert result.stdout.startswith("crash"), result.stdout
     assert "protected file changed before the run: data/val.txt" in result.stdout
+    assert ledger_rows(repo)[-1]["reason"] == "protected file changed before the run: data/val.txt"
     assert path.read_bytes() == VAL
 
 

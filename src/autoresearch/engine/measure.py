@@ -288,13 +288,15 @@ def crash_reason(
 ) -> str | None:
     """Why a run counts as a crash, or None when it gave every metric."""
     if result.lost:
-        return "worker lost"
+        return f"worker lost: {result.failure}" if result.failure else "worker lost"
     if result.interrupted:
         return "interrupted"
     if result.late:
         return "a process the run left behind wrote to its log after the run ended"
     if result.timed_out:
         return f"timeout after {kill_after:g} s"
+    if result.failure:
+        return result.failure
     if result.exit_code:
         if result.exit_code < 0:
             return f"killed by signal {-result.exit_code}"

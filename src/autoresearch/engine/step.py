@@ -263,6 +263,9 @@ def row_cells(session: Session, begun: Begun, measured: Measurement) -> dict[str
     cells.update({names[role]: value for role, value in run_values.items()})
     description = begun.attempt.description
     cells.update(commit=begun.commit[:7], status=measured.verdict.status, description=description)
+    if measured.verdict.status == verdict.CRASH:
+        # The metric cells hold the 0 placeholder: this says what they stand for.
+        cells[columns.REASON_COLUMN] = measured.verdict.reason
     if begun.worker is not None:
         cells.update(base=begun.base[:7], worker=begun.worker)
     return cells

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from autoresearch.reports.summary import crash_reason
 from autoresearch.rules.environment import mask_secrets
 from autoresearch.rules.formatting import number
 from autoresearch.rules.verdict import CRASH, KEEP, change_percent
@@ -114,7 +115,9 @@ def _rules(inputs: PromptInputs) -> str:
 
 def _row_line(index: int, row: Row, metric: str) -> str:
     value = "-" if row.status == CRASH else number(row.value)
-    return f"| {index} | {row.commit} | {value} | {row.status} | {row.description} |"
+    reason = crash_reason(row)
+    why = f"({reason}) " if reason else ""
+    return f"| {index} | {row.commit} | {value} | {row.status} | {why}{row.description} |"
 
 
 def _history(ledger: Ledger) -> str:

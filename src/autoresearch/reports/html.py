@@ -17,7 +17,6 @@ from autoresearch.errors import UserError
 from autoresearch.reports.audit_note import AUDIT, audit_verdict
 from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import (
-    REASON_COLUMN,
     TOP_HITS,
     Chapter,
     KeptChange,
@@ -30,6 +29,7 @@ from autoresearch.reports.summary import (
     summarize,
 )
 from autoresearch.rules import formatting
+from autoresearch.rules.columns import REASON_COLUMN
 from autoresearch.store.ledger import Ledger
 
 # Shared with the live dashboard, so a report and the dashboard look like one tool.

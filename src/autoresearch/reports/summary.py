@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from autoresearch.errors import UserError
 from autoresearch.rules import formatting
+from autoresearch.rules.columns import REASON_COLUMN
 from autoresearch.rules.formatting import NO_VALUE
 from autoresearch.rules.verdict import DIRECTIONS, change_percent
 from autoresearch.store.ledger import Ledger, Row
@@ -36,7 +37,6 @@ TOP_HITS = 10
 # From when a rate per hour means something: not one run's duration turned upside down.
 RATE_FROM_EXPERIMENTS = 3
 RATE_FROM_SECONDS = 600.0
-REASON_COLUMN = "reason"
 # Where the wall time comes from, as the headline names it.
 SESSION_CLOCK = "wall time"
 SUMMED_SECONDS = "run time (summed)"

@@ -19,6 +19,9 @@ RUN_COLUMNS = ("runs", "spread", "seconds", "tokens", "cost_usd")
 # A session started with parallel runs also records the keep ref each candidate was built on
 # and the worker (and devices) that ran it, after the run columns.
 PARALLEL_COLUMNS = ("base", "worker")
+# Why a crash crashed (its metric cells hold the 0 placeholder), in words; empty otherwise.
+# Just before status, where Karpathy's format allows extra columns.
+REASON_COLUMN = "reason"
 # The name a run column takes when a metric has its own.
 RENAMED = {
     "runs": "run_count",
@@ -36,11 +39,12 @@ def run_column_names(metrics: Iterable[str]) -> dict[str, str]:
 
 
 def header(metrics: Sequence[str], holdout: str | None = None, parallel: bool = False) -> list[str]:
-    """The ledger's columns: commit, the metrics (primary first), run columns, status..."""
+    """The ledger's columns: commit, the metrics (primary first), run columns, a crash's reason,
+    status, description."""
     runs = list(run_column_names(metrics).values())
     workers = list(PARALLEL_COLUMNS) if parallel else []
     holdouts = [holdout] if holdout else []
-    return ["commit", *metrics, *runs, *workers, *holdouts, "status", "description"]
+    return ["commit", *metrics, *runs, *workers, *holdouts, REASON_COLUMN, "status", "description"]
 
 
 def run_column(columns: Sequence[str], role: str) -> str | None:
@@ -63,6 +67,11 @@ def refuse_ambiguous(metrics: Sequence[str], holdout: str | None = None) -> None
             raise UserError(
                 f"metric name {name!r} is a column every ledger has; choose another "
                 "(--pattern reads the main metric under any name)"
+            )
+        if name == REASON_COLUMN:
+            raise UserError(
+                f"metric name {name!r} is the ledger's column of a crash's reason; choose "
+                "another (--pattern reads the main metric under any name)"
             )
         if name in PARALLEL_COLUMNS:
             raise UserError(

@@ -119,7 +119,10 @@ def read_metrics(
                     problem = _timed_out(name, number, left <= limits.line_seconds, limits)
                     return {**found, **dict.fromkeys(wanted, Reading(None, problem))}
                 if match:
-                    found[name] = parse_value(_captured(match))
+                    reading = parse_value(_captured(match))
+                    # Which metric it was: a crash's reason names it.
+                    problem = reading.problem and f"{name}: {reading.problem}"
+                    found[name] = reading._replace(problem=problem)
                     del wanted[name]
             if not wanted:
                 return found

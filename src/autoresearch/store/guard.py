@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat as stat_module
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -125,14 +126,32 @@ def changed(
 
 
 def writable_modes(repo: StrPath, paths: Iterable[str]) -> dict[str, int]:
-    """The permission bits of the protected files that some user may write to."""
+    """The permission bits of the protected files that some user may write to (their own,
+    not the read-only ones a run going meanwhile gave them)."""
     modes = {}
-    for relative in paths:
-        with contextlib.suppress(OSError):
-            mode = stat_module.S_IMODE(os.stat(os.path.join(repo, relative)).st_mode)
-            if mode & _WRITE_BITS:
-                modes[relative] = mode
+    with _held_lock:
+        for relative in paths:
+            path = os.path.join(repo, relative)
+            if path in _held:
+                modes[relative] = _held[path].mode
+                continue
+            with contextlib.suppress(OSError):
+                mode = stat_module.S_IMODE(os.stat(path).st_mode)
+                if mode & _WRITE_BITS:
+                    modes[relative] = mode
     return modes
+
+
+class _Held(NamedTuple):
+    runs: int  # the runs going that hold the file read-only
+    mode: int  # its own permission bits, put back when the last of them ends
+
+
+# Runs side by side (parallel workers) share the read-only state of a file: only the first to
+# start and the last to end change its modes, so that no run's watch sees the change of modes
+# another one makes as a write.
+_held: dict[str, _Held] = {}
+_held_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -143,13 +162,25 @@ def read_only(repo: StrPath, modes: Mapping[str, int]) -> Iterator[None]:
     permissions, which is why the run is also watched (``file_watch``). After a kill of the tool
     ``restore_modes`` puts the modes back from the in-flight file.
     """
-    for relative, mode in modes.items():
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.join(repo, relative), mode & ~_WRITE_BITS)
+    paths = {os.path.join(repo, relative): mode for relative, mode in modes.items()}
+    with _held_lock:
+        for path, mode in paths.items():
+            held = _held.get(path, _Held(0, mode))
+            if held.runs == 0:
+                with contextlib.suppress(OSError):
+                    os.chmod(path, mode & ~_WRITE_BITS)
+            _held[path] = held._replace(runs=held.runs + 1)
     try:
         yield
     finally:
-        restore_modes(repo, modes)
+        with _held_lock:
+            for path in paths:
+                held = _held.pop(path)
+                if held.runs > 1:
+                    _held[path] = held._replace(runs=held.runs - 1)
+                    continue
+                with contextlib.suppress(OSError):
+                    os.chmod(path, held.mode)
 
 
 def restore_modes(repo: StrPath, modes: Mapping[str, object]) -> None:

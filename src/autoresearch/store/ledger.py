@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.rules import formatting
-from autoresearch.rules.columns import PARALLEL_COLUMNS, RUN_COLUMNS, run_column
+from autoresearch.rules.columns import PARALLEL_COLUMNS, REASON_COLUMN, RUN_COLUMNS, run_column
 from autoresearch.rules.formatting import printable
 from autoresearch.store.files import append_lines
 
@@ -92,7 +92,14 @@ class Ledger(NamedTuple):
 
 
 # In a ledger without the tool's run columns, everything before the first of these is a metric.
-BOOKKEEPING_COLUMNS = (*RUN_COLUMNS, *PARALLEL_COLUMNS, "holdout", "status", "description")
+BOOKKEEPING_COLUMNS = (
+    *RUN_COLUMNS,
+    *PARALLEL_COLUMNS,
+    "holdout",
+    REASON_COLUMN,
+    "status",
+    "description",
+)
 
 
 def parse_number(cell: str) -> float | None:

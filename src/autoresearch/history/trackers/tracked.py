@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from autoresearch.reports.summary import crash_reason
 from autoresearch.rules.verdict import CRASH, KEEP
 from autoresearch.store import git
 from autoresearch.store.files import SessionFiles, read_runs
@@ -130,8 +131,10 @@ def _tracked(
         "autoresearch.experiment": str(number),
         "verdict": row.status,
     }
-    if extra.get("reason"):
-        tags["reason"] = str(extra["reason"])[:PARAM_LIMIT]
+    # What the loop knew, else what the ledger says of a crash (an export after the fact).
+    reason = extra.get("reason") or crash_reason(row)
+    if reason:
+        tags["reason"] = str(reason)[:PARAM_LIMIT]
     if source.branch:
         tags["branch"] = source.branch
     repo = source.files.repo if source.files is not None else None

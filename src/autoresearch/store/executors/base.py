@@ -33,6 +33,7 @@ class Ran(NamedTuple):
     interrupted: bool = False
     lost: bool = False
     late: bool = False  # something it left behind wrote to its log after it ended
+    failure: str = ""  # why the place it went could not run it (a Ray task's error), in words
 
 
 class Watch(NamedTuple):

@@ -23,6 +23,7 @@ from autoresearch.store.sandbox import Policy
 
 _POLL_SECONDS = 0.5
 _RUN_LOG = ".autoresearch-run.log"
+_SAID_LENGTH = 200  # of Ray's own words in a crash's reason
 # The worker's own environment stays, scrubbed as a run's always is (Ray sets
 # CUDA_VISIBLE_DEVICES there); the run gets the session's variables on top of it, not the
 # environment of the machine the tool runs on.
@@ -174,27 +175,43 @@ class RayExecutor:
             ray.cancel(ref, force=True)  # the watchdog kills what the run started
             return Ran(None, time.monotonic() - started, interrupted=True)
         try:
-            code, seconds, timed_out, late, log = ray.get(ref)
+            code, seconds, timed_out, late, log, failure = ray.get(ref)
         except ray.exceptions.RayTaskError as error:
-            with open(request.log_path, "a", encoding="utf-8") as handle:
-                handle.write(f"\nthe Ray task failed: {error}\n")
-            return Ran(1, time.monotonic() - started)
-        except ray.exceptions.RayError:
-            return Ran(None, time.monotonic() - started, lost=True)
+            said = _first_line(getattr(error, "cause", None) or error)
+            _tell_the_log(request.log_path, f"the Ray task failed: {error}")
+            return Ran(1, time.monotonic() - started, failure=f"the Ray task failed: {said}")
+        except ray.exceptions.RayError as error:
+            # The node, its worker or the task's objects went away: Ray says which.
+            said = _first_line(error)
+            _tell_the_log(request.log_path, f"the Ray worker running this was lost: {said}")
+            return Ran(None, time.monotonic() - started, lost=True, failure=said)
         with open(request.log_path, "wb") as handle:
             handle.write(log)
-        return Ran(code, seconds, timed_out, late=late)
+        return Ran(code, seconds, timed_out, late=late, failure=failure)
 
     def close(self) -> None:
         self.archives.clear()
 
 
+def _first_line(error: BaseException) -> str:
+    """An error in a few words: its kind and its message's first line."""
+    lines = str(error).strip().splitlines()
+    said = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+    return said if len(said) <= _SAID_LENGTH else said[: _SAID_LENGTH - 3] + "..."
+
+
+def _tell_the_log(path: str, text: str) -> None:
+    """What went wrong with the run's place, at the end of its log (the archived one too)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"\n{text}\n")
+
+
 def _run_on_worker(
     archive: bytes, request: RunRequest, links: tuple[tuple[str, str], ...]
-) -> tuple[int | None, float, bool, bool, bytes]:
+) -> tuple[int | None, float, bool, bool, bytes, str]:
     """On the Ray worker: unpack the commit, run ``request`` with the runner (its ``env``: what
     the session sends; in the sandbox, when the session has one: a node without a working one
-    crashes the run, saying why), return how it went."""
+    crashes the run, saying why), return how it went (and why the node could not run it)."""
     command, sent, kill_after = request.command, dict(request.env), request.kill_after
     run_id, confine = request.run_id or "", request.confine
     import io
@@ -221,8 +238,8 @@ def _run_on_worker(
 
         unavailable = sandbox.unavailable() if confine is not None else None
         if unavailable:
-            said = f"the sandbox does not work on this Ray node: {unavailable}\n"
-            return 1, 0.0, False, False, said.encode()
+            said = f"the sandbox does not work on Ray node {socket.gethostname()}: {unavailable}"
+            return 1, 0.0, False, False, f"{said}\n".encode(), said
         # The worker's environment is scrubbed as the tool's is here; the names the user
         # passed came with the request, their values are the worker's own.
         env = {**run_environment(os.environ, passed_names(sent)), **sent}
@@ -230,7 +247,7 @@ def _run_on_worker(
         result = runner.run_command(spec, guard)
         with open(log, "rb") as handle:
             output = handle.read()
-    return result.exit_code, result.seconds, result.timed_out, result.late, output
+    return result.exit_code, result.seconds, result.timed_out, result.late, output, ""
 
 
 def _on_a_node(confine: Policy | None) -> Policy | None:
