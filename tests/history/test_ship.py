@@ -125,7 +125,8 @@ def test_markdown_report_of_a_session_goes_to_stdout_with_the_latest_audit(
     text = result.stdout
     assert "### Kept changes (3)" in text and "+VALUE = 0.7" in text
     assert "### Latest audit" in text
-    assert "- re-runs: confirmed: improvement +0.29, 95% CI [0.27, 0.31]" in text
+    assert "| audit | confirmed: improvement +0.29, 95% CI [0.27, 0.31] |" in text
+    assert "- verdict: confirmed\n- re-runs: improvement +0.29, 95% CI [0.27, 0.31]" in text
     assert "audit-20240102-000000.json" in text and "### Noise estimate" in text
     assert not (repo / "report.html").exists()
     written = session("report", "--format", "md", "-o", "out/report.md")

@@ -11,26 +11,54 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch.rules import formatting
-from autoresearch.rules.confirmation import confirmation, is_confirmed
+from autoresearch.rules.confirmation import (
+    confirmation,
+    is_confirmed,
+    joined,
+    measured_words,
+    verdict_words,
+)
 from autoresearch.store.files import SessionFiles
 
 AUDIT = "Latest audit"
-# The key of an audit's one-line verdict, the same words wherever it is shown.
-VERDICT = "re-runs"
+# The keys of an audit's verdict and of what its re-runs measured, the same words wherever
+# they are shown.
+VERDICT = "verdict"
+MEASURED = "re-runs"
+
+
+def _latest_report(files: SessionFiles) -> Path | None:
+    """The newest audit report; its file names sort by the time they were written."""
+    reports = sorted(Path(files.audits).glob("audit-*.json"))
+    return reports[-1] if reports else None
 
 
 def latest_audit(files: SessionFiles) -> dict[str, object] | None:
-    """The newest audit report, summed up; its file names sort by the time they were written."""
-    reports = sorted(Path(files.audits).glob("audit-*.json"))
-    if not reports:
+    """The newest audit report, summed up."""
+    path = _latest_report(files)
+    if path is None:
         return None
-    path = reports[-1]
     shown = os.path.relpath(path, files.repo)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {"file": shown, **_audit_summary(data)}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         return {"file": shown, "note": f"unreadable ({error})"}
+
+
+def headline_verdict(files: SessionFiles, keep: str) -> str | None:
+    """The verdict of the newest audit when it re-ran ``keep``, for a headline to carry beside
+    the ledger's change; None when there is no such audit (none yet, or of an earlier best)."""
+    path = _latest_report(files)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data["best_commit"] != keep:
+            return None
+        return verdict_words(data.get("low"), data.get("high"))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def _runs_text(commit: str, runs: Sequence[float]) -> str:
@@ -41,8 +69,11 @@ def _runs_text(commit: str, runs: Sequence[float]) -> str:
 def _audit_summary(data: Mapping[str, Any]) -> dict[str, object]:
     claimed, confirmed = data["claimed"], data.get("confirmed")
     low, high = data.get("low"), data.get("high")
-    summary: dict[str, object] = {
-        VERDICT: confirmation(confirmed, low, high),
+    summary: dict[str, object] = {VERDICT: verdict_words(low, high)}
+    measured = measured_words(confirmed, low, high)
+    if measured:
+        summary[MEASURED] = measured
+    summary |= {
         "baseline": _runs_text(data["baseline_commit"], data.get("baseline_runs") or []),
         "best": _runs_text(data["best_commit"], data.get("best_runs") or []),
         "claimed improvement": formatting.signed_value(claimed),
@@ -74,7 +105,7 @@ def audit_line(audit: Mapping[str, object]) -> str:
     of_claim = f", {share} of the claim" if share else ""
     return (
         f"Audit ({Path(str(audit['file'])).name}) of {audit['baseline']} against "
-        f"{audit['best']}: {audit[VERDICT]}; the ledger claims "
+        f"{audit['best']}: {audit_verdict(audit)}; the ledger claims "
         f"{audit['claimed improvement']}{of_claim}."
     )
 
@@ -83,4 +114,12 @@ def audit_verdict(audit: Mapping[str, object] | None) -> str | None:
     """The audit's verdict as a card shows it: the confirmation's words, or why there is none."""
     if audit is None:
         return None
-    return str(audit.get(VERDICT) or f"{audit['file']} is {audit.get('note')}")
+    if VERDICT not in audit:
+        return f"{audit['file']} is {audit.get('note')}"
+    return joined(str(audit[VERDICT]), str(audit.get(MEASURED, "")))
+
+
+def card_verdict(extras: Mapping[str, object]) -> str | None:
+    """The audit's verdict for a report's cards, from the report's extras."""
+    audit = extras.get(AUDIT)
+    return audit_verdict(audit) if isinstance(audit, Mapping) else None

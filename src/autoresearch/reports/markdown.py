@@ -30,8 +30,10 @@ def render_markdown(
     direction: str,
     diffs: Mapping[str, str] | None = None,
     clock: Clock | None = None,
+    audit: str | None = None,
 ) -> str:
-    """A summary for a pull request: the headline and the table of kept changes."""
+    """A summary for a pull request: the headline and the table of kept changes; ``audit``
+    is the latest audit's verdict, shown beside the ledger's change."""
     summary = summarize(ledger, direction, clock)
     metric = summary.metric
     lines = [f"## autoresearch: {metric}", ""]
@@ -44,7 +46,10 @@ def render_markdown(
         )
         lines.append("")
     lines += ["| | |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in summary.headline()]
+    headline = summary.headline()
+    if audit is not None:
+        headline.append(("audit", audit))
+    lines += [f"| {label} | {_markdown_cell(value)} |" for label, value in headline]
     lines.append("")
     if not summary.kept_changes:
         lines.append("No change was kept after the baseline.")
