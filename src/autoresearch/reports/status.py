@@ -47,13 +47,15 @@ def status_of(ledger: Ledger, direction: str, clock: Clock | None = None) -> dic
         # where the ledger has one.
         "recent": [
             {
+                "experiment": number,
                 "commit": r.commit,
                 "value": None if r.status == verdict.CRASH else r.value,
                 "status": r.status,
                 "reason": crash_reason(r) or None,
                 "description": r.description,
             }
-            for r in ledger.rows[-RECENT_ROWS:]
+            for number, r in enumerate(ledger.rows)
+            if number >= len(ledger.rows) - RECENT_ROWS
         ],
         "ledger_problems": ledger.problems,
     }

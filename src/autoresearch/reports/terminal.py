@@ -184,7 +184,9 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         for row in s["recent"]:
             shown = NO_VALUE if row["value"] is None else value(row["value"])
             why = f"({row['reason']}) " if row.get("reason") else ""
+            number = row.get("experiment")
             lines.append(
-                f"  {row['commit']:<8} {shown:>12}  {row['status']:<8} {why}{row['description']}"
+                f"  {'' if number is None else number:>3}  {row['commit']:<8} {shown:>12}  "
+                f"{row['status']:<8} {why}{row['description']}"
             )
     return lines
