@@ -60,6 +60,10 @@ def test_an_audit_that_holds_zero_says_not_confirmed_on_every_surface(
     assert f"| audit | {NOT_CONFIRMED} (improvement " in markdown.stdout
     assert f"- verdict: {NOT_CONFIRMED}" in markdown.stdout
 
+    status = unconfirmed("status")
+    assert f"\naudit: {NOT_CONFIRMED} (improvement " in status.stdout
+    assert unconfirmed("status", "--json").stdout.count(f'"audit": "{NOT_CONFIRMED} (') == 1
+
     state = Dashboard(SessionFiles(str(repo), "t"), "minimize").state()
     assert state["audit"].startswith(f"{NOT_CONFIRMED} (improvement ")
 
@@ -73,7 +77,8 @@ def test_an_audit_that_holds_zero_says_not_confirmed_on_every_surface(
     summary = (repo / ".autoresearch/t/final-summary.md").read_text()
     assert summary.startswith(f"## autoresearch t: {headline}\n")
     assert f": {NOT_CONFIRMED} (improvement " in summary
-    for shown in (markdown_audit, page, markdown.stdout, state["audit"], final.stdout, summary):
+    surfaces = (markdown_audit, page, markdown.stdout, status.stdout, state["audit"])
+    for shown in (*surfaces, final.stdout, summary):
         assert "confirmed improvement" not in shown and "confirm an improvement" not in shown
 
 
@@ -82,6 +87,7 @@ def test_a_headline_carries_no_verdict_of_an_audit_of_an_earlier_best(
 ) -> None:
     (repo / "train.py").write_text(NOISY_TRAIN.format(b=0.1))
     assert unconfirmed("try", "-m", "B large").stdout.startswith("keep")
+    assert "audit:" not in unconfirmed("status").stdout
     final = unconfirmed("finalize")
     assert final.returncode == 0, final.stderr
     assert final.stdout.splitlines()[1].endswith("in 2 kept changes")

@@ -46,19 +46,32 @@ def latest_audit(files: SessionFiles) -> dict[str, object] | None:
         return {"file": shown, "note": f"unreadable ({error})"}
 
 
-def headline_verdict(files: SessionFiles, keep: str) -> str | None:
-    """The verdict of the newest audit when it re-ran ``keep``, for a headline to carry beside
-    the ledger's change; None when there is no such audit (none yet, or of an earlier best)."""
+def _audit_of(files: SessionFiles, keep: str) -> Mapping[str, Any] | None:
+    """The newest audit's data when it re-ran ``keep``; None when there is no such audit
+    (none yet, one of an earlier best, or one that cannot be read)."""
     path = _latest_report(files)
     if path is None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data["best_commit"] != keep:
-            return None
-        return verdict_words(data.get("low"), data.get("high"))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return data if isinstance(data, dict) and data.get("best_commit") == keep else None
+    except (OSError, ValueError):
         return None
+
+
+def headline_verdict(files: SessionFiles, keep: str) -> str | None:
+    """The verdict of the newest audit when it re-ran ``keep``, for a headline to carry beside
+    the ledger's change."""
+    data = _audit_of(files, keep)
+    return None if data is None else verdict_words(data.get("low"), data.get("high"))
+
+
+def keep_audit(files: SessionFiles, keep: str) -> str | None:
+    """The newest audit's sentence when it re-ran ``keep``, as `status` shows it."""
+    data = _audit_of(files, keep)
+    if data is None:
+        return None
+    return confirmation(data.get("confirmed"), data.get("low"), data.get("high"))
 
 
 def _runs_text(commit: str, runs: Sequence[float]) -> str:

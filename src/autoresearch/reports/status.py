@@ -9,6 +9,7 @@ from typing import Any
 from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.session import Session
+from autoresearch.reports.audit_note import keep_audit
 from autoresearch.reports.summary import Clock, crash_reason, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
@@ -85,6 +86,7 @@ SESSION_KEYS = (
     "noise",
     "sandbox",
     "holdout",
+    "audit",
     "record",
 )
 
@@ -138,6 +140,7 @@ def session_status(session: Session) -> dict[str, Any]:
         noise=noise_status(session),
         sandbox=sandbox_line(settings, session.files.sandbox_probe),
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
+        audit=keep_audit(session.files, keep),
         record=differences,
     )
     return summary

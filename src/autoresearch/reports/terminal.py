@@ -129,6 +129,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if s.get("experiments_per_hour"):
         tally += f" · {rate(s['experiments_per_hour'])}/hour"
     lines.append(tally)
+    if s.get("audit"):  # the best's change above is the ledger's; whether re-runs bear it out
+        lines.append(f"audit: {s['audit']}")
     noise = s.get("noise")
     if noise:
         lines.append(noise_line(noise))
