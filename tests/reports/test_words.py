@@ -88,6 +88,10 @@ def test_a_headline_carries_no_verdict_of_an_audit_of_an_earlier_best(
     (repo / "train.py").write_text(NOISY_TRAIN.format(b=0.1))
     assert unconfirmed("try", "-m", "B large").stdout.startswith("keep")
     assert "audit:" not in unconfirmed("status").stdout
+    earlier = "of an earlier best "
+    card = unconfirmed("report", "--format", "md").stdout
+    assert f"| audit | {earlier}" in card and "(the keep ref is now " in card
+    assert Dashboard(SessionFiles(str(repo), "t"), "minimize").state()["audit"].startswith(earlier)
     final = unconfirmed("finalize")
     assert final.returncode == 0, final.stderr
     assert final.stdout.splitlines()[1].endswith("in 2 kept changes")

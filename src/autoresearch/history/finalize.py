@@ -167,7 +167,7 @@ def summary_markdown(
     )
     lines = [f"## autoresearch {session.tag}: {headline}", ""]
     # Right under the headline: the headline is the ledger's claim, the audit says if it held.
-    audit = latest_audit(session.files)
+    audit = latest_audit(session.files, plan.keep)
     if audit is not None:
         lines += [audit_line(audit), ""]
     lines += [

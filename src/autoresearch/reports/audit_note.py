@@ -25,6 +25,9 @@ AUDIT = "Latest audit"
 # they are shown.
 VERDICT = "verdict"
 MEASURED = "re-runs"
+# Present when the audit re-ran a best that is no longer the keep ref: its verdict is not the
+# current best's.
+EARLIER = "of an earlier best"
 
 
 def _latest_report(files: SessionFiles) -> Path | None:
@@ -33,15 +36,19 @@ def _latest_report(files: SessionFiles) -> Path | None:
     return reports[-1] if reports else None
 
 
-def latest_audit(files: SessionFiles) -> dict[str, object] | None:
-    """The newest audit report, summed up."""
+def latest_audit(files: SessionFiles, keep: str | None = None) -> dict[str, object] | None:
+    """The newest audit report, summed up; with ``keep``, it says so when it re-ran another."""
     path = _latest_report(files)
     if path is None:
         return None
     shown = os.path.relpath(path, files.repo)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {"file": shown, **_audit_summary(data)}
+        fields = list(_audit_summary(data).items())
+        audited = str(data["best_commit"])
+        if keep is not None and audited != keep:  # said right after the verdict it qualifies
+            fields.insert(1, (EARLIER, f"{audited[:7]} (the keep ref is now {keep[:7]})"))
+        return {"file": shown, **dict(fields)}
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
         return {"file": shown, "note": f"unreadable ({error})"}
 
@@ -129,7 +136,8 @@ def audit_verdict(audit: Mapping[str, object] | None) -> str | None:
         return None
     if VERDICT not in audit:
         return f"{audit['file']} is {audit.get('note')}"
-    return joined(str(audit[VERDICT]), str(audit.get(MEASURED, "")))
+    sentence = joined(str(audit[VERDICT]), str(audit.get(MEASURED, "")))
+    return f"{EARLIER} {audit[EARLIER]}: {sentence}" if EARLIER in audit else sentence
 
 
 def card_verdict(extras: Mapping[str, object]) -> str | None:
