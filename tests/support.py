@@ -163,6 +163,14 @@ def make_repo(tmp_path: Path) -> Path:
     return path
 
 
+def fix_the_harness(repo: Path, value: float) -> None:
+    """What the user does between the two sessions: the fix on top of the old keep ref."""
+    git(repo, "checkout", "-q", "-b", "harness-fix", "autoresearch/t")
+    (repo / "prepare.py").write_text("DATA = 'fixed, and now right'\n")
+    write_train(repo, value)  # the fixed harness measures on another scale
+    git(repo, "commit", "-qam", "fix the evaluation")
+
+
 def repo_state(repo: Path) -> tuple[str, str, str, bool]:
     """What a refused command must leave as it was: branches, the tree, HEAD, the state folder."""
     return (

@@ -117,11 +117,19 @@ def test_init_refuses_a_failing_run_showing_its_tail_and_creates_nothing(
     assert "training..." in result.stderr  # the log's tail is shown
     log = result.stderr.split("the whole log: ")[1].splitlines()[0]
     assert "val_bpb: 1.000000" in Path(log).read_text()
-    Path(log).unlink()
     assert result.stderr.strip().splitlines()[-1] == (
         "autoresearch: the run failed (exit 3): nothing was created; fix it and init again"
     )
     assert repo_state(repo) == before
+    # Refused again: the one log of this repository's init is replaced, not joined by another.
+    write_train(repo, 2.0, EXIT=4)
+    git(repo, "commit", "-qam", "still broken")
+    again = cli.init()
+    assert again.returncode == 2
+    assert again.stderr.split("the whole log: ")[1].splitlines()[0] == log
+    assert "val_bpb: 2.000000" in Path(log).read_text()
+    assert "val_bpb: 1.000000" not in Path(log).read_text()
+    Path(log).unlink()
 
 
 def test_a_crashed_first_measurement_is_recorded_and_the_next_success_becomes_baseline(

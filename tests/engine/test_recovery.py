@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from autoresearch.store import sandbox
 from autoresearch.store.runner import group_alive
 
 # The processes are found by a word in their command lines (STUCK, DETACHED): inside the
-# sandbox a pid file holds the sandbox's own numbers.
-STUCK = "stuck-child-of-the-run"
+# sandbox a pid file holds the sandbox's own numbers. The word is this test process's own, so
+# that another suite running beside this one (or another xdist worker) is never mistaken for it.
+STUCK = f"stuck-child-of-the-run-{uuid.uuid4().hex[:12]}"
+DETACHED = f"detached-helper-{uuid.uuid4().hex[:12]}"
 CHILD_IGNORING_TERM = f"""\
 import os, signal, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c",
@@ -43,7 +46,7 @@ BOTH = pytest.mark.parametrize("mode", ["on", "off"])
 # process group; it still carries the run's id in its environment.
 DETACHED_HELPER = """\
 import subprocess, sys, time
-helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "detached-helper"],
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "{detached}"],
     start_new_session=True)
 open("helper.pid", "w").write(str(helper.pid))
 print("val_bpb: 0.9")
@@ -297,10 +300,10 @@ def test_rewind_moves_back_to_an_earlier_keep_only(repo: Path, session: Cli) -> 
 def test_a_helper_that_left_the_run_s_process_group_does_not_outlive_the_run(
     repo: Path, either: Cli
 ) -> None:
-    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=0))
+    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=0, detached=DETACHED))
     result = either("try", "-m", "starts a detached helper")
     assert result.returncode == 0 and result.stdout.startswith("keep"), result.stderr
-    assert gone("detached-helper")  # gone when try returns
+    assert gone(DETACHED)  # gone when try returns
 
 
 def test_a_detached_helper_of_a_run_orphaned_by_a_kill_is_stopped_by_the_next_command(
@@ -309,7 +312,7 @@ def test_a_detached_helper_of_a_run_orphaned_by_a_kill_is_stopped_by_the_next_co
     # Outside the sandbox (inside it the helper dies with the tool: see above).
     assert cli.init("--sandbox", "off").returncode == 0
     session = cli
-    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=600))
+    (repo / "train.py").write_text(DETACHED_HELPER.format(run_seconds=600, detached=DETACHED))
     tool = session.popen("try", "-m", "detaches, then hangs")
     wait_for(lambda: (repo / "helper.pid").exists() and (repo / "helper.pid").read_text(), "it")
     wait_for_run(repo, tool)

@@ -123,8 +123,10 @@ def test_repeated_run_crashes_stop_the_loop_naming_the_error(
     assert git(repo, "rev-parse", "HEAD") == keep
     (agent_dir / "calls").unlink()
     (repo / "autoresearch.toml").write_text("max_crashes = 1\n")  # the settings key
-    assert loop(session, agent_dir, "--max-fix-attempts", "0").returncode == 1
-    assert statuses(repo)[-1] == "crash"
+    result = loop(session, agent_dir, "--max-fix-attempts", "0")
+    assert result.returncode == 1 and statuses(repo)[-1] == "crash"
+    # The stop names the limit where the user set it: here the settings file, not a flag.
+    assert "(max_crashes = 1 in autoresearch.toml)" in result.stdout
     (agent_dir / "calls").unlink()
     plan(agent_dir, [{"VALUE": 0.5, "prepend": "import missing_module_xyz\n"}, {"VALUE": 0.4}])
     result = loop(

@@ -9,13 +9,8 @@ from matplotlib.text import Text
 from report_support import karpathy, long_ledger, ours, png_size
 
 from autoresearch.errors import UserError
-from autoresearch.reports.plot import (
-    LABEL_CHARS,
-    MAX_LABELS,
-    _draw,
-    render_plot,
-    short_description,
-)
+from autoresearch.reports.plot import _draw, render_plot
+from autoresearch.reports.plot_labels import LABEL_CHARS, MAX_LABELS, short_description
 from autoresearch.store.ledger import parse_lines
 
 

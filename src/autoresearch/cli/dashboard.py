@@ -22,7 +22,7 @@ def add_parser(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from autoresearch.reports.dashboard import serve_dashboard
-    from autoresearch.reports.status import session_clock
+    from autoresearch.reports.status import session_facts
 
     session = checked(Session.open(args.directory))
 
@@ -35,6 +35,6 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         ready=ready,
-        clock=session_clock(session),
+        facts=session_facts(session),
     )
     return ExitStatus.OK

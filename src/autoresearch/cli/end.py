@@ -37,4 +37,8 @@ def run(args: argparse.Namespace) -> int:
         f"resume with `git checkout autoresearch/{session.tag}`; "
         "or `autoresearch init` a new session from here"
     )
+    print(
+        f"to fix a protected file: commit the fix on top of autoresearch/{session.tag}, then "
+        f"`autoresearch init --continue {session.tag}`"
+    )
     return ExitStatus.OK

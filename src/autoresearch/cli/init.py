@@ -11,6 +11,7 @@ from autoresearch.cli.flags import Commands, setting_flags
 from autoresearch.cli.shared import run_one
 from autoresearch.engine import preflight
 from autoresearch.engine.confine import sandbox_line
+from autoresearch.engine.continued import Continued, check_continues, check_same_measure
 from autoresearch.engine.measure import RunOutcome
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import ExitStatus, UserError
@@ -39,16 +40,26 @@ def add_parser(commands: Commands) -> None:
         help="with no metric given: take the one the run printed, its guessed direction and a "
         "budget from the run's time, without asking",
     )
+    init.add_argument(
+        "--continue",
+        dest="continue_tag",
+        metavar="TAG",
+        help="continue the ended session TAG after a change of the protected harness: start "
+        "from a commit on top of its keep ref; the views show both as one history",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     repo = git.toplevel(args.directory)
     file_values, settings_file = read_settings_file(repo)
     flags = free_tag(repo, flag_values(args), file_values)
+    continued = None
+    if args.continue_tag is not None:
+        continued = check_continues(repo, args.continue_tag, git.head(repo) or "HEAD")
     if args.no_baseline:
         settings = build_settings(file_values, flags)
         require_trackers(settings.track)
-        session = Session.start(repo, settings, settings_file)
+        session = Session.start(repo, settings, settings_file, continues=_json(continued))
         print_started(session)
         print("baseline not run: the first `autoresearch try` measures the starting point")
         return ExitStatus.OK
@@ -56,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     chosen = {**flags, "metric": UNKNOWN_METRIC} if discovering else flags
     settings = build_settings(file_values, chosen)
     require_trackers(settings.track)
+    if continued is not None and not discovering:
+        check_same_measure(repo, continued, settings)  # before the run, not after it
     first = run_first(repo, settings)
     if discovering:
         from autoresearch.cli.init_guess import choose_settings
@@ -63,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         refuse(preflight.run_problem(first, settings))
         as_given = Given(file_values, settings_file, flags)
         settings, settings_file = choose_settings(repo, first, settings, as_given, args.yes)
-    session, outcome = start_after(repo, first, settings, settings_file)
+    session, outcome = start_after(repo, first, settings, settings_file, continued=continued)
     print_started(session)
     experiment = run_one(session, "baseline", first=outcome)
     if experiment is None:
@@ -84,11 +97,14 @@ def start_after(
     settings: Settings,
     settings_file: str | None,
     parallel: bool = False,
+    continued: Continued | None = None,
 ) -> tuple[Session, RunOutcome | None]:
     """The session, started once its first run passed; that run's outcome for the baseline."""
     judged = preflight.judge_first(first, settings)
     refuse(judged)
-    session = Session.start(repo, settings, settings_file, parallel)
+    if continued is not None:
+        check_same_measure(repo, continued, settings)
+    session = Session.start(repo, settings, settings_file, parallel, _json(continued))
     preflight.adopt_first_run(session, first)
     return session, judged.outcome
 
@@ -124,6 +140,10 @@ def run_first(
         )
     finally:
         progress.close()
+
+
+def _json(continued: Continued | None) -> dict[str, str] | None:
+    return None if continued is None else continued.to_json()
 
 
 def free_tag(repo: str, flags: dict[str, Any], file_values: dict[str, Any]) -> dict[str, Any]:
@@ -166,3 +186,9 @@ def print_started(session: Session) -> None:
         f"({settings.direction}) · scope: {scope} · protected: {protected}"
     )
     print(sandbox_line(settings))
+    continues = session.meta.continues
+    if continues is not None:
+        print(
+            f"continues session {continues['tag']} (keep ref {continues['keep'][:7]}): its numbers "
+            "came from the harness before the change and are shown apart, not compared"
+        )

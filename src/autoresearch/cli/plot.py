@@ -22,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
 
     ledger, direction, session = ledger_source(args)
     path = output_path(args, DEFAULT_PLOT, session)
-    render_plot(ledger, path, direction, title_metric=session.settings.metric if session else None)
+    if session is None:
+        render_plot(ledger, path, direction)
+    else:
+        from autoresearch.reports.status import session_facts
+
+        metric = session.settings.metric
+        render_plot(ledger, path, direction, metric, session_facts(session))
     print(path)
     return ExitStatus.OK

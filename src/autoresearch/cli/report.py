@@ -32,23 +32,23 @@ def run(args: argparse.Namespace) -> int:
     ledger, direction, session = ledger_source(args)
     diffs: dict[str, str] = {}
     extras: dict[str, object] = {}
-    clock = None
+    facts = None
     if session is not None:
         from autoresearch.history.lineage import kept_diffs, kept_steps
         from autoresearch.reports.extras import report_extras
-        from autoresearch.reports.status import session_clock
+        from autoresearch.reports.status import session_facts
 
         diffs = kept_diffs(session, kept_steps(session, ledger))
         extras = report_extras(session, ledger)
-        clock = session_clock(session)
+        facts = session_facts(session)
     if args.format == "html":
         path = output_path(args, DEFAULT_REPORT, session)
-        print(render_html(ledger, direction, Path(path), diffs, extras, clock))
+        print(render_html(ledger, direction, Path(path), diffs, extras, facts))
         return ExitStatus.OK
     from autoresearch.reports.audit_note import card_verdict
     from autoresearch.reports.extras import extras_markdown
 
-    text = render_markdown(ledger, direction, diffs, clock, card_verdict(extras))
+    text = render_markdown(ledger, direction, diffs, facts, card_verdict(extras))
     if extras:
         text += "\n" + extras_markdown(extras)
     if args.output is None:

@@ -48,15 +48,15 @@ def evaluation_policy(job: EvaluationJob, folder: str) -> sandbox.Policy | None:
     )
 
 
-def lay_out(job: EvaluationJob, workdir: str, folder: str) -> str | None:
-    """Fill ``folder`` with the protected files as at the start and the run's outputs from
-    ``workdir``; a crash reason when an output is missing."""
+def lay_out(job: EvaluationJob, folder: str) -> str | None:
+    """Fill ``folder`` with the protected files as at the start and the run's outputs from its
+    checkout; a crash reason when an output is missing."""
     for relative in job.protected:
         backup = os.path.join(job.files.protected_backup, relative)
         source = backup if os.path.isfile(backup) else os.path.join(job.repo, relative)
         _place(source, os.path.join(folder, relative))
     for relative in job.settings.artifact:
-        source = os.path.join(workdir, relative)
+        source = os.path.join(job.workdir, relative)
         if not os.path.lexists(source) or os.path.islink(source):
             return f"the run wrote no {relative} (an --artifact the evaluation reads)"
         _place(source, os.path.join(folder, relative))
@@ -108,7 +108,7 @@ def evaluate(
     """Run the trusted ``command`` on what the run left in its checkout; how it ran, or why it
     could not (the log at ``log_path`` holds its output)."""
     with evaluation_folder(job) as folder:
-        missing = lay_out(job, job.workdir, folder)
+        missing = lay_out(job, folder)
         if missing is not None:
             return None, missing
         request = RunRequest(

@@ -6,7 +6,6 @@ a budget it does not keep). A run that passes becomes the baseline's first run.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -24,7 +23,7 @@ from autoresearch.rules.metrics import compile_pattern, default_pattern, read_me
 from autoresearch.rules.settings import Settings
 from autoresearch.store import runner
 from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest
-from autoresearch.store.files import link_run_log
+from autoresearch.store.files import first_run_log, link_run_log
 
 
 class FirstRun(NamedTuple):
@@ -59,8 +58,7 @@ def run_first(
 
     ``watch`` gives, for the run's log file, who wants to know how the run goes; ``executor``
     where it runs (None: in the repository itself)."""
-    handle, log = tempfile.mkstemp(prefix=f"autoresearch-{settings.tag}-", suffix=".log")
-    os.close(handle)
+    log = first_run_log(repo, settings.tag)
     env = run_environment(settings, commit, "0", 0)
     watching = watch(log) if watch is not None else UNWATCHED
     # Before the session starts, its protected files are not listed yet: they are the user's.

@@ -64,6 +64,9 @@ class SessionMeta(NamedTuple):
     start_branch: str | None = None  # where `autoresearch end` goes back to (None: detached)
     changes: tuple[Mapping[str, Any], ...] = ()  # `autoresearch config`, oldest first
     recorded: bool = False  # kept in the record in git; a session older than the record is not
+    # The ended session this one continues after a change of the protected harness:
+    # {"tag", "keep"} (see engine/continued.py); None: it continues none.
+    continues: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class SessionMeta(NamedTuple):
             "rewinds": [dict(rewind) for rewind in self.rewinds],
             "imported": None if self.imported is None else dict(self.imported),
             "changes": [dict(change) for change in self.changes],
+            "continues": None if self.continues is None else dict(self.continues),
         }
 
     @classmethod
@@ -91,6 +95,7 @@ class SessionMeta(NamedTuple):
             start_branch=data.get("start_branch"),
             changes=tuple(data.get("changes") or ()),
             recorded=bool(data.get("recorded", False)),
+            continues=data.get("continues"),
         )
 
 
@@ -137,10 +142,16 @@ class Session:
 
     @classmethod
     def start(
-        cls, path: str, settings: Settings, settings_file: str | None, parallel: bool = False
+        cls,
+        path: str,
+        settings: Settings,
+        settings_file: str | None,
+        parallel: bool = False,
+        continues: Mapping[str, str] | None = None,
     ) -> Session:
         """Create branch, exclusions, ledger and frozen settings; refuse before any change.
-        ``parallel``: the ledger gets the columns of parallel runs (base, worker)."""
+        ``parallel``: the ledger gets the columns of parallel runs (base, worker);
+        ``continues``: the ended session this one continues (checked already)."""
         repo = git.toplevel(path)
         start = cls.check_start(repo, settings)
         branch = BRANCH_PREFIX + settings.tag
@@ -161,6 +172,7 @@ class Session:
             protected=guard.snapshot(repo, settings.protect, files.protected_backup),
             start_branch=start_branch,
             recorded=True,
+            continues=continues,
         )
         write_json(files.session_json, meta.to_json())
         activate(files)

@@ -7,6 +7,7 @@ the tree ends at the keep ref and every finished experiment is in the ledger.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -51,6 +52,16 @@ class StopRules(NamedTuple):
     max_fix_attempts: int = default("max_fix_attempts")
     max_failures: int = default("max_failures")
     max_crashes: int = default("max_crashes")  # run crashes in a row; 0: never stop for them
+    # The limits the settings file set (no flag given), named as the user wrote them there.
+    from_file: frozenset[str] = frozenset()
+    settings_file: str = ""
+
+    def said(self, name: str, shown: str) -> str:
+        """A limit as the user gave it: ``--max-experiments 5`` or, where the settings file set
+        it, ``max_experiments = 5 in autoresearch.toml``."""
+        if name in self.from_file:
+            return f"{name} = {shown} in {os.path.basename(self.settings_file)}"
+        return f"--{name.replace('_', '-')} {shown}"
 
 
 class LoopSetup(NamedTuple):
@@ -286,10 +297,10 @@ class Loop:
             return self.repeated_crash()
         done = self.experiments_counted()
         if rules.max_experiments is not None and done >= rules.max_experiments:
-            return f"reached --max-experiments {rules.max_experiments}"
+            return f"reached {rules.said('max_experiments', str(rules.max_experiments))}"
         hours = (time.monotonic() - self.started) / 3600
         if rules.max_hours is not None and hours >= rules.max_hours:
-            return f"reached --max-hours {rules.max_hours:g}"
+            return f"reached {rules.said('max_hours', f'{rules.max_hours:g}')}"
         ledger = s.read_ledger()
         best = s.best_value(ledger, s.keep_ref())
         if (
@@ -297,7 +308,7 @@ class Loop:
             and best is not None
             and (best == rules.target or is_better(best, rules.target, s.settings.direction))
         ):
-            return f"reached --target {rules.target:g} (best {best:g})"
+            return f"reached {rules.said('target', f'{rules.target:g}')} (best {best:g})"
         if rules.plateau is not None:
             streak = 0
             for row in reversed(ledger.rows):
@@ -309,7 +320,8 @@ class Loop:
         if rules.max_cost is not None:
             spent = sum(ledger.run_number(r, "cost_usd") or 0.0 for r in ledger.rows)
             if spent >= rules.max_cost:
-                return f"reached --max-cost {rules.max_cost:g} USD (spent {spent:.2f})"
+                said = rules.said("max_cost", f"{rules.max_cost:g}")
+                return f"reached {said} USD (spent {spent:.2f})"
         return None
 
     def too_many_crashes(self) -> bool:
@@ -321,7 +333,8 @@ class Loop:
         causes = [crash_cause(e) for e in self.crashes]
         which = "each" if len(set(causes)) == 1 else "the last"
         return (
-            f"{len(causes)} run crashes in a row (--max-crashes {self.rules.max_crashes}); "
+            f"{len(causes)} run crashes in a row "
+            f"({self.rules.said('max_crashes', str(self.rules.max_crashes))}); "
             f"{which}: {causes[-1]}; log: {self.crashes[-1].log}"
         )
 

@@ -38,10 +38,13 @@ class LoopRequest(NamedTuple):
     plan: WorkerPlan
     track: tuple[str, ...] = ()  # the trackers named for this loop (a session may add more)
     no_baseline: bool = False
+    from_file: frozenset[str] = frozenset()  # the loop settings the settings file set
 
     @property
     def rules(self) -> StopRules:
-        return StopRules(**{name: self.options[name] for name in StopRules._fields})
+        limits = {name: self.options[name] for name in StopRules._fields if name in self.options}
+        settings_file = self.given.settings_file or ""
+        return StopRules(**limits, from_file=self.from_file, settings_file=settings_file)
 
 
 def loop_request(repo: str, flags: Mapping[str, Any]) -> LoopRequest:
@@ -54,7 +57,9 @@ def loop_request(repo: str, flags: Mapping[str, Any]) -> LoopRequest:
     plan = plan_workers(repo, options)
     check_knobs(repo, file_values, options.get("agent"))
     given = Given(file_values, settings_file, flag_values(flags))
-    return LoopRequest(repo, given, options, plan, track, bool(flags.get("no_baseline")))
+    from_file = frozenset(n for n in file_values if flags.get(n) is None and n in options)
+    no_baseline = bool(flags.get("no_baseline"))
+    return LoopRequest(repo, given, options, plan, track, no_baseline, from_file)
 
 
 def loop_options(flags: Mapping[str, Any], file_values: Mapping[str, Any]) -> dict[str, Any]:

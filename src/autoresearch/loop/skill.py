@@ -85,6 +85,9 @@ runs the baseline and prints its verdict:
   ledger `results.tsv`, the `.autoresearch/` folder or a protected file: the tool keeps the
   books, and it refuses to measure a change outside the scope.
 - One idea per experiment, named in the `-m` message, so the ledger reads as a history.
+- If the evaluation or another protected file is wrong, do not work around it: tell the human.
+  It is fixed between sessions (`autoresearch end`, the fix committed on top of the keep ref,
+  `autoresearch init --continue TAG`), and the numbers before and after are not comparable.
 - When a line of ideas has led nowhere, `autoresearch rewind REF` moves the keep ref back to an
   earlier kept commit, and later experiments compare against it.
 - To measure an earlier idea again (a discard that noise may have hidden, a near miss worth

@@ -27,7 +27,14 @@ from autoresearch.errors import UserError
 from autoresearch.reports.audit_note import audit_verdict, latest_audit
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
-from autoresearch.reports.summary import Clock, Summary, check_direction, shown_cells, summarize
+from autoresearch.reports.summary import (
+    SessionFacts,
+    Summary,
+    check_direction,
+    continues_note,
+    shown_cells,
+    summarize,
+)
 from autoresearch.store import git
 from autoresearch.store.files import INFLIGHT_FILE, SessionFiles
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
@@ -142,19 +149,22 @@ class _Snapshot(NamedTuple):
 class Dashboard:
     """What the server shows, with the parsed ledger and the plot cached by file size and mtime.
 
-    Of ``clock`` (the session's, see `session_clock`), the start and the imported rows are used,
-    so that the session's pace reads as `status` and `report` show it; the last write is read
-    from the ledger. Without a clock the summed run seconds are used.
+    Of ``facts.clock`` (the session's, see `session_clock`), the start and the imported rows
+    are used, so that the session's pace reads as `status` and `report` show it; the last write
+    is read from the ledger. Without a clock the summed run seconds are used. The sessions it
+    continues (``facts.earlier``) are in the plot, a panel each, and named above the numbers.
     """
 
-    def __init__(self, files: SessionFiles, direction: str, clock: Clock | None = None) -> None:
+    def __init__(
+        self, files: SessionFiles, direction: str, facts: SessionFacts | None = None
+    ) -> None:
         self.files = files
         self.repo = Path(files.repo)
         self.workers_path = files.workers_json  # a parallel loop's workers, busy or idle
         self.ledger_path = Path(files.ledger)
         self.state_dir = Path(files.dir)
         self.direction = direction
-        self.clock = clock
+        self.facts = facts or SessionFacts()
         self._snapshot = _Snapshot()
         self._plot: tuple[LedgerKey | None, bytes | None] = (None, None)
         self._lock = threading.Lock()
@@ -170,8 +180,8 @@ class Dashboard:
             if self._snapshot.key == key:
                 return self._snapshot
             clock = None
-            if self.clock is not None:
-                clock = self.clock._replace(last_write=stat.st_mtime)
+            if self.facts.clock is not None:
+                clock = self.facts.clock._replace(last_write=stat.st_mtime)
             try:
                 ledger = read_complete_ledger(self.ledger_path)
                 snapshot = _Snapshot(key, ledger, summarize(ledger, self.direction, clock))
@@ -200,6 +210,7 @@ class Dashboard:
             "inflight": read_inflight(self.files, now),
             "workers": [_short_commit(worker) for worker in worker_states(self.workers_path)],
             "audit": self.audit(),
+            "continues": continues_note(self.facts) or None,
         }
         ledger, summary = snapshot.ledger, snapshot.summary
         if ledger is None or summary is None:
@@ -235,7 +246,7 @@ class Dashboard:
         with self._plot_lock:
             key, png = self._plot
             if key != snapshot.key or png is None:
-                png = plot_png(snapshot.ledger, self.direction)
+                png = plot_png(snapshot.ledger, self.direction, facts=self.facts)
                 self._plot = (snapshot.key, png)
             return png
 
@@ -357,12 +368,12 @@ def create_dashboard_server(
     direction: str,
     host: str = "127.0.0.1",
     port: int = 0,
-    clock: Clock | None = None,
+    facts: SessionFacts | None = None,
 ) -> DashboardServer:
     """A bound, not yet serving, dashboard server of the session whose files are ``files``
     (port 0 picks a free port)."""
     check_direction(direction)
-    dashboard = Dashboard(files, direction, clock)
+    dashboard = Dashboard(files, direction, facts)
     try:
         return DashboardServer((host, port), dashboard)
     except OSError as error:
@@ -375,10 +386,10 @@ def serve_dashboard(
     host: str = "127.0.0.1",
     port: int = 0,
     ready: Callable[[str], None] | None = None,
-    clock: Clock | None = None,
+    facts: SessionFacts | None = None,
 ) -> None:
     """Serve until interrupted; ``ready`` receives the URL once the port is bound."""
-    server = create_dashboard_server(files, direction, host, port, clock)
+    server = create_dashboard_server(files, direction, host, port, facts)
     # The first plot pays for importing matplotlib; pay it before the first visitor asks.
     threading.Thread(target=server.dashboard.warm_up, daemon=True).start()
     try:

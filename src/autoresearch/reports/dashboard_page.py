@@ -30,6 +30,7 @@ pre { background: #11151c; color: #d6dde6; padding: 8px 10px; border-radius: 6px
 <h1 id="title">autoresearch</h1>
 <div id="status">connecting...</div>
 <div id="error"></div>
+<p id="continues" class="marker" style="display: none"></p>
 <div class="cards" id="cards"></div>
 <div id="workers"></div>
 <div id="inflight">
@@ -156,6 +157,9 @@ function show(data) {
       `autoresearch: ${data.metric} (${data.direction})`;
     document.getElementById("plot-title").textContent = `Progress of ${data.metric}`;
   }
+  const continues = document.getElementById("continues");
+  continues.textContent = data.continues || "";
+  continues.style.display = data.continues ? "block" : "none";
   showCards(data.summary, data.audit);
   showInflight(data.inflight);
   showWorkers(data.workers);

@@ -19,10 +19,13 @@ from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import (
     REASON_COLUMN,
     TOP_HITS,
-    Clock,
+    Chapter,
     KeptChange,
+    SessionFacts,
     Summary,
+    continues_note,
     diff_for,
+    harness_changed,
     shown_cells,
     summarize,
 )
@@ -51,6 +54,8 @@ td.commit { font-family: ui-monospace, monospace; white-space: nowrap; }
 tr.keep td { background: #eefaf1; }
 tr.crash td { color: #a33; }
 tr.discard td { color: #5b6472; }
+.marker { margin: 28px 0; padding: 10px 14px; border-left: 6px solid #e67e22;
+          background: #fff6ec; font-weight: 600; }
 """
 
 REPORT_STYLE = """
@@ -70,8 +75,13 @@ MAX_EXTRA_DEPTH = 4
 
 
 def build_html(
-    ledger: Ledger, summary: Summary, diffs: Mapping[str, str], extras: Mapping[str, object]
+    ledger: Ledger,
+    summary: Summary,
+    diffs: Mapping[str, str],
+    extras: Mapping[str, object],
+    facts: SessionFacts | None = None,
 ) -> str:
+    facts = facts or SessionFacts()
     metric = escape(summary.metric)
     source = escape(os.path.basename(ledger.path)) if ledger.path else "ledger"
     parts = [
@@ -82,17 +92,45 @@ def build_html(
         f"<style>{BASE_STYLE}{REPORT_STYLE}</style></head><body><main>",
         f"<h1>autoresearch report: {metric}</h1>",
         f'<p class="sub">{source}, {escape(summary.direction)} {metric}</p>',
+        _continues_note(facts),
         _cards(summary, extras),
         _problems(ledger),
         f"<h2>Progress of {metric}</h2>",
-        _plot(ledger, summary),
+        _plot(ledger, summary, facts),
         *(_extra_section(str(name), value) for name, value in extras.items()),
+        *_earlier_sessions(facts),
         _kept_changes(summary, diffs),
         _top_hits(summary),
         _ledger_table(ledger),
         "</main></body></html>",
     ]
     return "\n".join(part for part in parts if part) + "\n"
+
+
+def _continues_note(facts: SessionFacts) -> str:
+    note = continues_note(facts)
+    return f'<p class="marker">{escape(note)}</p>' if note else ""
+
+
+def _earlier_sessions(facts: SessionFacts) -> list[str]:
+    """Each earlier session's headline, kept changes and ledger, oldest first, each followed
+    by the marker of the change that ended it."""
+    parts = []
+    for chapter, successor in facts.handovers():
+        parts += _chapter(chapter)
+        parts.append(f'<p class="marker">{escape(harness_changed(successor))}</p>')
+    return parts
+
+
+def _chapter(chapter: Chapter) -> list[str]:
+    summary = summarize(chapter.ledger, chapter.direction)
+    heading = f"Session {escape(chapter.tag)}, before the harness changed"
+    return [
+        f"<h2>{heading}</h2>",
+        _cards(summary, {}),
+        _kept_changes(summary, {}),
+        _ledger_table(chapter.ledger, f"Ledger of session {chapter.tag}"),
+    ]
 
 
 def _cards(summary: Summary, extras: Mapping[str, object]) -> str:
@@ -115,9 +153,9 @@ def _problems(ledger: Ledger) -> str:
     return f"<h2>Lines skipped while reading the ledger</h2><ul>{items}</ul>"
 
 
-def _plot(ledger: Ledger, summary: Summary) -> str:
+def _plot(ledger: Ledger, summary: Summary, facts: SessionFacts) -> str:
     try:
-        png = plot_png(ledger, summary.direction)
+        png = plot_png(ledger, summary.direction, facts=facts)
     except UserError as error:
         return f'<p class="note">No plot: {escape(str(error))}</p>'
     encoded = base64.b64encode(png).decode("ascii")
@@ -198,7 +236,7 @@ def _top_hits(summary: Summary) -> str:
     return f"<h2>Top hits by gain in {metric}</h2><table>{header}{''.join(rows)}</table>"
 
 
-def _ledger_table(ledger: Ledger) -> str:
+def _ledger_table(ledger: Ledger, title: str = "Full ledger") -> str:
     # A column no row fills (no agent reported tokens, no holdout) says nothing.
     columns = [
         column
@@ -217,7 +255,7 @@ def _ledger_table(ledger: Ledger) -> str:
         status = escape(row.status)
         rows.append(f'<tr class="{status}"><td class="num">{number}</td>{"".join(cells)}</tr>')
     return (
-        f"<h2>Full ledger ({len(ledger.rows)} rows)</h2>"
+        f"<h2>{escape(title)} ({len(ledger.rows)} rows)</h2>"
         f'<div class="scroll"><table>{header}{"".join(rows)}</table></div>'
     )
 
@@ -270,10 +308,12 @@ def render_html(
     output: Path,
     diffs: Mapping[str, str] | None = None,
     extras: Mapping[str, object] | None = None,
-    clock: Clock | None = None,
+    facts: SessionFacts | None = None,
 ) -> Path:
-    """Write one self-contained HTML report (plot embedded, no external resources)."""
-    page = build_html(ledger, summarize(ledger, direction, clock), diffs or {}, extras or {})
+    """Write one self-contained HTML report (plot embedded, no external resources); ``facts``:
+    what the session knows beyond its ledger, the sessions it continues among them."""
+    summary = summarize(ledger, direction, facts.clock if facts else None)
+    page = build_html(ledger, summary, diffs or {}, extras or {}, facts)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(page, encoding="utf-8")

@@ -5,8 +5,15 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from autoresearch.reports.plot import short_description
-from autoresearch.reports.summary import Clock, diff_for, summarize
+from autoresearch.reports.plot_labels import short_description
+from autoresearch.reports.summary import (
+    Chapter,
+    SessionFacts,
+    Summary,
+    diff_for,
+    harness_changed,
+    summarize,
+)
 from autoresearch.rules.formatting import percent, value
 from autoresearch.store.ledger import Ledger
 
@@ -25,26 +32,55 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _claim(summary: Summary) -> list[str]:
+    if summary.baseline is None:
+        return []
+    change = summary.change_pct
+    return [
+        f"**{summary.metric}** {value(summary.baseline)} → **{value(summary.best)}**"
+        + (f" ({percent(change)})" if change is not None else "")
+        + f", {summary.direction}d over {summary.experiments} experiments.",
+        "",
+    ]
+
+
+def _chapter(chapter: Chapter) -> list[str]:
+    """An earlier session in a few lines: its claim and its kept changes."""
+    summary = summarize(chapter.ledger, chapter.direction)
+    lines = [f"### Session {_markdown_cell(chapter.tag)}, before the harness changed", ""]
+    lines += _claim(summary) or ["Nothing was measured.", ""]
+    for change in summary.kept_changes:
+        lines.append(
+            f"- {change.number} `{_markdown_cell(change.row.commit)}` "
+            f"{summary.value_text(change.row.value)} ({percent(change.gain_pct)}): "
+            f"{_markdown_cell(change.row.description)}"
+        )
+    if summary.kept_changes:
+        lines.append("")
+    return lines
+
+
 def render_markdown(
     ledger: Ledger,
     direction: str,
     diffs: Mapping[str, str] | None = None,
-    clock: Clock | None = None,
+    facts: SessionFacts | None = None,
     audit: str | None = None,
 ) -> str:
-    """A summary for a pull request: the headline and the table of kept changes; ``audit``
-    is the latest audit's verdict, shown beside the ledger's change."""
-    summary = summarize(ledger, direction, clock)
+    """A summary for a pull request: the headline and the table of kept changes; before them,
+    the sessions this one continues (``facts.earlier``), each followed by the marker of the
+    harness's change; ``audit`` is the latest audit's verdict, shown beside the ledger's
+    change."""
+    facts = facts or SessionFacts()
+    summary = summarize(ledger, direction, facts.clock)
     metric = summary.metric
     lines = [f"## autoresearch: {metric}", ""]
-    if summary.baseline is not None:
-        change = summary.change_pct
-        lines.append(
-            f"**{metric}** {value(summary.baseline)} → **{value(summary.best)}**"
-            + (f" ({percent(change)})" if change is not None else "")
-            + f", {direction}d over {summary.experiments} experiments."
-        )
-        lines.append("")
+    for chapter, successor in facts.handovers():
+        lines += _chapter(chapter)
+        lines += [f"> **{harness_changed(successor)}**", ""]
+    if facts.earlier:
+        lines += [f"### Session {_markdown_cell(facts.tag or '')}", ""]
+    lines += _claim(summary)
     lines += ["| | |", "|---|---|"]
     headline = summary.headline()
     if audit is not None:

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from autoresearch.errors import UserError
-from autoresearch.reports.summary import Summary, check_direction, summarize
+from autoresearch.reports.plot_labels import KEY_LEFT, Panel, Points, number_keeps
+from autoresearch.reports.summary import Chapter, SessionFacts, Summary, check_direction, summarize
 from autoresearch.rules import formatting
 from autoresearch.store.ledger import Ledger
 
@@ -29,19 +30,16 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.transforms import Bbox
 
 MISSING_MATPLOTLIB = "plotting needs matplotlib: pip install 'autoresearch[plot]'"
 
-LABEL_CHARS = 45
-# At most this many kept changes are numbered (the key, under the legend, has a line for each).
-MAX_LABELS = 30
 FIGURE_SIZE = (16, 8)
 DPI = 110
 # The axes take the left of the figure; the key the right.
 AXES_RECT = (0.06, 0.09, 0.64, 0.82)
-KEY_LEFT = 0.72
 KEEP_COLOUR, UNCONFIRMED_COLOUR, DISCARD_COLOUR = "#2ecc71", "#e67e22", "#bbbbbb"
+CHANGE_COLOUR = "#e67e22"  # the line where a session continues another, the harness changed
+PANEL_GAP = 0.045  # between two sessions' panels: room for the next one's tick labels
 
 
 def title(metric: str, summary: Summary) -> str:
@@ -55,23 +53,6 @@ def title(metric: str, summary: Summary) -> str:
         if summary.change_pct is not None:
             text += f" ({formatting.percent(summary.change_pct)})"
     return text
-
-
-def short_description(text: str, limit: int = LABEL_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-class Points(NamedTuple):
-    """The non-crash experiments; x is the row's position in the ledger (baseline 0) and score
-    is the value signed so that lower is better."""
-
-    x: np.ndarray
-    y: np.ndarray
-    score: np.ndarray
-    kept: np.ndarray
-    unconfirmed: np.ndarray
-    descriptions: list[str]
 
 
 def collect(ledger: Ledger, direction: str) -> Points:
@@ -126,45 +107,102 @@ def _y_limits(scores: np.ndarray, baseline: float, best: float) -> tuple[float, 
     return lower - margin, baseline + margin
 
 
-def _candidates(kept_x: np.ndarray, gains: np.ndarray) -> list[int]:
-    """Indexes into the kept points worth a number: all of them when they fit, else the biggest
-    gains first, each only if no chosen one sits closer than an even share of the x axis."""
-    import numpy as np
-
-    if kept_x.size <= MAX_LABELS:
-        return list(range(kept_x.size))
-    spacing = (kept_x.max() - kept_x.min()) / MAX_LABELS
-    chosen: list[int] = [0]  # the baseline anchors the key
-    for candidate in np.argsort(-gains, kind="stable"):
-        if len(chosen) == MAX_LABELS or gains[candidate] <= 0:
-            break
-        if all(abs(kept_x[candidate] - kept_x[other]) >= spacing for other in chosen):
-            chosen.append(int(candidate))
-    return sorted(chosen)
-
-
-def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
+def _draw(
+    ledger: Ledger,
+    direction: str,
+    title_metric: str | None,
+    facts: SessionFacts | None = None,
+) -> Figure:
+    """The picture; with ``facts.earlier``, one panel per session, oldest first, each on its
+    own y scale: a harness changed between them, so no value is comparable across panels."""
     check_direction(direction)
     try:
         import matplotlib
 
         matplotlib.use("Agg", force=True)
-        import numpy as np
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
     except ImportError as error:
         raise UserError(MISSING_MATPLOTLIB) from error
 
     metric = title_metric or ledger.metric
-    points = collect(ledger, direction)
+    earlier = facts.earlier if facts else ()
+    chapters = [*earlier, Chapter(facts.tag or "" if facts else "", ledger, direction)]
     figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
     FigureCanvasAgg(figure)  # labels are placed by their rendered size
-    axes = figure.add_axes(AXES_RECT)
-    figure.suptitle(title(metric, summarize(ledger, direction)), fontsize=14, x=0.06, ha="left")
+    heading = title(metric, summarize(ledger, direction))
+    if earlier:
+        tags = ", ".join(chapter.tag for chapter in earlier)
+        heading = f"session {chapters[-1].tag}, {heading}; continues {tags}, each on its own scale"
+    figure.suptitle(heading, fontsize=14, x=0.06, ha="left")
+    panels = []
+    for number, (chapter, rect) in enumerate(zip(chapters, _panel_rects(chapters), strict=True)):
+        axes = figure.add_axes(rect)
+        if earlier:
+            changed = " (harness changed before it)" if number else ""
+            axes.set_title(f"session {chapter.tag}{changed}", fontsize=11, loc="left")
+        if number:
+            _mark_the_change(figure, rect)
+        drawn = _draw_panel(axes, chapter, metric, with_label=number == 0)
+        if drawn is not None:
+            panels.append(Panel(chapter.tag if earlier else None, axes, *drawn))
+    if not panels:
+        return figure
+    # Beside the axes, above the key: over the axes it would hide the latest results.
+    figure.legend(
+        *panels[-1].axes.get_legend_handles_labels(),
+        loc="upper left",
+        bbox_to_anchor=(KEY_LEFT - 0.005, AXES_RECT[1] + AXES_RECT[3] + 0.01),
+        fontsize=9,
+        frameon=False,
+        title=f"session {chapters[-1].tag}" if earlier else None,
+        title_fontsize=9,
+    )
+    number_keeps(figure, panels)
+    return figure
+
+
+def _mark_the_change(figure: Figure, rect: tuple[float, float, float, float]) -> None:
+    """A dashed line in the gap before a panel: the harness changed there."""
+    from matplotlib.lines import Line2D
+
+    x = rect[0] - PANEL_GAP + 0.006
+    bottom, top = rect[1], rect[1] + rect[3]
+    figure.add_artist(
+        Line2D([x, x], [bottom, top], transform=figure.transFigure, color=CHANGE_COLOUR, ls="--")
+    )
+
+
+def _panel_rects(chapters: list[Chapter]) -> list[tuple[float, float, float, float]]:
+    """The axes' room shared between the sessions by their rows, none under a fifth of it."""
+    left, bottom, width, height = AXES_RECT
+    if len(chapters) == 1:
+        return [AXES_RECT]
+    gap = PANEL_GAP
+    room = width - gap * (len(chapters) - 1)
+    weights = [max(len(chapter.ledger.rows), 1) for chapter in chapters]
+    shares = [max(weight / sum(weights), 0.2) for weight in weights]
+    widths = [room * share / sum(shares) for share in shares]
+    rects = []
+    for each in widths:
+        rects.append((left, bottom, each, height))
+        left += each + gap
+    return rects
+
+
+def _draw_panel(
+    axes: Axes, chapter: Chapter, metric: str, with_label: bool
+) -> tuple[Points, np.ndarray] | None:
+    """One session's experiments on ``axes``; None when it has none finished."""
+    import numpy as np
+    from matplotlib.ticker import MaxNLocator
+
+    direction = chapter.direction
+    points = collect(chapter.ledger, direction)
     better = "lower" if direction == "minimize" else "higher"
     axes.set_xlabel("Experiment #", fontsize=12)
-    axes.set_ylabel(f"{metric} ({better} is better)", fontsize=12)
+    if with_label:
+        axes.set_ylabel(f"{metric} ({better} is better)", fontsize=12)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(True, alpha=0.2)
     if not points.y.size:
@@ -178,7 +216,7 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
             fontsize=14,
             color="#888888",
         )
-        return figure
+        return None
 
     sign = 1.0 if direction == "minimize" else -1.0
     scores = points.score
@@ -247,16 +285,7 @@ def _draw(ledger: Ledger, direction: str, title_metric: str | None) -> Figure:
         )
     axes.set_ylim(*sorted((sign * low, sign * high)))
     axes.set_xlim(-0.02 * max(points.x.max(), 1) - 0.5, points.x.max() * 1.02 + 1)
-    # Beside the axes, above the key: over the axes it would hide the latest results.
-    figure.legend(
-        *axes.get_legend_handles_labels(),
-        loc="upper left",
-        bbox_to_anchor=(KEY_LEFT - 0.005, AXES_RECT[1] + AXES_RECT[3] + 0.01),
-        fontsize=9,
-        frameon=False,
-    )
-    _number_keeps(figure, axes, points, gains)
-    return figure
+    return points, gains
 
 
 def _edge_markers(
@@ -283,75 +312,29 @@ def _edge_markers(
         )
 
 
-def _number_keeps(figure: Figure, axes: Axes, points: Points, gains: np.ndarray) -> None:
-    """Numbers beside the kept dots and the key that names them; overlaps are left out."""
-    kept_index = [i for i, kept in enumerate(points.kept) if kept]
-    kept_x, kept_y = points.x[points.kept], points.y[points.kept]
-    low, high = sorted(axes.get_ylim())
-    renderer = figure.canvas.get_renderer()
-    frame = axes.get_window_extent(renderer)
-    placed = []
-    taken: list[Bbox] = []
-    for index in _candidates(kept_x, gains):
-        if not low <= kept_y[index] <= high:
-            continue
-        label = axes.annotate(
-            str(int(kept_x[index])),
-            (kept_x[index], kept_y[index]),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=8,
-            color="#1a7a3a",
-            fontweight="bold",
-            ha="left",
-            va="bottom",
-        )
-        box = label.get_window_extent(renderer)
-        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
-        if not inside or box.y1 > frame.y1 or any(box.overlaps(other) for other in taken):
-            label.remove()
-            continue
-        taken.append(box)
-        placed.append(index)
-    lines = [
-        f"{int(kept_x[index]):>4}  {_key_text(points.descriptions[kept_index[index]])}"
-        for index in placed
-    ]
-    missing = len(kept_index) - len(placed)
-    if missing:
-        lines.append(f"({missing} more kept, not numbered)")
-    legend = figure.legends[0].get_window_extent(renderer)
-    figure.text(
-        KEY_LEFT,
-        figure.transFigure.inverted().transform((0, legend.y0))[1] - 0.02,
-        "\n".join(["Kept, by experiment #", *lines]),
-        fontsize=9,
-        va="top",
-        ha="left",
-        family="monospace",
-        linespacing=1.35,
-        gid="key",
-    )
-
-
-def _key_text(description: str) -> str:
-    """Shortened, with dollar signs escaped: a pair of them would start matplotlib's math text."""
-    return short_description(description).replace("$", r"\$")
-
-
-def plot_png(ledger: Ledger, direction: str, title_metric: str | None = None) -> bytes:
-    """The progress picture as PNG bytes (for embedding or serving without touching disk)."""
-    figure = _draw(ledger, direction, title_metric)
+def plot_png(
+    ledger: Ledger,
+    direction: str,
+    title_metric: str | None = None,
+    facts: SessionFacts | None = None,
+) -> bytes:
+    """The progress picture as PNG bytes (for embedding or serving without touching disk);
+    ``facts.earlier``: the sessions this one continues, each in a panel of its own."""
+    figure = _draw(ledger, direction, title_metric, facts)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
 def render_plot(
-    ledger: Ledger, output: Path, direction: str, title_metric: str | None = None
+    ledger: Ledger,
+    output: Path,
+    direction: str,
+    title_metric: str | None = None,
+    facts: SessionFacts | None = None,
 ) -> Path:
     """Write the progress picture to ``output`` as PNG and return the path."""
-    data = plot_png(ledger, direction, title_metric)
+    data = plot_png(ledger, direction, title_metric, facts)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(data)

@@ -8,9 +8,10 @@ from typing import Any
 
 from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
+from autoresearch.engine.continued import earlier_sessions
 from autoresearch.engine.session import Session
 from autoresearch.reports.audit_note import keep_audit
-from autoresearch.reports.summary import Clock, crash_reason, summarize
+from autoresearch.reports.summary import Chapter, Clock, SessionFacts, crash_reason, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
 from autoresearch.store import git, runner
@@ -72,6 +73,19 @@ def session_clock(session: Session) -> Clock:
     return Clock(created, last_write, imported_rows)
 
 
+def session_facts(session: Session) -> SessionFacts:
+    """What the reports show of a session beyond its ledger: its clock, the sessions before."""
+    return SessionFacts(session.tag, session_clock(session), chapters(session))
+
+
+def chapters(session: Session) -> tuple[Chapter, ...]:
+    """The sessions this one continues, oldest first, as the views show them."""
+    return tuple(
+        Chapter(earlier.tag, earlier.ledger, earlier.meta.settings.direction)
+        for earlier in earlier_sessions(session)
+    )
+
+
 # What only a session knows. A ledger read alone still carries these keys, as null (rewinds and
 # changes as empty lists), so that a script reads one shape of `status --json` whichever it was
 # given.
@@ -91,12 +105,33 @@ SESSION_KEYS = (
 )
 
 
+def continued_status(session: Session) -> list[dict[str, Any]]:
+    """The sessions this one continues, oldest first, each in its own numbers: a harness
+    changed between them, so none is compared with the next."""
+    shown = []
+    for earlier in chapters(session):
+        figures = summarize(earlier.ledger, earlier.direction)
+        shown.append(
+            {
+                "tag": earlier.tag,
+                "experiments": figures.experiments,
+                "baseline": figures.baseline,
+                "best": figures.best,
+                "best_commit": figures.best_commit or None,
+                "change_percent": figures.change_pct,
+                "keeps": figures.keeps,
+            }
+        )
+    return shown
+
+
 def ledger_status(ledger: Ledger, direction: str) -> dict[str, Any]:
     """The status of a ledger file on its own, with no session behind it."""
     return {
         **dict.fromkeys(SESSION_KEYS),
         "rewinds": [],
         "changes": [],
+        "continues": [],
         **status_of(ledger, direction),
     }
 
@@ -142,6 +177,7 @@ def session_status(session: Session) -> dict[str, Any]:
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
         audit=keep_audit(session.files, keep),
         record=differences,
+        continues=continued_status(session),
     )
     return summary
 

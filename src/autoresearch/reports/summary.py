@@ -176,6 +176,50 @@ class Summary(NamedTuple):
         }
 
 
+class Chapter(NamedTuple):
+    """A session that a later one continues: the protected harness changed after it, so its
+    numbers are its own, never compared with the next session's."""
+
+    tag: str
+    ledger: Ledger
+    direction: str
+
+
+class SessionFacts(NamedTuple):
+    """What a session knows beyond its ledger: its tag, its clock, the sessions it continues
+    (oldest first)."""
+
+    tag: str | None = None
+    clock: Clock | None = None
+    earlier: tuple[Chapter, ...] = ()
+
+    def handovers(self) -> list[tuple[Chapter, str | None]]:
+        """Each earlier session with the tag of the session that continued it."""
+        following = [chapter.tag for chapter in self.earlier[1:]]
+        return list(zip(self.earlier, [*following, self.tag][: len(self.earlier)], strict=True))
+
+
+def harness_changed(tag: str | None) -> str:
+    """The marker every view puts where a session continues an earlier one."""
+    who = f"session {tag}" if tag else "the next session"
+    return (
+        f"The protected harness changed here: {who} began from the fix and measured its "
+        "baseline again. Its numbers are not comparable with those before."
+    )
+
+
+def continues_note(facts: SessionFacts) -> str:
+    """What a view says first of a session that continues others; empty when it does not."""
+    if not facts.earlier:
+        return ""
+    chain = " → ".join(chapter.tag for chapter in facts.earlier)
+    return (
+        f"This session continues {chain}, after a change of the protected harness: each "
+        "session is shown in its own numbers, which are not comparable across the change. "
+        "The headline is this session's."
+    )
+
+
 def summarize(ledger: Ledger, direction: str, clock: Clock | None = None) -> Summary:
     check_direction(direction)
     sign = 1.0 if direction == "minimize" else -1.0

@@ -102,6 +102,20 @@ def shown_setting(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else f"{value}"
 
 
+def continued_line(earlier: list[dict[str, Any]]) -> str:
+    """The sessions a session continues, in one line: each in its own numbers."""
+    parts = []
+    for session in earlier:
+        best = "no result" if session["best"] is None else f"best {value(session['best'])}"
+        if session["change_percent"] is not None:
+            best += f", {percent(session['change_percent'])}"
+        parts.append(f"{session['tag']} ({session['experiments']} experiments, {best})")
+    return (
+        f"continues session {' -> '.join(parts)}; harness changed since: not comparable with "
+        "the numbers below"
+    )
+
+
 def status_lines(s: dict[str, Any]) -> list[str]:
     lines = []
     session = s.get("tag") is not None
@@ -111,6 +125,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         lines.append(f"ledger · {s['metric']} ({s['direction']})")
     # Before any number: the numbers below may be the changed ones.
     lines.extend(f"record: {difference}" for difference in s.get("record") or [])
+    if s.get("continues"):
+        lines.append(continued_line(s["continues"]))
     best = value(s["best"]) if s["best"] is not None else "none yet"
     where = ""
     if s["best"] is not None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import stat
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -319,6 +322,21 @@ def activate(files: SessionFiles) -> None:
     if os.path.exists(files.parked_ledger):
         os.replace(files.parked_ledger, files.ledger)
     write_text(files.active, files.tag + "\n")
+
+
+def first_run_log(repo: str, tag: str) -> str:
+    """Where ``init``'s first run writes its log, outside the repository (a refused init
+    creates nothing there): one empty file per repository and tag in the user's own folder of
+    the temporary directory, replaced by the next init, so refusals do not pile logs up."""
+    folder = os.path.join(tempfile.gettempdir(), f"autoresearch-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    found = os.lstat(folder)
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid():
+        folder = tempfile.mkdtemp(prefix="autoresearch-")  # another user's name in a shared /tmp
+    repository = hashlib.sha256(os.path.realpath(repo).encode()).hexdigest()[:8]
+    path = os.path.join(folder, f"init-{tag}-{repository}.log")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600))
+    return path
 
 
 def write_text(path: StrPath, text: str, durable: bool = True) -> None:

@@ -101,15 +101,12 @@ def run_command(
             on_start(process.pid)
         with signals.allowed():
             code, timed_out = _wait(process, started, spec.kill_after, on_tick)
-    except KeyboardInterrupt:
+    except BaseException as error:
         _stop(process, run_id, spec.grace)
         if status:
             status.close()
-        return RunResult(None, time.monotonic() - started, interrupted=True)
-    except BaseException:
-        _stop(process, run_id, spec.grace)
-        if status:
-            status.close()
+        if isinstance(error, KeyboardInterrupt):
+            return RunResult(None, time.monotonic() - started, interrupted=True)
         raise
     seconds = time.monotonic() - started
     ended_at = _size(spec.log_path)

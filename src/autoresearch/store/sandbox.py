@@ -163,7 +163,8 @@ def _file_system(policy: Policy) -> list[str]:
             if os.path.exists(path):
                 args += ["--ro-bind", path, path]
     # The interpreter stays read-only even where it lies in a writable checkout (a .venv).
-    for path in (*software_roots([home, "/tmp", "/var/tmp", policy.project]), *policy.shared):
+    installed = software_roots([home, "/tmp", "/var/tmp", policy.project])
+    for path in outermost([*installed, *policy.shared]):
         if not _contains(path, checkout):
             args += ["--ro-bind-try", path, path]
     for path in policy.writable:
@@ -206,8 +207,12 @@ def software_roots(emptied: Sequence[str]) -> list[str]:
         for path in {prefix, real}:
             if any(_is_below(path, root) for root in emptied) and path not in emptied:
                 found.append(path)
-    # One mount each, not one more for a folder inside another.
-    return [path for path in sorted(set(found)) if not any(_is_below(path, f) for f in found)]
+    return outermost(found)
+
+
+def outermost(paths: Sequence[str]) -> list[str]:
+    """One mount each, not one more for a folder inside another."""
+    return [path for path in sorted(set(paths)) if not any(_is_below(path, p) for p in paths)]
 
 
 def _contains(folder: str, path: str) -> bool:
