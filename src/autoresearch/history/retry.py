@@ -32,11 +32,13 @@ class Retried(NamedTuple):
 
 def _experiment(session: Session, ledger: Ledger, number: int) -> tuple[Row, str]:
     last = len(ledger.rows) - 1
-    commit = git.resolve(session.repo, session.exp_ref(number)) if 0 <= number <= last else None
-    if commit is None:
+    if not 0 <= number <= last:
         raise UserError(f"no experiment {number}: the ledger has experiments 0 to {last}")
     if number == 0:
         raise UserError("experiment 0 is the baseline: it has no change to bring back")
+    commit = git.resolve(session.repo, session.exp_ref(number))
+    if commit is None:  # an imported row: its commit was never pinned here
+        raise UserError(f"experiment {number} has no commit pinned at {session.exp_ref(number)}")
     row = ledger.rows[number]
     return (row if commit.startswith(row.commit) else ledger.row_for(commit) or row), commit
 
