@@ -108,7 +108,7 @@ def test_markdown_report_of_a_session_goes_to_stdout_with_the_latest_audit(
         "metric": "val_bpb",
         "direction": "minimize",
         "baseline_commit": "a" * 40,
-        "best_commit": "b" * 40,
+        "best_commit": git(repo, "rev-parse", "refs/autoresearch/t/keep"),  # the keep ref's
         "claimed": 0.3,
         "baseline_runs": [1.0, 1.0],
         "best_runs": [0.7, 0.72],
@@ -125,7 +125,8 @@ def test_markdown_report_of_a_session_goes_to_stdout_with_the_latest_audit(
     text = result.stdout
     assert "### Kept changes (3)" in text and "+VALUE = 0.7" in text
     assert "### Latest audit" in text
-    assert "- re-runs: confirmed: improvement +0.29, 95% CI [0.27, 0.31]" in text
+    assert "| audit | confirmed: improvement +0.29, 95% CI [0.27, 0.31] |" in text
+    assert "- verdict: confirmed\n- re-runs: improvement +0.29, 95% CI [0.27, 0.31]" in text
     assert "audit-20240102-000000.json" in text and "### Noise estimate" in text
     assert not (repo / "report.html").exists()
     written = session("report", "--format", "md", "-o", "out/report.md")

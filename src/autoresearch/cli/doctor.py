@@ -49,7 +49,7 @@ def gather(args: argparse.Namespace) -> Night:
     except UserError as error:
         return Night(None, None, str(error), loop_options(vars(args), {}))
     try:
-        file_values, _ = read_settings_file(repo)
+        file_values, settings_file = read_settings_file(repo)
     except UserError as error:
         return Night(repo, None, str(error), loop_options(vars(args), {}))
     options = loop_options(vars(args), file_values)
@@ -59,10 +59,12 @@ def gather(args: argparse.Namespace) -> Night:
     try:
         files = SessionFiles(repo, tag) if tag else None
         if files is not None and files.exists():
-            settings = Session.open(repo).settings
-            knobs = tuple(knobs or settings.knobs)
-            return Night(repo, settings, None, options, knobs, True, lock_holder(files))
+            session = Session.open(repo)
+            knobs = tuple(knobs or session.settings.knobs)
+            busy = lock_holder(files)
+            return Night(repo, session.settings, None, options, knobs, True, busy, session.scope)
         settings = build_settings(file_values, flag_values(args))
     except UserError as error:
         return Night(repo, None, str(error), options, tuple(knobs))
-    return Night(repo, settings, None, options, tuple(knobs or settings.knobs))
+    scope = Session.planned_scope(repo, settings, settings_file)
+    return Night(repo, settings, None, options, tuple(knobs or settings.knobs), scope=scope)

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         f"created {plan.branch}: {count} commit{'s' if count > 1 else ''} on {plan.start[:7]}, "
         f"ending on the tree of the keep ref {plan.keep[:7]}"
     )
-    print(plan.headline())
+    print(result.headline)
     if not result.squash:
         for commit, step in zip(result.commits, plan.steps, strict=True):
             gain = gain_text(plan.metric, step.before, step.value)

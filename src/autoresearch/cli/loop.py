@@ -12,7 +12,13 @@ from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.engine.workers import check_place, first_worker, refuse_evaluation_on_ray
 from autoresearch.errors import ExitStatus
 from autoresearch.loop.driver import LoopReport
-from autoresearch.loop.launch import LoopRequest, existing_session, loop_request, running
+from autoresearch.loop.launch import (
+    LoopRequest,
+    existing_session,
+    loop_request,
+    refuse_idle_agent,
+    running,
+)
 from autoresearch.reports.progress import Progress
 from autoresearch.reports.status import session_status
 from autoresearch.reports.terminal import status_lines
@@ -33,9 +39,13 @@ def find_or_start(request: LoopRequest) -> Session | None:
     repo, given, plan = request.repo, request.given, request.plan
     session = existing_session(repo, given.flags.get("tag"))
     if session is not None:
+        refuse_idle_agent(request, session.scope, session.settings.knobs)
         return session
     settings = build_settings(given.file_values, given.flags)
     refuse_evaluation_on_ray(settings, plan)
+    refuse_idle_agent(
+        request, Session.planned_scope(repo, settings, given.settings_file), settings.knobs
+    )
     if request.no_baseline:
         session = Session.start(repo, settings, given.settings_file, plan.parallel)
         print(f"session {settings.tag} started on branch {BRANCH_PREFIX}{settings.tag}")

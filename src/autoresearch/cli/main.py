@@ -27,6 +27,7 @@ COMMANDS = {
     "status": "status",
     "reset": "reset",
     "rewind": "rewind",
+    "retry": "retry",
     "config": "config",
     "end": "end",
     "repair": "repair",

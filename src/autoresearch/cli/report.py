@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
         path = output_path(args, DEFAULT_REPORT, session)
         print(render_html(ledger, direction, Path(path), diffs, extras, facts))
         return ExitStatus.OK
+    from autoresearch.reports.audit_note import card_verdict
     from autoresearch.reports.extras import extras_markdown
 
-    text = render_markdown(ledger, direction, diffs, facts)
+    text = render_markdown(ledger, direction, diffs, facts, card_verdict(extras))
     if extras:
         text += "\n" + extras_markdown(extras)
     if args.output is None:

@@ -38,6 +38,17 @@ BRANCH_PREFIX = "autoresearch/"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def default_scope_files(
+    repo: str, settings: Settings, settings_file: str | None
+) -> tuple[str, ...]:
+    """Without scope globs, the tracked files an experiment may change, frozen at the start:
+    all but the settings file and the research program (protected ones are refused anyway)."""
+    if settings.scope:
+        return ()
+    excluded = {settings_file, PROGRAM_FILE}
+    return tuple(path for path in git.tracked_files(repo) if path not in excluded)
+
+
 class SessionMeta(NamedTuple):
     """What a session froze at its start, and what happened to it since (rewinds, an import)."""
 
@@ -147,12 +158,7 @@ class Session:
         if not git.is_ref_format(repo, f"refs/heads/{branch}"):
             raise UserError(f"tag {settings.tag!r} is not usable in a branch name (git refuses it)")
         files = SessionFiles(repo, settings.tag)
-        excluded_from_default = {settings_file, PROGRAM_FILE}
-        scope_files = (
-            ()
-            if settings.scope
-            else tuple(p for p in git.tracked_files(repo) if p not in excluded_from_default)
-        )
+        scope_files = default_scope_files(repo, settings, settings_file)
         start_branch = git.current_branch(repo)
         git.create_branch(repo, branch)
         git.exclude(repo, EXCLUDED)
@@ -275,6 +281,12 @@ class Session:
         return Scope(
             self.settings.scope, self.settings.protect, frozenset(self.meta.scope_files), RESERVED
         )
+
+    @staticmethod
+    def planned_scope(repo: str, settings: Settings, settings_file: str | None) -> Scope:
+        """The scope a session started now with ``settings`` would have."""
+        files = default_scope_files(repo, settings, settings_file)
+        return Scope(settings.scope, settings.protect, frozenset(files), RESERVED)
 
     def exp_ref(self, number: int) -> str:
         """Where experiment ``number`` (its ledger row) is pinned."""

@@ -16,7 +16,7 @@ from autoresearch.engine import record
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import UserError
 from autoresearch.history.lineage import KeptStep, final_chain, kept_steps, start_commit
-from autoresearch.reports.audit_note import audit_line, latest_audit
+from autoresearch.reports.audit_note import audit_line, headline_verdict, latest_audit
 from autoresearch.reports.summary import summarize
 from autoresearch.rules import formatting, verdict
 from autoresearch.store import git
@@ -40,10 +40,12 @@ class FinalPlan(NamedTuple):
     def best(self) -> float:
         return self.steps[-1].value
 
-    def headline(self) -> str:
+    def headline(self, audited: str | None = None) -> str:
+        """The ledger's change; with ``audited``, the verdict of an audit of the keep ref."""
         count = len(self.steps)
         changes = "change" if count == 1 else "changes"
-        return f"{gain_text(self.metric, self.baseline, self.best)} in {count} kept {changes}"
+        claim = f"{gain_text(self.metric, self.baseline, self.best)} in {count} kept {changes}"
+        return claim if audited is None else f"{claim}; audit: {audited}"
 
 
 class FinalResult(NamedTuple):
@@ -52,6 +54,7 @@ class FinalResult(NamedTuple):
     squash: bool
     summary_path: Path
     summary: str
+    headline: str
 
 
 def final_branch(session: Session) -> str:
@@ -134,10 +137,11 @@ def finalize(session: Session, squash: bool) -> FinalResult:
             parent = git.commit_tree(repo, tree, parent, step_message(session, step), identity)
             commits.append(parent)
     git.create_branch_at(repo, plan.branch, commits[-1])
-    summary = summary_markdown(session, plan, ledger, commits, squash)
+    headline = plan.headline(headline_verdict(session.files, plan.keep))
+    summary = summary_markdown(session, plan, ledger, commits, squash, headline)
     path = Path(session.files.final_summary)
     write_text(path, summary)
-    return FinalResult(plan, commits, squash, path, summary)
+    return FinalResult(plan, commits, squash, path, summary, headline)
 
 
 def _cell(text: str) -> str:
@@ -145,7 +149,12 @@ def _cell(text: str) -> str:
 
 
 def summary_markdown(
-    session: Session, plan: FinalPlan, ledger: Ledger, commits: list[str], squash: bool
+    session: Session,
+    plan: FinalPlan,
+    ledger: Ledger,
+    commits: list[str],
+    squash: bool,
+    headline: str,
 ) -> str:
     """The pull request's text: the headline, how it was measured, the kept changes."""
     settings, metric = session.settings, plan.metric
@@ -156,9 +165,9 @@ def summary_markdown(
         else f"{formatting.plural(len(commits), 'commit')}, one per kept change, "
         "each with the tree that was measured"
     )
-    lines = [f"## autoresearch {session.tag}: {plan.headline()}", ""]
+    lines = [f"## autoresearch {session.tag}: {headline}", ""]
     # Right under the headline: the headline is the ledger's claim, the audit says if it held.
-    audit = latest_audit(session.files)
+    audit = latest_audit(session.files, plan.keep)
     if audit is not None:
         lines += [audit_line(audit), ""]
     lines += [

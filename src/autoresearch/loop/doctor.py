@@ -21,6 +21,7 @@ from autoresearch.engine.measure import run_and_read
 from autoresearch.engine.run_environment import run_environment, shown_tail
 from autoresearch.errors import UserError
 from autoresearch.rules.metrics import compile_pattern, default_pattern
+from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import Settings
 from autoresearch.store import git, machine, runner, sandbox
 from autoresearch.store.executors import LocalExecutor, RunRequest
@@ -70,6 +71,7 @@ class Night(NamedTuple):
     knobs: tuple[dict[str, Any], ...] = ()
     in_session: bool = False
     busy: int | None = None  # the pid of a command of the session running now
+    scope: Scope | None = None  # what an experiment may change, the session's or the planned
 
 
 def checks(night: Night, run: bool = True) -> Iterator[Check]:
@@ -91,6 +93,9 @@ def checks(night: Night, run: bool = True) -> Iterator[Check]:
         yield run_check(night.repo, night.settings)
     yield disk_check(night.repo or os.getcwd())
     yield agent_check(night)
+    scope = scope_check(night)
+    if scope is not None:
+        yield scope
     yield gpu_check(os.environ)
     ray = ray_check(os.environ)
     if ray is not None:
@@ -222,19 +227,20 @@ def disk_check(path: str) -> Check:
     return Check("disk", OK, detail)
 
 
-def agent_check(night: Night) -> Check:
+def night_agent(night: Night) -> str:
+    """The agent configured, else the one `loop` would choose (a UserError when none)."""
     from autoresearch.loop.agents.choose import default_agent_name
 
-    name = night.options.get("agent")
-    chosen = ""
-    if not name:
-        try:
-            name = default_agent_name(os.environ, bool(night.knobs))
-        except UserError as error:
-            # Not fatal: an agent of the user's own may drive the night through `try`.
-            return Check("agent", WARN, "none configured, none found", str(error))
-        chosen = " (none configured: `loop` would choose it)"
-    name = str(name)
+    return str(night.options.get("agent") or default_agent_name(os.environ, bool(night.knobs)))
+
+
+def agent_check(night: Night) -> Check:
+    chosen = "" if night.options.get("agent") else " (none configured: `loop` would choose it)"
+    try:
+        name = night_agent(night)
+    except UserError as error:
+        # Not fatal: an agent of the user's own may drive the night through `try`.
+        return Check("agent", WARN, "none configured, none found", str(error))
     if name in CLI_CREDENTIALS:
         check = program_agent_check(name, night)
     elif name in ("openai", "anthropic"):
@@ -246,6 +252,23 @@ def agent_check(night: Night) -> Check:
     else:
         return Check("agent", FAIL, f"unknown agent {name!r}", "see `autoresearch loop --help`")
     return check._replace(detail=check.detail + chosen)
+
+
+def scope_check(night: Night) -> Check | None:
+    """Whether the agent may edit anything: a loop whose agent can change none of its files
+    measures a baseline and then fails every attempt."""
+    from autoresearch.loop.editable import agent_files
+
+    if night.repo is None or night.scope is None:
+        return None
+    try:
+        name = night_agent(night)
+        files = agent_files(night.repo, night.scope, name, night.knobs)
+    except UserError:
+        return None  # the agent's own check has said what is wrong
+    if files.problem is not None:
+        return Check("scope", FAIL, files.problem, "widen --scope or unprotect what it must edit")
+    return Check("scope", OK, files.detail)
 
 
 def program_agent_check(name: str, night: Night) -> Check:

@@ -22,7 +22,15 @@ from autoresearch.engine.session import Session
 from autoresearch.engine.step import Attempt, try_candidate
 from autoresearch.engine.workers import WorkerPlan
 from autoresearch.errors import UserError
-from autoresearch.loop.agents.base import Agent, AgentError, AgentRequest, Outcome
+from autoresearch.history.retry import retry
+from autoresearch.loop.agents.base import (
+    Agent,
+    AgentError,
+    AgentRequest,
+    Outcome,
+    Proposal,
+    asked_retry,
+)
 from autoresearch.loop.prompt import PromptInputs, build_prompt
 from autoresearch.loop.tracking import Tracking
 from autoresearch.reports.progress import Progress, most_runs
@@ -174,6 +182,7 @@ class Loop:
         try:
             proposal = self.agent.propose(self.request(crash, ledger))
             record.check(self.session)  # the agent may have touched the books during its turn
+            proposal = self.bring_back(proposal, self.session.repo)
             if not self.has_changes():
                 raise AgentError("the agent made no change")
             description = proposal.description
@@ -197,6 +206,17 @@ class Loop:
         self.agent.observe(self.outcome(experiment))
         self.report.say(self.verdict_line(experiment, proposal.cost_usd))
         return experiment
+
+    def bring_back(self, proposal: Proposal, workdir: str) -> Proposal:
+        """An agent that asked for `retry N` gets experiment N's change as its candidate (a
+        UserError, a failed attempt, says why it cannot)."""
+        number = asked_retry(proposal.description)
+        if number is None:
+            return proposal
+        retried = retry(self.session, number, workdir)
+        self.report.say(f"retry: experiment {number}'s change is the candidate again")
+        again = f"again: {retried.row.description} (retry of {number})"
+        return proposal._replace(description=again)
 
     def track(self, experiment: Experiment, details: dict[str, object] | None = None) -> None:
         if self.tracking is not None:

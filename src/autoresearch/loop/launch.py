@@ -17,8 +17,10 @@ from autoresearch.loop.agents import build_agent
 from autoresearch.loop.agents.base import Agent, AgentOptions, AgentSetup
 from autoresearch.loop.agents.choose import default_agent_name
 from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRules
+from autoresearch.loop.editable import refuse_uneditable
 from autoresearch.loop.parallel import ParallelLoop
 from autoresearch.loop.tracking import Tracking
+from autoresearch.rules.scope import Scope
 from autoresearch.rules.setting_parsers import parse_trackers
 from autoresearch.rules.settings import Given
 from autoresearch.rules.settings_table import LOOP, checked, flag_values, merged
@@ -89,11 +91,29 @@ def existing_session(repo: str, tag: str | None) -> Session | None:
     return None
 
 
+def loop_knobs(request: LoopRequest, session_knobs: Sequence[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """The tuner's knobs: the settings file's, else the session's."""
+    return tuple(request.given.file_values.get("knob") or session_knobs)
+
+
+def agent_name(request: LoopRequest, knobs: Sequence[Mapping[str, Any]]) -> str:
+    """The agent named (by flag or settings), else the first this machine can run."""
+    return str(request.options.get("agent") or default_agent_name(os.environ, bool(knobs)))
+
+
+def refuse_idle_agent(
+    request: LoopRequest, scope: Scope, session_knobs: Sequence[Mapping[str, Any]]
+) -> None:
+    """Refuse, before a session starts or a loop runs, an agent that may edit nothing."""
+    knobs = loop_knobs(request, session_knobs)
+    refuse_uneditable(request.repo, scope, agent_name(request, knobs), knobs)
+
+
 def build_loop_agent(session: Session, request: LoopRequest) -> tuple[Agent, str]:
     """The agent named (by flag or settings), else the first this machine can run."""
     options = request.options
-    knobs = tuple(request.given.file_values.get("knob") or session.settings.knobs)
-    name = options.get("agent") or default_agent_name(os.environ, bool(knobs))
+    knobs = loop_knobs(request, session.settings.knobs)
+    name = agent_name(request, knobs)
     setup = AgentSetup(
         options=AgentOptions(
             model=options.get("model"),

@@ -134,7 +134,7 @@ class ParallelLoop(Loop):
         self.status_line(f"asking for an idea ({self.agent_name}); {self.busy_text()}")
         try:
             request = self.in_flight_request(self.request(None, ledger), workspace.place)
-            proposal = self.agent.propose(request)
+            proposal = self.bring_back(self.agent.propose(request), workspace.place)
             attempt = Attempt(proposal.description, proposal.tokens, proposal.cost_usd)
             planned = self.scheduler.commit_candidate(workspace.place, keep, attempt)
         except (AgentError, UserError) as failure:

@@ -136,15 +136,21 @@ def _history(ledger: Ledger) -> str:
 
 
 def _discarded(ledger: Ledger) -> str:
-    seen: dict[str, Row] = {}
-    for row in ledger.rows:
+    seen: dict[str, tuple[int, Row]] = {}
+    for experiment, row in enumerate(ledger.rows):
         if row.status != KEEP and row.description:
-            seen[row.description] = row
+            seen[row.description] = (experiment, row)
     if not seen:
         return ""
     tried = list(seen.values())[-MAX_DISCARDED:]
-    lines = [f"- {r.description} ({r.status})" for r in tried]
-    return "# Already tried and not kept (do not repeat these)\n\n" + "\n".join(lines)
+    lines = [f"- #{experiment} {r.description} ({r.status})" for experiment, r in tried]
+    return (
+        "# Already tried and not kept\n\n"
+        "Do not make these changes again by hand. When you think noise hid a real gain in one "
+        "of them, or that it would work on top of the best version now, change nothing and "
+        "give `retry N` as your whole description (N: its number): the tool brings experiment "
+        "N's change back and measures it again.\n\n" + "\n".join(lines)
+    )
 
 
 def _task(inputs: PromptInputs) -> str:

@@ -19,7 +19,7 @@ AGENTS_FILE = Path("AGENTS.md")
 START_MARKER = "<!-- autoresearch:start -->"
 END_MARKER = "<!-- autoresearch:end -->"
 # The commands of the loop itself get their full flags; the others are listed for the human.
-LOOP_COMMANDS = ("init", "try", "status", "reset", "rewind")
+LOOP_COMMANDS = ("init", "try", "status", "reset", "rewind", "retry")
 
 SKILL_NAME = "autoresearch"
 SKILL_DESCRIPTION = (
@@ -90,6 +90,11 @@ runs the baseline and prints its verdict:
   `autoresearch init --continue TAG`), and the numbers before and after are not comparable.
 - When a line of ideas has led nowhere, `autoresearch rewind REF` moves the keep ref back to an
   earlier kept commit, and later experiments compare against it.
+- To measure an earlier idea again (a discard that noise may have hidden, a near miss worth
+  a second look on the new best), `autoresearch retry N` puts experiment N's change back in
+  the tree, uncommitted, on top of the keep ref; then `autoresearch try -m "again: ..."`
+  measures it as a new experiment. N is the experiment's number in `status`; never apply an
+  old change with git yourself.
 """
 
 

@@ -35,6 +35,7 @@ from autoresearch.reports.summary import (
     shown_cells,
     summarize,
 )
+from autoresearch.store import git
 from autoresearch.store.files import INFLIGHT_FILE, SessionFiles
 from autoresearch.store.ledger import Ledger, parse_lines, parse_number
 
@@ -208,7 +209,7 @@ class Dashboard:
             "summary": None,
             "inflight": read_inflight(self.files, now),
             "workers": [_short_commit(worker) for worker in worker_states(self.workers_path)],
-            "audit": audit_verdict(latest_audit(self.files)),
+            "audit": self.audit(),
             "continues": continues_note(self.facts) or None,
         }
         ledger, summary = snapshot.ledger, snapshot.summary
@@ -229,6 +230,14 @@ class Dashboard:
             summary=summary.as_dict(),
         )
         return state
+
+    def audit(self) -> str | None:
+        """The latest audit's verdict, saying so when it re-ran a best that is no longer the
+        keep ref (git is asked only when there is an audit)."""
+        if latest_audit(self.files) is None:
+            return None
+        keep = git.resolve(self.files.repo, f"refs/autoresearch/{self.files.tag}/keep")
+        return audit_verdict(latest_audit(self.files, keep))
 
     def plot(self) -> bytes | None:
         snapshot = self.snapshot()

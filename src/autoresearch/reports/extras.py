@@ -26,7 +26,7 @@ def report_extras(session: Session, ledger: Ledger) -> dict[str, object]:
             "repeated runs": noise["repeated_runs"],
         }
     }
-    audit = latest_audit(session.files)
+    audit = latest_audit(session.files, session.keep_ref())
     if audit is not None:
         extras[AUDIT] = audit
     holdout = holdout_trend(ledger, session.settings.holdout_column, session.keep_ref())

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from autoresearch.errors import UserError
-from autoresearch.reports.audit_note import AUDIT, audit_verdict
+from autoresearch.reports.audit_note import card_verdict
 from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import (
     TOP_HITS,
@@ -135,8 +135,7 @@ def _chapter(chapter: Chapter) -> list[str]:
 
 def _cards(summary: Summary, extras: Mapping[str, object]) -> str:
     headline = summary.headline()
-    audit = extras.get(AUDIT)
-    verdict = audit_verdict(audit) if isinstance(audit, Mapping) else None
+    verdict = card_verdict(extras)
     if verdict is not None:  # beside the claimed change, whether the re-runs bear it out
         headline.append(("audit", verdict))
     cards = [

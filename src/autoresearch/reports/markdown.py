@@ -65,10 +65,12 @@ def render_markdown(
     direction: str,
     diffs: Mapping[str, str] | None = None,
     facts: SessionFacts | None = None,
+    audit: str | None = None,
 ) -> str:
     """A summary for a pull request: the headline and the table of kept changes; before them,
     the sessions this one continues (``facts.earlier``), each followed by the marker of the
-    harness's change."""
+    harness's change; ``audit`` is the latest audit's verdict, shown beside the ledger's
+    change."""
     facts = facts or SessionFacts()
     summary = summarize(ledger, direction, facts.clock)
     metric = summary.metric
@@ -80,7 +82,10 @@ def render_markdown(
         lines += [f"### Session {_markdown_cell(facts.tag or '')}", ""]
     lines += _claim(summary)
     lines += ["| | |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in summary.headline()]
+    headline = summary.headline()
+    if audit is not None:
+        headline.append(("audit", audit))
+    lines += [f"| {label} | {_markdown_cell(value)} |" for label, value in headline]
     lines.append("")
     if not summary.kept_changes:
         lines.append("No change was kept after the baseline.")

@@ -10,6 +10,7 @@ from autoresearch.engine import record
 from autoresearch.engine.confine import sandbox_line
 from autoresearch.engine.continued import earlier_sessions
 from autoresearch.engine.session import Session
+from autoresearch.reports.audit_note import keep_audit
 from autoresearch.reports.summary import Chapter, Clock, SessionFacts, crash_reason, summarize
 from autoresearch.rules import verdict
 from autoresearch.rules.noise import noise_sigma
@@ -48,13 +49,15 @@ def status_of(ledger: Ledger, direction: str, clock: Clock | None = None) -> dic
         # where the ledger has one.
         "recent": [
             {
+                "experiment": number,
                 "commit": r.commit,
                 "value": None if r.status == verdict.CRASH else r.value,
                 "status": r.status,
                 "reason": crash_reason(r) or None,
                 "description": r.description,
             }
-            for r in ledger.rows[-RECENT_ROWS:]
+            for number, r in enumerate(ledger.rows)
+            if number >= len(ledger.rows) - RECENT_ROWS
         ],
         "ledger_problems": ledger.problems,
     }
@@ -97,6 +100,7 @@ SESSION_KEYS = (
     "noise",
     "sandbox",
     "holdout",
+    "audit",
     "record",
 )
 
@@ -171,6 +175,7 @@ def session_status(session: Session) -> dict[str, Any]:
         noise=noise_status(session),
         sandbox=sandbox_line(settings, session.files.sandbox_probe),
         holdout=holdout_trend(ledger, settings.holdout_column, keep),
+        audit=keep_audit(session.files, keep),
         record=differences,
         continues=continued_status(session),
     )

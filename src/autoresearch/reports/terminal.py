@@ -145,6 +145,8 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     if s.get("experiments_per_hour"):
         tally += f" · {rate(s['experiments_per_hour'])}/hour"
     lines.append(tally)
+    if s.get("audit"):  # the best's change above is the ledger's; whether re-runs bear it out
+        lines.append(f"audit: {s['audit']}")
     noise = s.get("noise")
     if noise:
         lines.append(noise_line(noise))
@@ -200,7 +202,9 @@ def status_lines(s: dict[str, Any]) -> list[str]:
         for row in s["recent"]:
             shown = NO_VALUE if row["value"] is None else value(row["value"])
             why = f"({row['reason']}) " if row.get("reason") else ""
+            number = row.get("experiment")
             lines.append(
-                f"  {row['commit']:<8} {shown:>12}  {row['status']:<8} {why}{row['description']}"
+                f"  {'' if number is None else number:>3}  {row['commit']:<8} {shown:>12}  "
+                f"{row['status']:<8} {why}{row['description']}"
             )
     return lines

@@ -1,7 +1,7 @@
 """Whether re-runs confirm an improvement, in the words every place that shows it uses.
 
 The audit, the report's cards, the dashboard and the final summary all print this one
-sentence, so that none of them can call an interval that holds 0 a confirmation. An
+verdict, so that none of them can call an interval that holds 0 a confirmation. An
 improvement is signed so that positive is better, whichever the metric's direction.
 """
 
@@ -11,6 +11,9 @@ from autoresearch.rules import formatting
 
 CONFIRMED = "confirmed"
 NOT_CONFIRMED = "not confirmed"
+INCLUDES_ZERO = f"{NOT_CONFIRMED}: the interval includes 0"
+BELOW_ZERO = f"{NOT_CONFIRMED}: the interval lies below 0, the re-runs are worse"
+TOO_FEW_RUNS = f"{NOT_CONFIRMED}: too few runs to give an interval"
 
 
 def is_confirmed(low: float | None, high: float | None) -> bool:
@@ -18,17 +21,35 @@ def is_confirmed(low: float | None, high: float | None) -> bool:
     return low is not None and high is not None and low > 0
 
 
-def confirmation(estimate: float | None, low: float | None, high: float | None) -> str:
-    """``confirmed: improvement +12.5, 95% CI [3.1, 21.9]`` or why not, in one line."""
+def verdict_words(low: float | None, high: float | None) -> str:
+    """The verdict alone: ``confirmed`` or ``not confirmed: why``."""
+    if low is None or high is None:
+        return TOO_FEW_RUNS
+    if is_confirmed(low, high):
+        return CONFIRMED
+    return BELOW_ZERO if high < 0 else INCLUDES_ZERO
+
+
+def measured_words(estimate: float | None, low: float | None, high: float | None) -> str:
+    """``improvement +12.5, 95% CI [3.1, 21.9]``, or nothing without an interval."""
     if estimate is None or low is None or high is None:
-        return f"{NOT_CONFIRMED}: too few runs to give an interval"
+        return ""
     places = formatting.interval_decimals(low, high)
-    measured = (
+    return (
         f"improvement {formatting.signed_value(estimate, places)}, "
         f"95% CI {formatting.interval(low, high)}"
     )
-    if is_confirmed(low, high):
+
+
+def joined(verdict: str, measured: str) -> str:
+    """The verdict and what was measured, in one line."""
+    if not measured:
+        return verdict
+    if verdict == CONFIRMED:
         return f"{CONFIRMED}: {measured}"
-    if high < 0:
-        return f"{NOT_CONFIRMED}: the interval lies below 0, the re-runs are worse ({measured})"
-    return f"{NOT_CONFIRMED}: the interval includes 0 ({measured})"
+    return f"{verdict} ({measured})"
+
+
+def confirmation(estimate: float | None, low: float | None, high: float | None) -> str:
+    """``confirmed: improvement +12.5, 95% CI [3.1, 21.9]`` or why not, in one line."""
+    return joined(verdict_words(low, high), measured_words(estimate, low, high))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -51,3 +52,38 @@ def refuse_forbidden(paths: Sequence[str], scope: Scope) -> None:
     if outside:
         parts.append(f"changes file(s) outside scope: {', '.join(outside)}")
     raise UserError("refused: the candidate " + "; ".join(parts))
+
+
+# A glob's wildcards, each replaced by something it matches, to name a file it would cover.
+_WILDCARD = re.compile(r"\*+|\?|\[!?[^\]]*\]")
+
+
+def _one_match(wildcard: str) -> str:
+    if wildcard.startswith("*"):
+        return "new"
+    if wildcard == "?":
+        return "x"
+    negated = wildcard.startswith("[!")
+    members = wildcard[2:-1] if negated else wildcard[1:-1]
+    return "_" if negated or not members else members[0]
+
+
+def creatable_path(pattern: str) -> str | None:
+    """A file the glob would cover that an agent could create (``src/*.py``: ``src/new.py``);
+    None when no such name comes out of it."""
+    bare = pattern.strip("/")
+    path = _WILDCARD.sub(lambda found: _one_match(found.group()), bare)
+    return path if path and fnmatch.fnmatchcase(path, bare) else None
+
+
+def first_editable(scope: Scope, existing: Iterable[str]) -> str | None:
+    """A file an experiment may change: one of ``existing`` the scope allows, else one a scope
+    glob names that could be created; None when the scope leaves nothing to edit."""
+    for path in existing:
+        if scope.allows(path):
+            return path
+    for pattern in scope.include:
+        path = creatable_path(pattern)
+        if path is not None and scope.allows(path):
+            return path
+    return None

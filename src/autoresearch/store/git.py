@@ -179,6 +179,33 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     return result.returncode == 0
 
 
+def change(repo: StrPath, base: str, tip: str) -> str:
+    """What ``tip`` changes from ``base``, as a patch that applies to binary files too."""
+    return git(repo, "diff", "--binary", "--no-renames", "--no-color", "--no-ext-diff", base, tip)
+
+
+def changed_paths(repo: StrPath, base: str, tip: str) -> list[str]:
+    names = git(repo, "diff", "--name-only", "-z", "--no-renames", base, tip)
+    return [path for path in names.split("\0") if path]
+
+
+def apply_to_tree(repo: StrPath, patch: str) -> str | None:
+    """Apply ``patch`` to the working tree only (the index stays); None when it applied, else
+    git's reason, with nothing changed (git applies all of a patch or none of it)."""
+    result = subprocess.run(
+        argv(repo, "apply", "--whitespace=nowarn"),
+        cwd=repo,
+        input=patch,
+        text=True,
+        capture_output=True,
+        start_new_session=True,
+    )
+    if result.returncode == 0:
+        return None
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    return lines[0].removeprefix("error: ") if lines else f"git apply exited {result.returncode}"
+
+
 def commit_worktree(
     repo: StrPath, paths: list[str], message: str, identity: bool, new_files: bool
 ) -> None:

@@ -228,3 +228,11 @@ def test_scope_globs_and_folders_expand_to_tracked_files(repo: Path) -> None:
     assert "lr = 0.01" in section and "depth = 3" in section
     assert "1,2" not in section and "stray" not in section
     assert "depth = 3" in files_section(repo, ("pkg",))
+
+
+def test_an_answer_asking_for_an_experiment_again_edits_nothing(tmp_path: Path) -> None:
+    answer = parse_answer("retry 4\n")
+    assert answer.description == "retry 4" and answer.blocks == ()
+    assert apply_answer(answer, tmp_path) == []
+    with pytest.raises(AgentError, match="no edit blocks"):
+        parse_answer("retry the learning rate idea\n")

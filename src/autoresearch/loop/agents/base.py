@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from autoresearch.store.sandbox import Policy
+
+# An agent that changes nothing and describes its idea as `retry N` asks the loop to measure
+# experiment N's change again (`autoresearch retry N`).
+RETRY_REQUEST = re.compile(r"retry\s+#?(\d+)\s*\.?", re.IGNORECASE)
+
+
+def asked_retry(description: str) -> int | None:
+    """The experiment a description asks to measure again, if it is a `retry N`."""
+    found = RETRY_REQUEST.fullmatch(description.strip())
+    return int(found.group(1)) if found else None
 
 
 class AgentError(Exception):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import NamedTuple
 
-from autoresearch.loop.agents.base import AgentError
+from autoresearch.loop.agents.base import AgentError, asked_retry
 from autoresearch.rules.scope import matches
 from autoresearch.store import git
 
@@ -173,6 +173,9 @@ def parse_answer(answer: str) -> ModelAnswer:
     heads = [index for index, line in enumerate(lines) if _SEARCH.match(line)]
     if not heads:
         _refuse_stray_markers(lines, 0, len(lines))
+        first = _first_text_line(lines, 0, len(lines))
+        if first is not None and asked_retry(lines[first]) is not None:
+            return ModelAnswer(lines[first].strip(), ())  # no edits: an earlier change again
         raise AgentError("no edit blocks in the answer (expected '<<<<<<< SEARCH' blocks)")
     first_path_line = _path_line_before(lines, heads[0], 0)
     description_end = first_path_line if first_path_line is not None else heads[0]
