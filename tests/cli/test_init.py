@@ -23,6 +23,7 @@ def test_init_creates_branch_ledger_exclusions_and_baseline(repo: Path, cli: Cli
         "seconds",
         "tokens",
         "cost_usd",
+        "reason",
         "status",
         "description",
     ]
