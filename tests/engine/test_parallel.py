@@ -286,3 +286,32 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
     assert git(project, "rev-parse", "refs/autoresearch/t/keep") == better
     assert git(project, "rev-parse", "HEAD") == better
     assert [r["status"] for r in ledger_rows(project)] == ["keep", "keep"]
+
+
+def test_runs_of_an_experiment_recorded_on_both_sides_of_another_s_entry_stay_in_the_record(
+    cli: Cli, project: Path, tmp_path: Path
+) -> None:
+    # Experiment 1 runs twice; its second run waits until experiment 2, beside it, is recorded,
+    # so that its first run is written before that entry and its second after.
+    steps = [{"A": 0.1}, {"A": 0.05}]
+    flags = ("--workers", "2", "--max-experiments", "2", "--noise", "0.01", "--repeats", "2")
+    command = scored_loop(tmp_path / "agent", steps, *flags)
+    run_at = command.index("--run") + 1
+    command[run_at] = (
+        f'if [ "$AUTORESEARCH_EXPERIMENT" = 1 ] && [ -e {tmp_path}/ran-1 ]; then '
+        f"while [ ! -e {tmp_path}/recorded-2 ]; do sleep 0.05; done; fi; "
+        f"touch {tmp_path}/ran-$AUTORESEARCH_EXPERIMENT; {command[run_at]}"
+    )
+    loop = cli.popen(*command)
+    try:
+        ledger = project / "results.tsv"
+        wait_for(lambda: ledger.exists() and len(ledger_rows(project)) == 2, "experiment 2's row")
+        (tmp_path / "recorded-2").touch()
+        out, err = loop.communicate(timeout=EVENT_DEADLINE)
+    finally:
+        loop.kill()
+    assert loop.returncode == 0, err
+    runs = [json.loads(line) for line in (project / ".autoresearch/p/runs.jsonl").open()]
+    assert [r["experiment"] for r in runs if r["experiment"]] == [1, 2, 2, 1]
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["record"] == [] and status["experiments"] == 3

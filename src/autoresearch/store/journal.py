@@ -217,17 +217,17 @@ def _own_runs(appended: bytes, own: Mapping[tuple[int, str], tuple[float, ...] |
     """The lines of ``appended`` that are runs the tool made, in the order they were written:
     runs of several experiments in flight at once interleave."""
     kept: list[bytes] = []
-    taken: dict[tuple[int, str], int] = {}
+    taken: set[tuple[int, str, int]] = set()
     for line in appended.splitlines(keepends=True):
         key = _run_key(line) if line.endswith(b"\n") else None
-        if key is None or key[:2] not in own:
+        if key is None or key[:2] not in own or key[:3] in taken:
             continue
-        values, count = own[key[:2]], taken.get(key[:2], 0)
-        if values is not None and (
-            key[2] != count or count >= len(values) or key[3] != values[count]
-        ):
-            continue  # not the run the tool made next of this experiment
-        taken[key[:2]] = count + 1
+        values, index = own[key[:2]], key[2]
+        # By its own index: its first runs may be in an earlier entry, taken while it was in
+        # flight beside the experiment that entry recorded.
+        if index < 0 or (values is not None and (index >= len(values) or key[3] != values[index])):
+            continue  # not a run the tool made of this experiment
+        taken.add(key[:3])
         kept.append(line)
     return b"".join(kept)
 
