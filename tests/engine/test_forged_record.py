@@ -113,7 +113,9 @@ def test_finalize_and_audit_refuse_a_keep_the_record_holds_no_runs_of(
     write_train(repo, 6.0)
     git(repo, "commit", "-qam", "unmeasured")
     forged = git(repo, "rev-parse", "HEAD")
-    row = f"{forged[:7]}\t0.000100\t1\t\t1.0\t\t\tkeep\tforged\n"
+    cells = {"commit": forged[:7], "val_bpb": "0.000100", "runs": "1", "seconds": "1.0"}
+    cells |= {"status": "keep", "description": "forged"}
+    row = "\t".join(cells.get(name, "") for name in ledger_lines(repo)[0]) + "\n"
     with open(repo / "results.tsv", "a") as ledger:
         ledger.write(row)
     git(repo, "update-ref", KEEP, forged)
