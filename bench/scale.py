@@ -85,6 +85,7 @@ def git(repo: Path, *args: str) -> str:
 def scratch(root: Path, name: str, run_seconds: float, noise: float) -> Path:
     repo = root / name
     repo.mkdir()
+    times_file(repo).parent.mkdir(exist_ok=True)
     text = TRAIN.format(run_seconds=run_seconds, noise=noise, spacer=SPACER)
     (repo / "train.py").write_text(text)
     git(repo, "init", "-q", "-b", "main")
@@ -112,12 +113,16 @@ def loop(
     cli = [sys.executable, "-m", "autoresearch"]
     env = {
         **os.environ,
-        "AUTORESEARCH_BENCH_TIMES": str(repo.parent / f"{repo.name}.times"),
+        "AUTORESEARCH_BENCH_TIMES": str(times_file(repo)),
         "AUTORESEARCH_BENCH_SESSION": str(seed),
     }
     init = ["init", "--tag", "b", "--run", f"{sys.executable} train.py", "--metric", "score"]
+    # Runs are sandboxed with a scrubbed environment: they get the bench's variables by name and
+    # may write the folder of the times files, nothing else outside their checkout.
+    passed = ["--pass-env", "AUTORESEARCH_BENCH_TIMES", "--pass-env", "AUTORESEARCH_BENCH_SESSION"]
+    writable = ["--writable", str(times_file(repo).parent)]
     started_session = subprocess.run(
-        [*cli, *init, "--scope", "train.py", *noise_flags],
+        [*cli, *init, "--scope", "train.py", *passed, *writable, *noise_flags],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -146,6 +151,11 @@ def loop(
     return time.perf_counter() - started
 
 
+def times_file(repo: Path) -> Path:
+    """Where the runs of ``repo`` note when they began and ended (a folder beside the repos)."""
+    return repo.parent / "times" / f"{repo.name}.times"
+
+
 def rows(repo: Path) -> list[dict[str, str]]:
     lines = [line.split("\t") for line in (repo / "results.tsv").read_text().splitlines()]
     return [dict(zip(lines[0], line, strict=False)) for line in lines[1:]]
@@ -158,7 +168,7 @@ def run_times(repo: Path) -> list[tuple[float, float]]:
 
 def runs(repo: Path) -> list[tuple[float, float, str]]:
     """Every run the session made, in the order they began: began, ended, commit."""
-    lines = (repo.parent / f"{repo.name}.times").read_text().splitlines()
+    lines = times_file(repo).read_text().splitlines()
     found = [line.split() for line in lines if line.strip()]
     return sorted((float(began), float(ended), commit) for began, ended, commit in found)
 
