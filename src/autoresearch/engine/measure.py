@@ -99,7 +99,7 @@ def measure_and_judge(
     first_measurement = best is None
     evidence = dict(
         reference=reference_runs(runs, keep, best),
-        sigma=noise_sigma(settings, runs),
+        sigma=noise_sigma(settings, runs, keep),
         direction=settings.direction,
         min_delta=settings.parsed.min_delta.of(baseline),
         max_runs=max(1, settings.repeats),
