@@ -41,11 +41,13 @@ def robust_sigma(groups: Sequence[Sequence[float]]) -> float | None:
 
     None when no group has a repeat; 0.0 only when every repeat matched exactly.
     """
-    import statistics
-
     differences = pair_differences(groups)
     if not differences:
         return None
+    if not any(differences):
+        return 0.0  # a deterministic metric: settled without loading the statistics module
+    import statistics
+
     middle = statistics.median(differences)
     if middle == 0 and any(differences):
         # A coarsely printed metric matches itself more often than not, and still moves: the
