@@ -6,7 +6,9 @@ sleep-based runs (so the machine's cores are not the bottleneck), side by side i
 - throughput with 1, 2, 4 and 8 workers on the local pool (target >= 0.9 x N), and on a local
   Ray runtime with 8 logical GPUs (target >= 0.8 x N);
 - experiments needed to reach the known optimum of a noisy synthetic task, sequential against
-  4 workers, and the false-keep rate under pure noise (candidates no better than their base).
+  4 workers, and the wall time that took, in rounds of runs and in seconds; and the false-keep
+  rate under pure noise (candidates no better than their base), each session with noise of its
+  own.
 
 Every loop is the real CLI (`autoresearch loop --agent command`) in a scratch repository.
 
@@ -226,14 +228,30 @@ def at_optimum(repo: Path, commit: str) -> bool:
     return all(f"\n{name} = {value}\n" in text for name, value in OPTIMUM.items())
 
 
+def rounds(made: Sequence[tuple[float, float, str]], until: float) -> int:
+    """The wall time from the first run to ``until`` in rounds: the most runs that could have
+    been made one after another in it (none overlapping the next), ``made`` being what ran. A
+    machine-independent wall time: sequentially every run is a round, with N workers about N
+    runs go in one."""
+    count, free_at = 0, float("-inf")
+    for began, ended, _ in sorted(made, key=lambda run: run[1]):
+        if ended > until:
+            break
+        if began >= free_at:
+            count, free_at = count + 1, ended
+    return count
+
+
 def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None:
     print(
-        f"price of parallelism: experiments, and wall seconds from the loop's first run, until "
-        f"the keep ref is at the optimum (noise 0.3, at most {limit}, seeds {list(seeds)})"
+        f"price of parallelism: experiments, rounds of runs and wall seconds from the loop's first"
+        f" run until the keep ref is at the optimum (noise 0.3, at most {limit}, seeds"
+        f" {list(seeds)})"
     )
     for name, flags in (("sequential", ()), ("4 workers", ("--workers", "4"))):
         needed: list[float] = []
         waited: list[float] = []
+        waited_rounds: list[float] = []
         for seed in seeds:
             repo = scratch(root, f"opt{len(flags)}-{seed}", 0.05, 0.3)
             loop(repo, 0.0, limit, flags, seed=seed, noise_flags=())
@@ -245,19 +263,23 @@ def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None
                 ),
                 None,
             )
-            made = runs(repo)[1:]
+            made = runs(repo)[2:]  # without the baseline's two runs (made by init)
             if found is None:
                 needed.append(limit * 2)
                 waited.append(float("inf"))
+                waited_rounds.append(float("inf"))
                 continue
             needed.append(found[0])
             # Kept once its last run ended: the wall time the user waited for the optimum.
             ended = max(end for _, end, commit in made if commit == found[1][:7])
             waited.append(ended - made[0][0])
+            waited_rounds.append(rounds(made, ended))
         shown = [n if n <= limit else f">{limit}" for n in needed]
         seconds = [f"{w:.1f}" if w != float("inf") else "never" for w in waited]
+        in_rounds = [f"{r:g}" if r != float("inf") else "never" for r in waited_rounds]
         print(
             f"  {name:12s} median {statistics.median(needed):g} experiments  {shown}; "
+            f"median {statistics.median(waited_rounds):g} rounds  {in_rounds}; "
             f"median {statistics.median(waited):.1f} s  {seconds}"
         )
 
