@@ -37,7 +37,9 @@ def pair_differences(groups: Sequence[Sequence[float]]) -> list[float]:
 
 def robust_sigma(groups: Sequence[Sequence[float]]) -> float | None:
     """The run-to-run standard deviation from groups of runs of one commit each, as the median
-    pairwise difference: one spike moves it no more than any other run does.
+    pairwise difference: one spike moves it no more than any other run does. Of an even count the
+    lower middle one: early in a session, one typical pair and one with a spike must not average
+    to a sigma so wide that no candidate ever looks promising again (and so is never repeated).
 
     None when no group has a repeat; 0.0 only when every repeat matched exactly.
     """
@@ -48,7 +50,7 @@ def robust_sigma(groups: Sequence[Sequence[float]]) -> float | None:
         return 0.0  # a deterministic metric: settled without loading the statistics module
     import statistics
 
-    middle = statistics.median(differences)
+    middle = statistics.median_low(differences)
     if middle == 0 and any(differences):
         # A coarsely printed metric matches itself more often than not, and still moves: the
         # mean difference (sigma * 2 / sqrt(pi) for Gaussian runs) is then the estimate.
