@@ -49,7 +49,8 @@ began = time.time()
 time.sleep(RUN_SECONDS)
 with open(os.environ["AUTORESEARCH_BENCH_TIMES"], "a") as times:
     commit = os.environ.get("AUTORESEARCH_COMMIT", "")[:7] or "-"
-    times.write(f"{{began}} {{time.time()}} {{commit}}\\n")
+    place = os.path.basename(os.getcwd())  # the worker's checkout: which worker ran it
+    times.write(f"{{began}} {{time.time()}} {{commit}} {{place}}\\n")
 true = (X - 3) ** 2 + (Y + 1) ** 2 + (Z - 2) ** 2
 print(f"score: {{true + random.gauss(0, NOISE):.6f}}")
 """
@@ -165,14 +166,14 @@ def rows(repo: Path) -> list[dict[str, str]]:
 
 def run_times(repo: Path) -> list[tuple[float, float]]:
     """When each run of the loop began and ended (the baseline, run by `init`, left out)."""
-    return [(began, ended) for began, ended, _ in runs(repo)[1:]]
+    return [(began, ended) for began, ended, _, _ in runs(repo)[1:]]
 
 
-def runs(repo: Path) -> list[tuple[float, float, str]]:
-    """Every run the session made, in the order they began: began, ended, commit."""
+def runs(repo: Path) -> list[tuple[float, float, str, str]]:
+    """Every run the session made, in the order they began: began, ended, commit, worker."""
     lines = times_file(repo).read_text().splitlines()
     found = [line.split() for line in lines if line.strip()]
-    return sorted((float(began), float(ended), commit) for began, ended, commit in found)
+    return sorted((float(a), float(b), commit, worker) for a, b, commit, worker in found)
 
 
 def steady_share(repo: Path, workers: int) -> float:
@@ -228,18 +229,14 @@ def at_optimum(repo: Path, commit: str) -> bool:
     return all(f"\n{name} = {value}\n" in text for name, value in OPTIMUM.items())
 
 
-def rounds(made: Sequence[tuple[float, float, str]], until: float) -> int:
-    """The wall time from the first run to ``until`` in rounds: the most runs that could have
-    been made one after another in it (none overlapping the next), ``made`` being what ran. A
-    machine-independent wall time: sequentially every run is a round, with N workers about N
-    runs go in one."""
-    count, free_at = 0, float("-inf")
-    for began, ended, _ in sorted(made, key=lambda run: run[1]):
-        if ended > until:
-            break
-        if began >= free_at:
-            count, free_at = count + 1, ended
-    return count
+def rounds(made: Sequence[tuple[float, float, str, str]], until: float) -> int:
+    """The wall time until ``until`` in rounds of runs: the most runs one worker made in it.
+    Sequentially every run is a round; with N workers kept busy, N runs go in one."""
+    per_worker: dict[str, int] = {}
+    for _, ended, _, worker in made:
+        if ended <= until:
+            per_worker[worker] = per_worker.get(worker, 0) + 1
+    return max(per_worker.values(), default=0)
 
 
 def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None:
@@ -271,7 +268,7 @@ def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None
                 continue
             needed.append(found[0])
             # Kept once its last run ended: the wall time the user waited for the optimum.
-            ended = max(end for _, end, commit in made if commit == found[1][:7])
+            ended = max(end for _, end, commit, _ in made if commit == found[1][:7])
             waited.append(ended - made[0][0])
             waited_rounds.append(rounds(made, ended))
         shown = [n if n <= limit else f">{limit}" for n in needed]
