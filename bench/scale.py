@@ -6,7 +6,9 @@ sleep-based runs (so the machine's cores are not the bottleneck), side by side i
 - throughput with 1, 2, 4 and 8 workers on the local pool (target >= 0.9 x N), and on a local
   Ray runtime with 8 logical GPUs (target >= 0.8 x N);
 - experiments needed to reach the known optimum of a noisy synthetic task, sequential against
-  4 workers, and the false-keep rate under pure noise (candidates no better than their base).
+  4 workers, and the wall time that took, in rounds of runs and in seconds; and the false-keep
+  rate under pure noise (candidates no better than their base), each session with noise of its
+  own.
 
 Every loop is the real CLI (`autoresearch loop --agent command`) in a scratch repository.
 
@@ -47,7 +49,8 @@ began = time.time()
 time.sleep(RUN_SECONDS)
 with open(os.environ["AUTORESEARCH_BENCH_TIMES"], "a") as times:
     commit = os.environ.get("AUTORESEARCH_COMMIT", "")[:7] or "-"
-    times.write(f"{{began}} {{time.time()}} {{commit}}\\n")
+    place = os.path.basename(os.getcwd())  # the worker's checkout: which worker ran it
+    times.write(f"{{began}} {{time.time()}} {{commit}} {{place}}\\n")
 true = (X - 3) ** 2 + (Y + 1) ** 2 + (Z - 2) ** 2
 print(f"score: {{true + random.gauss(0, NOISE):.6f}}")
 """
@@ -85,6 +88,7 @@ def git(repo: Path, *args: str) -> str:
 def scratch(root: Path, name: str, run_seconds: float, noise: float) -> Path:
     repo = root / name
     repo.mkdir()
+    times_file(repo).parent.mkdir(exist_ok=True)
     text = TRAIN.format(run_seconds=run_seconds, noise=noise, spacer=SPACER)
     (repo / "train.py").write_text(text)
     git(repo, "init", "-q", "-b", "main")
@@ -112,12 +116,16 @@ def loop(
     cli = [sys.executable, "-m", "autoresearch"]
     env = {
         **os.environ,
-        "AUTORESEARCH_BENCH_TIMES": str(repo.parent / f"{repo.name}.times"),
+        "AUTORESEARCH_BENCH_TIMES": str(times_file(repo)),
         "AUTORESEARCH_BENCH_SESSION": str(seed),
     }
     init = ["init", "--tag", "b", "--run", f"{sys.executable} train.py", "--metric", "score"]
+    # Runs are sandboxed with a scrubbed environment: they get the bench's variables by name and
+    # may write the folder of the times files, nothing else outside their checkout.
+    passed = ["--pass-env", "AUTORESEARCH_BENCH_TIMES", "--pass-env", "AUTORESEARCH_BENCH_SESSION"]
+    writable = ["--writable", str(times_file(repo).parent)]
     started_session = subprocess.run(
-        [*cli, *init, "--scope", "train.py", *noise_flags],
+        [*cli, *init, "--scope", "train.py", *passed, *writable, *noise_flags],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -146,6 +154,11 @@ def loop(
     return time.perf_counter() - started
 
 
+def times_file(repo: Path) -> Path:
+    """Where the runs of ``repo`` note when they began and ended (a folder beside the repos)."""
+    return repo.parent / "times" / f"{repo.name}.times"
+
+
 def rows(repo: Path) -> list[dict[str, str]]:
     lines = [line.split("\t") for line in (repo / "results.tsv").read_text().splitlines()]
     return [dict(zip(lines[0], line, strict=False)) for line in lines[1:]]
@@ -153,14 +166,14 @@ def rows(repo: Path) -> list[dict[str, str]]:
 
 def run_times(repo: Path) -> list[tuple[float, float]]:
     """When each run of the loop began and ended (the baseline, run by `init`, left out)."""
-    return [(began, ended) for began, ended, _ in runs(repo)[1:]]
+    return [(began, ended) for began, ended, _, _ in runs(repo)[1:]]
 
 
-def runs(repo: Path) -> list[tuple[float, float, str]]:
-    """Every run the session made, in the order they began: began, ended, commit."""
-    lines = (repo.parent / f"{repo.name}.times").read_text().splitlines()
+def runs(repo: Path) -> list[tuple[float, float, str, str]]:
+    """Every run the session made, in the order they began: began, ended, commit, worker."""
+    lines = times_file(repo).read_text().splitlines()
     found = [line.split() for line in lines if line.strip()]
-    return sorted((float(began), float(ended), commit) for began, ended, commit in found)
+    return sorted((float(a), float(b), commit, worker) for a, b, commit, worker in found)
 
 
 def steady_share(repo: Path, workers: int) -> float:
@@ -216,14 +229,26 @@ def at_optimum(repo: Path, commit: str) -> bool:
     return all(f"\n{name} = {value}\n" in text for name, value in OPTIMUM.items())
 
 
+def rounds(made: Sequence[tuple[float, float, str, str]], until: float) -> int:
+    """The wall time until ``until`` in rounds of runs: the most runs one worker made in it.
+    Sequentially every run is a round; with N workers kept busy, N runs go in one."""
+    per_worker: dict[str, int] = {}
+    for _, ended, _, worker in made:
+        if ended <= until:
+            per_worker[worker] = per_worker.get(worker, 0) + 1
+    return max(per_worker.values(), default=0)
+
+
 def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None:
     print(
-        f"price of parallelism: experiments, and wall seconds from the loop's first run, until "
-        f"the keep ref is at the optimum (noise 0.3, at most {limit}, seeds {list(seeds)})"
+        f"price of parallelism: experiments, rounds of runs and wall seconds from the loop's first"
+        f" run until the keep ref is at the optimum (noise 0.3, at most {limit}, seeds"
+        f" {list(seeds)})"
     )
     for name, flags in (("sequential", ()), ("4 workers", ("--workers", "4"))):
         needed: list[float] = []
         waited: list[float] = []
+        waited_rounds: list[float] = []
         for seed in seeds:
             repo = scratch(root, f"opt{len(flags)}-{seed}", 0.05, 0.3)
             loop(repo, 0.0, limit, flags, seed=seed, noise_flags=())
@@ -235,19 +260,23 @@ def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None
                 ),
                 None,
             )
-            made = runs(repo)[1:]
+            made = runs(repo)[2:]  # without the baseline's two runs (made by init)
             if found is None:
                 needed.append(limit * 2)
                 waited.append(float("inf"))
+                waited_rounds.append(float("inf"))
                 continue
             needed.append(found[0])
             # Kept once its last run ended: the wall time the user waited for the optimum.
-            ended = max(end for _, end, commit in made if commit == found[1][:7])
+            ended = max(end for _, end, commit, _ in made if commit == found[1][:7])
             waited.append(ended - made[0][0])
+            waited_rounds.append(rounds(made, ended))
         shown = [n if n <= limit else f">{limit}" for n in needed]
         seconds = [f"{w:.1f}" if w != float("inf") else "never" for w in waited]
+        in_rounds = [f"{r:g}" if r != float("inf") else "never" for r in waited_rounds]
         print(
             f"  {name:12s} median {statistics.median(needed):g} experiments  {shown}; "
+            f"median {statistics.median(waited_rounds):g} rounds  {in_rounds}; "
             f"median {statistics.median(waited):.1f} s  {seconds}"
         )
 

@@ -1,22 +1,33 @@
-"""The greedy keep rule against the noise-aware one, on simulated sessions with a noisy metric.
+"""The greedy keep rule against the noise-aware one, on simulated sessions with a noisy metric:
+Gaussian noise, heavy-tailed noise (load spikes) and slow drift.
 
 Each session starts from a baseline whose true metric is 1.0 (minimized) and proposes a stream
 of candidates, each a change of known true effect on the current keep ref: most do nothing, some
-make it a little worse, a few improve it by 1, 2 or 3 sigma. Every run of a commit measures its
-true value plus Gaussian noise of standard deviation sigma. The sessions are greedy as the engine
-is: a kept candidate becomes the keep ref, and later candidates are compared with the runs that
-got it kept, so the winner's curse (a lucky keep looks better than it is) is in the comparison.
+make it a little worse, a few improve it by 1, 2 or 3 sigma. Every run measures its commit's true
+value plus noise, drawn in the order the runs are made (a run's noise depends on when it runs):
+
+- gaussian: standard deviation sigma, independent from run to run;
+- spikes: the same, and one run in twenty lands 10 to 100 sigma worse (another job's load);
+- drift: the same, plus a slow wander shared by runs close in time (an AR(1) process of standard
+  deviation 1.5 sigma whose correlation falls to 1/e over 100 runs), so that back-to-back repeats
+  agree better than runs minutes apart.
+
+The sessions are greedy as the engine is: a kept candidate becomes the keep ref, and later
+candidates are compared with the keep ref's runs, so the winner's curse (a lucky keep looks
+better than it is) is in the comparison.
 
 - greedy: one run per candidate, kept when strictly better than the best single observed value
   (``verdict.judge`` with no sigma: the plain rule, as with ``--noise off``).
-- noise-aware: ``verdict.judge`` with sigma known, run by run until it decides; the baseline is
-  run twice and the keep ref's runs are the runs that got it kept.
-- noise-aware, sigma estimated: the same, with sigma pooled by ``verdict.cautious_sigma`` from
-  the baseline's two runs and every candidate that was run more than once so far.
+- noise-aware, sigma known: ``verdict.judge`` with sigma the Gaussian part's, run by run until it
+  decides; the baseline is run twice and the keep ref's runs are the runs that got it kept.
+- noise-aware, as sessions run: sigma by ``rules.noise.session_noise`` from every run made so
+  far, the keep ref's latest runs (``rules.noise.reference_runs``) as the reference, a candidate's
+  runs back to back.
+- the same with the keep ref run again before each further run of a candidate, so that the
+  reference is recent and the keep ref's runs spread over time show the drift (the engine does
+  not do this yet: this row measures what it would buy).
 
-Both rules see the same candidates and the same noise draws, run for run.
-
-    python bench/verdicts.py            # 300 sessions x 200 candidates
+    python bench/verdicts.py            # 300 sessions x 200 candidates per kind of noise
     python bench/verdicts.py --quick    # 40 sessions x 200 candidates
 """
 
@@ -30,13 +41,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autoresearch.rules import verdict
+from autoresearch.rules import noise, verdict
 
 SIGMA = 0.005
 BASELINE = 1.0
 # Shares of the candidate stream; the remainder are null changes (true effect 0).
 HARMFUL_SHARE = 0.20  # true effect drawn uniformly from -2 to -0.5 sigma
 IMPROVEMENT_SHARES = {1: 0.05, 2: 0.05, 3: 0.05}  # true effect in sigmas -> share
+SPIKE_SHARE, SPIKE_SIGMAS = 0.05, (10.0, 100.0)
+DRIFT_SIGMAS, DRIFT_RUNS = 1.5, 100.0
+KINDS = ("gaussian", "spikes", "drift")
 
 
 @dataclass
@@ -45,8 +59,19 @@ class Session:
 
     effects: np.ndarray  # true improvement of each candidate on its keep ref, in sigmas
     sizes: np.ndarray  # 0 for null or harmful, else the improvement in sigmas
-    noise: np.ndarray  # (candidates, max runs) standard normal draws
-    baseline_noise: np.ndarray  # two standard normal draws
+    noise: np.ndarray  # the noise of the session's n-th run, in metric units
+
+
+class Clock:
+    """The session's runs in the order they are made: each takes the next noise draw."""
+
+    def __init__(self, session: Session) -> None:
+        self.noise = session.noise
+        self.made = 0
+
+    def run(self, true_value: float) -> float:
+        self.made += 1
+        return true_value + float(self.noise[self.made - 1])
 
 
 def by_size() -> dict[int, int]:
@@ -63,8 +88,7 @@ class Tally:
     candidates: int = 0
     finals: list[float] = field(default_factory=list)
 
-    def count(self, size: int, kept: bool, runs: int) -> None:
-        self.runs += runs
+    def count(self, size: int, kept: bool) -> None:
         self.candidates += 1
         if size == 0:
             self.wrong_proposed += 1
@@ -74,7 +98,23 @@ class Tally:
             self.kept_by_size[size] += kept
 
 
-def make_session(rng: np.random.Generator, candidates: int, max_runs: int) -> Session:
+def draw_noise(rng: np.random.Generator, kind: str, runs: int) -> np.ndarray:
+    drawn = rng.standard_normal(runs)
+    if kind == "spikes":
+        spiking = rng.random(runs) < SPIKE_SHARE
+        drawn[spiking] += rng.uniform(*SPIKE_SIGMAS, spiking.sum())
+    elif kind == "drift":
+        keep = float(np.exp(-1.0 / DRIFT_RUNS))
+        steps = rng.standard_normal(runs) * DRIFT_SIGMAS * np.sqrt(1 - keep**2)
+        wander = np.empty(runs)
+        wander[0] = rng.standard_normal() * DRIFT_SIGMAS
+        for i in range(1, runs):
+            wander[i] = keep * wander[i - 1] + steps[i]
+        drawn += wander
+    return drawn * SIGMA
+
+
+def make_session(rng: np.random.Generator, kind: str, candidates: int, max_runs: int) -> Session:
     kinds = rng.random(candidates)
     effects = np.zeros(candidates)
     sizes = np.zeros(candidates, dtype=int)
@@ -85,8 +125,8 @@ def make_session(rng: np.random.Generator, candidates: int, max_runs: int) -> Se
         chosen = (kinds >= edge) & (kinds < edge + share)
         effects[chosen], sizes[chosen] = size, size
         edge += share
-    noise = rng.standard_normal((candidates, max_runs))
-    return Session(effects, sizes, noise, rng.standard_normal(2))
+    # Enough draws for every candidate at its most runs, each after a run of its keep ref.
+    return Session(effects, sizes, draw_noise(rng, kind, candidates * 2 * max_runs + 4))
 
 
 # A rule takes the session and the tally, plays the session, and returns the final true metric.
@@ -94,43 +134,81 @@ Rule = Callable[[Session, Tally], float]
 
 
 def greedy(session: Session, tally: Tally) -> float:
+    clock = Clock(session)
     true_value = BASELINE
-    best = true_value + SIGMA * session.baseline_noise[0]
-    for effect, size, noise in zip(session.effects, session.sizes, session.noise, strict=True):
+    best = clock.run(true_value)
+    for effect, size in zip(session.effects, session.sizes, strict=True):
         candidate_true = true_value - effect * SIGMA
-        value = candidate_true + SIGMA * noise[0]
+        value = clock.run(candidate_true)
         plain = verdict.Evidence((value,), (best,), None, "minimize")
         kept = verdict.judge(plain).status == verdict.KEEP  # type: ignore[union-attr]
         if kept:
             true_value, best = candidate_true, value
-        tally.count(int(size), kept, 1)
+        tally.count(int(size), kept)
+    tally.runs += clock.made - 1
     return true_value
 
 
-def noise_aware(estimate: bool) -> Rule:
+def known_sigma(session: Session, tally: Tally) -> float:
+    clock = Clock(session)
+    true_value = BASELINE
+    reference = (clock.run(true_value), clock.run(true_value))
+    max_runs = verdict.DEFAULT_MAX_RUNS
+    for effect, size in zip(session.effects, session.sizes, strict=True):
+        candidate_true = true_value - effect * SIGMA
+        runs: list[float] = []
+        decision = None
+        while decision is None:
+            runs.append(clock.run(candidate_true))
+            evidence = verdict.Evidence(
+                tuple(runs), reference, SIGMA, "minimize", max_runs=max_runs
+            )
+            decision = verdict.judge(evidence)
+        kept = decision.status == verdict.KEEP
+        if kept:
+            true_value, reference = candidate_true, tuple(runs)
+        tally.count(int(size), kept)
+    tally.runs += clock.made - 2
+    return true_value
+
+
+def as_sessions_run(interleaved: bool) -> Rule:
+    """As the engine measures: the noise from every run made so far, the keep ref's latest runs as
+    the reference; ``interleaved``: each further run of a candidate after a run of its keep ref."""
+
     def play(session: Session, tally: Tally) -> float:
-        true_value = BASELINE
-        reference = tuple(true_value + SIGMA * session.baseline_noise)
-        repeats: list[tuple[float, ...]] = [reference]
-        sigma: float | None = SIGMA
-        for effect, size, noise in zip(session.effects, session.sizes, session.noise, strict=True):
-            if estimate:
-                sigma = verdict.cautious_sigma(repeats)
+        clock = Clock(session)
+        true_value, keep = BASELINE, 0
+        made = [{"commit": keep, "experiment": 0, "value": clock.run(true_value)} for _ in "ab"]
+        max_runs = verdict.DEFAULT_MAX_RUNS
+        for number, (effect, size) in enumerate(
+            zip(session.effects, session.sizes, strict=True), 1
+        ):
             candidate_true = true_value - effect * SIGMA
             runs: list[float] = []
             decision = None
             while decision is None:
-                runs.append(candidate_true + SIGMA * noise[len(runs)])
+                if runs and interleaved:
+                    made.append(
+                        {"commit": keep, "experiment": number, "value": clock.run(true_value)}
+                    )
+                runs.append(clock.run(candidate_true))
+                judged = (
+                    *made,
+                    *({"commit": number, "experiment": number, "value": v} for v in runs),
+                )
+                sigma = noise.session_noise(judged, keep)
+                reference = noise.reference_runs(made, keep, None)
                 evidence = verdict.Evidence(
-                    tuple(runs), reference, sigma, "minimize", max_runs=len(noise)
+                    tuple(runs), reference, sigma, "minimize", max_runs=max_runs
                 )
                 decision = verdict.judge(evidence)
+            made.extend({"commit": number, "experiment": number, "value": v} for v in runs)
             kept = decision.status == verdict.KEEP
             if kept:
-                true_value, reference = candidate_true, tuple(runs)
-            if len(runs) > 1:
-                repeats.append(tuple(runs))
-            tally.count(int(size), kept, len(runs))
+                true_value, keep = candidate_true, number
+            tally.count(int(size), kept)
+        tally.runs += clock.made - 2
         return true_value
 
     return play
@@ -143,7 +221,7 @@ def measure(rule: Rule, sessions: list[Session]) -> Tally:
     return tally
 
 
-def row(name: str, tally: Tally) -> str:
+def row(kind: str, name: str, tally: Tally) -> str:
     false_keeps = tally.wrong_kept / tally.wrong_proposed
     power = [
         tally.kept_by_size[size] / max(tally.proposed_by_size[size], 1)
@@ -154,6 +232,7 @@ def row(name: str, tally: Tally) -> str:
     final = statistics.median(tally.finals)
     gained = (BASELINE - final) / SIGMA
     cells = [
+        kind,
         name,
         f"{false_keeps:.1%}",
         *(f"{share:.0%}" for share in power),
@@ -164,24 +243,32 @@ def row(name: str, tally: Tally) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+RULES: dict[str, Rule] = {
+    "greedy (plain rule, `--noise off`)": greedy,
+    "noise-aware, sigma known": known_sigma,
+    "noise-aware, as sessions run": as_sessions_run(interleaved=False),
+    "noise-aware, keep ref re-run between repeats (not in the engine yet)": as_sessions_run(
+        interleaved=True
+    ),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 sessions instead of 300")
     parser.add_argument("--sessions", type=int, default=None)
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kind", choices=KINDS, action="append", help="noise (default: all)")
     args = parser.parse_args()
     count = args.sessions or (40 if args.quick else 300)
-    rng = np.random.default_rng(args.seed)
     max_runs = verdict.DEFAULT_MAX_RUNS
-    sessions = [make_session(rng, args.candidates, max_runs) for _ in range(count)]
     started = time.perf_counter()
-    rules: dict[str, Rule] = {
-        "greedy (plain rule, `--noise off`)": greedy,
-        "noise-aware (`judge`), sigma known": noise_aware(estimate=False),
-        "noise-aware (`judge`), sigma estimated": noise_aware(estimate=True),
-    }
-    rows = [row(name, measure(rule, sessions)) for name, rule in rules.items()]
+    rows = []
+    for kind in args.kind or KINDS:
+        rng = np.random.default_rng(args.seed)
+        sessions = [make_session(rng, kind, args.candidates, max_runs) for _ in range(count)]
+        rows += [row(kind, name, measure(rule, sessions)) for name, rule in RULES.items()]
     nulls = 1 - HARMFUL_SHARE - sum(IMPROVEMENT_SHARES.values())
     improvements = ", ".join(
         f"{share:.0%} at {size} sigma" for size, share in IMPROVEMENT_SHARES.items()
@@ -189,14 +276,16 @@ def main() -> int:
     print(
         f"{count} sessions x {args.candidates} candidates, sigma {SIGMA}, baseline {BASELINE}"
         f" (minimize); {nulls:.0%} null, {HARMFUL_SHARE:.0%} harmful (-0.5 to -2 sigma),"
-        f" {improvements}; alpha {verdict.ALPHA}, first-run bar {verdict.FIRST_RUN_BAR} sigma,"
-        f" max runs {max_runs}, seed {args.seed}\n"
+        f" {improvements}; spikes: {SPIKE_SHARE:.0%} of runs {SPIKE_SIGMAS[0]:g} to"
+        f" {SPIKE_SIGMAS[1]:g} sigma worse; drift: {DRIFT_SIGMAS:g} sigma over about"
+        f" {DRIFT_RUNS:g} runs; alpha {verdict.ALPHA}, first-run bar {verdict.FIRST_RUN_BAR}"
+        f" sigma, max runs {max_runs}, seed {args.seed}\n"
     )
     print(
-        "| rule | false keeps | power 1σ | power 2σ | power 3σ | keeps that were real "
+        "| noise | rule | false keeps | power 1σ | power 2σ | power 3σ | keeps that were real "
         "| final true metric (median) | runs per candidate |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\n{time.perf_counter() - started:.1f} s")
     return 0

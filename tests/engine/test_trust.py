@@ -52,11 +52,12 @@ def test_the_baseline_runs_twice_and_status_shows_the_noise(repo: Path, noisy: C
     assert "noise: sigma" in noisy("status").stdout
 
 
-def test_clearly_worse_is_discarded_after_one_run(repo: Path, noisy: Cli) -> None:
+def test_clearly_worse_is_discarded_once_a_second_run_agrees(repo: Path, noisy: Cli) -> None:
+    # One run this far outside the noise could be a load spike: it is measured once more.
     set_true(repo, 1.2)
     result = noisy("try", "-m", "much worse")
-    assert result.stdout.startswith("discard") and "after 1 run" in result.stdout
-    assert rows(repo)[-1]["runs"] == "1"
+    assert result.stdout.startswith("discard") and "after 2 runs" in result.stdout
+    assert rows(repo)[-1]["runs"] == "2"
 
 
 def test_a_real_improvement_is_confirmed_with_more_runs(repo: Path, noisy: Cli) -> None:

@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
+from autoresearch.rules.noise import reference_runs, session_noise
+from autoresearch.rules.spread import robust_sigma
 from autoresearch.rules.verdict import (
     DISCARD,
     KEEP,
     Evidence,
+    cautious_sigma,
     estimate_sigma,
     judge,
 )
@@ -224,3 +227,75 @@ def test_noise_is_rarely_kept_where_the_greedy_rule_keeps_it_often() -> None:
     assert judged <= 0.10
     assert greedy >= 0.08
     assert greedy >= 3 * judged
+
+
+# ----- runs far outside the noise: a load spike is a reason to measure again ----------------
+
+
+def test_a_first_run_far_outside_the_noise_is_measured_again_not_discarded() -> None:
+    # 20 sigmas worse: a load spike far more often than a change that bad.
+    assert judge(noisy((1.2,))) is None
+
+
+def test_a_spike_among_a_good_candidates_runs_is_set_aside_and_it_is_kept() -> None:
+    assert judge(noisy((1.25, 0.975))) is None  # one typical run left: it must be confirmed
+    decision = judge(noisy((1.25, 0.975, 0.985)))
+    assert decision is not None
+    assert (decision.status, decision.runs) == (KEEP, 3)
+    assert decision.mean == pytest.approx(0.98)  # the typical runs' mean
+    assert decision.reason.startswith("better by 0.02 (lower bound 0.00")
+    assert decision.reason.endswith("2 runs); 1 run far outside the noise set aside")
+
+
+def test_a_change_that_is_really_far_worse_is_discarded_once_a_second_run_agrees() -> None:
+    decision = judge(noisy((1.2, 1.21)))
+    assert decision is not None
+    assert (decision.status, decision.runs) == (DISCARD, 2)
+    assert "set aside" not in decision.reason
+
+
+def test_with_no_run_left_a_run_far_outside_the_noise_is_judged_as_it_is() -> None:
+    worse = judge(noisy((1.2,), max_runs=1))
+    assert worse is not None and worse.status == DISCARD
+    assert worse.reason == "worse by 0.2 after 1 run"
+    far_better = judge(noisy((0.8,), max_runs=1))
+    assert far_better is not None and far_better.status == KEEP
+
+
+def test_a_spike_in_the_keep_refs_runs_does_not_move_its_reference() -> None:
+    # Against (1.0, 1.0, 1.3) as measured, 1.0 would look 0.1 better; the spike is set aside.
+    decision = judge(noisy((1.0, 1.0), reference=(1.0, 1.3, 1.0)))
+    assert decision is not None and decision.status == DISCARD
+
+
+def test_the_noise_estimate_is_not_inflated_by_one_spike() -> None:
+    steady = [(1.0, 1.01)] * 9
+    assert robust_sigma([*steady, (1.0, 2.0)]) == pytest.approx(robust_sigma(steady))
+    assert cautious_sigma([*steady, (1.0, 2.0)]) < 0.02  # a standard deviation says 0.24
+    assert robust_sigma([(1.0,), (2.0,)]) is None
+    assert robust_sigma([(0.5, 0.5), (0.7, 0.7, 0.7)]) == 0.0
+
+
+def test_a_coarsely_printed_metric_that_mostly_repeats_itself_is_still_noisy() -> None:
+    sigma = robust_sigma([(1.0, 1.0), (1.0, 1.0), (2.0, 2.01)])
+    assert sigma is not None and sigma > 0
+
+
+def run_of(commit: str, experiment: int, value: float) -> dict[str, Any]:
+    return {"commit": commit, "experiment": experiment, "value": value}
+
+
+def test_the_keep_refs_runs_minutes_apart_show_the_drift_back_to_back_repeats_miss() -> None:
+    back_to_back = [run_of(f"c{i}", i, v) for i in range(2, 8) for v in (1.0 + i, 1.001 + i)]
+    drifting = [run_of("keep", 1, 1.0), run_of("keep", 1, 1.001)]
+    drifting += [run_of("keep", 4, 1.03), run_of("keep", 7, 0.98)]
+    pooled = session_noise(back_to_back + drifting[:2], "keep")
+    assert pooled is not None and pooled < 0.002
+    with_drift = session_noise(back_to_back + drifting, "keep")
+    assert with_drift is not None and with_drift > 0.01
+
+
+def test_the_reference_is_the_keep_refs_latest_runs() -> None:
+    runs = [run_of("keep", n, float(n)) for n in range(1, 7)] + [run_of("other", 7, 9.0)]
+    assert reference_runs(runs, "keep", None) == (3.0, 4.0, 5.0, 6.0)
+    assert reference_runs([], "keep", 2.5) == (2.5,)

@@ -99,7 +99,7 @@ def measure_and_judge(
     first_measurement = best is None
     evidence = dict(
         reference=reference_runs(runs, keep, best),
-        sigma=noise_sigma(settings, runs),
+        sigma=noise_sigma(settings, runs, keep),
         direction=settings.direction,
         min_delta=settings.parsed.min_delta.of(baseline),
         max_runs=max(1, settings.repeats),
@@ -154,6 +154,8 @@ def measure_and_judge(
         if decided is not None:
             break
     metrics = {name: total / len(values) for name, total in sums.items()}
+    if decided.mean is not None:  # the runs the verdict rests on, spikes set aside
+        metrics[settings.metric] = decided.mean
     if not first_measurement:
         decided = apply_constraints(settings, decided, metrics)
     measured = Measurement(decided, tuple(values), metrics, seconds, log=log)

@@ -18,11 +18,17 @@ repeated runs of the same commit), the rule is noise-aware:
   run would stay below --min-delta.
 - Without a complexity cost, a change that removes more lines than it adds and is not confirmed
   better is still kept when its mean is no worse than the keep ref's (equal and simpler).
+- A run far outside the noise is a reason to measure again, not a verdict: a candidate's run
+  more than ``WILD_SIGMAS`` sigmas from the keep ref's mean that no other run of the candidate
+  comes that near is set aside (a load spike, not the change), and the candidate is run again
+  while runs are left. A keep ref's run that none of its other runs comes near is set aside too,
+  once it has three. Set-aside runs count against the runs allowed.
 - With no noise (sigma unknown or zero) this is the plain rule, on one run, with --min-delta and
   the complexity charge applied to the gain.
 
-``estimate_sigma`` pools the noise from repeated runs of the same commits (``--min-delta`` is
-read once, as ``settings.Amount``).
+``cautious_sigma`` pools the noise from repeated runs of the same commits robustly (see
+``spread``); ``estimate_sigma`` is the plain pooled standard deviation. (``--min-delta`` is read
+once, as ``settings.Amount``.)
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from autoresearch.rules import stats
+from autoresearch.rules import spread, stats
 from autoresearch.rules.stats import normal_cdf, normal_quantile, t_quantile
 
 KEEP, DISCARD, CRASH = "keep", "discard", "crash"
@@ -47,6 +53,9 @@ DEFAULT_MAX_RUNS = 4
 # In standard errors: the benefit of the doubt a candidate gets before it is given up on. Without
 # it, one unlucky second run ends real gains that two more runs would have confirmed.
 FUTILITY_ALLOWANCE = 1.0
+# In sigmas: how far from the keep ref, with no other run of its commit near it, a run must land
+# to be taken for a spike. Gaussian noise goes that far about once in two million runs.
+WILD_SIGMAS = 5.0
 
 
 def _z_alpha() -> float:
@@ -74,6 +83,7 @@ class Evidence(NamedTuple):
     complexity_cost: float = 0.0
     lines_added: int = 0
     lines_removed: int = 0
+    set_aside: int = 0  # runs of the candidate left out of ``candidate`` as far outside the noise
 
     @property
     def net_lines(self) -> int:
@@ -125,7 +135,8 @@ def _still_plausible(evidence: Evidence, measures: _Measures) -> bool:
     sigma = evidence.sigma or 0.0
     if runs == 1:
         return measures.effective >= measures.bar + FIRST_RUN_BAR * sigma
-    final_error = sigma * math.sqrt(1 / evidence.max_runs + 1 / len(evidence.reference))
+    final_runs = max(1, evidence.max_runs - evidence.set_aside)
+    final_error = sigma * math.sqrt(1 / final_runs + 1 / len(evidence.reference))
     hoped_for_gain = measures.effective + FUTILITY_ALLOWANCE * final_error
     margin = _z_alpha() * final_error if final_error else 0.0
     return hoped_for_gain - margin >= measures.bar
@@ -138,7 +149,7 @@ def _status(evidence: Evidence, charge_per_line: float, bar: float) -> str | Non
     enough_runs = runs >= min(MIN_RUNS_TO_KEEP, evidence.max_runs) or not evidence.noisy
     if _confirmed(measures) and enough_runs:
         return KEEP
-    can_run_again = evidence.noisy and runs < evidence.max_runs
+    can_run_again = evidence.noisy and runs + evidence.set_aside < evidence.max_runs
     if can_run_again and _still_plausible(evidence, measures):
         return None
     if _equal_and_simpler(evidence, measures):
@@ -161,9 +172,15 @@ def judge(evidence: Evidence) -> Verdict | None:
     None is only ever returned while the candidate has fewer than ``max_runs`` runs.
     """
     _check(evidence)
+    all_runs = len(evidence.candidate)
+    typical = without_wild_runs(evidence)
+    if not typical.candidate and all_runs < evidence.max_runs:
+        return None
+    # With no run left to take, every run far outside the noise is judged as it is.
+    evidence = typical if typical.candidate else evidence._replace(reference=typical.reference)
     runs = len(evidence.candidate)
     mean = stats.mean(evidence.candidate)
-    spread = stats.stdev(evidence.candidate) if runs > 1 else None
+    scatter = stats.stdev(evidence.candidate) if runs > 1 else None
     charge, bar = evidence.complexity_cost, evidence.min_delta
     status = _status(evidence, charge, bar)
     if status is None:
@@ -179,7 +196,26 @@ def judge(evidence: Evidence) -> Verdict | None:
         reason = _noisy_reason(evidence, measures, status)
     else:
         reason = _plain_reason(measures, status)
-    return Verdict(status, reason, mean, runs, spread, complexity_decided)
+    if evidence.set_aside:
+        reason += f"; {_runs(evidence.set_aside)} far outside the noise set aside"
+    return Verdict(status, reason, mean, all_runs, scatter, complexity_decided)
+
+
+def without_wild_runs(evidence: Evidence) -> Evidence:
+    """The evidence with the runs far outside the noise set aside (see the module's rule)."""
+    if not evidence.noisy:
+        return evidence
+    reach = WILD_SIGMAS * (evidence.sigma or 0.0)
+    reference = spread.typical_runs(evidence.reference, reach)
+    center = stats.mean(reference)
+    runs = evidence.candidate
+    kept = tuple(
+        value
+        for i, value in enumerate(runs)
+        if abs(value - center) <= reach or not spread.uncorroborated(runs, i, reach)
+    )
+    set_aside = evidence.set_aside + len(runs) - len(kept)
+    return evidence._replace(candidate=kept, reference=reference, set_aside=set_aside)
 
 
 def _check(evidence: Evidence) -> None:
@@ -264,14 +300,14 @@ def estimate_sigma(groups: Sequence[Sequence[float]]) -> float | None:
 
 
 def cautious_sigma(groups: Sequence[Sequence[float]]) -> float | None:
-    """``estimate_sigma`` widened while it rests on few runs.
+    """``spread.robust_sigma`` widened while it rests on few runs.
 
     Two runs that happen to agree give a sigma far too small, and then noise looks significant.
     Scaling by Student's t over the normal quantile at the rule's level, for the estimate's
     degrees of freedom, makes the rule's z-test a t-test: 2.4x wider on one degree of freedom,
     1.07x on ten, and the plain estimate in the limit.
     """
-    sigma = estimate_sigma(groups)
+    sigma = spread.robust_sigma(groups)
     if not sigma:
         return sigma
     degrees = sum(len(group) - 1 for group in groups if len(group) > 1)

@@ -1,0 +1,68 @@
+"""`try` on a noisy metric: one run far outside the noise is measured again, not judged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support import Cli, git, ledger_rows
+
+# Prints VALUE plus the next of the offsets the test planned, one per run, counting its runs in
+# a file beside the plan: the test decides, run by run, what the metric shows.
+NOISY_TRAIN = """\
+import json, pathlib
+VALUE = {value}
+plan = pathlib.Path({plan!r})
+count = pathlib.Path({plan!r} + ".count")
+made = int(count.read_text()) if count.exists() else 0
+count.write_text(str(made + 1))
+print(f"val_bpb: {{VALUE + json.loads(plan.read_text())[made]:.6f}}")
+"""
+
+
+def noisy_project(tmp_path: Path, repo: Path, offsets: list[float]) -> Path:
+    plan = tmp_path / "offsets.json"
+    plan.write_text(json.dumps(offsets))
+    (repo / "train.py").write_text(NOISY_TRAIN.format(value=1.0, plan=str(plan)))
+    git(repo, "commit", "-qam", "a noisy metric")
+    return plan
+
+
+def test_a_load_spike_on_a_good_candidates_first_run_is_measured_again_and_kept(
+    tmp_path: Path, repo: Path, cli: Cli
+) -> None:
+    # The baseline twice (noise of about 0.002), then the candidate: one spike 0.5 worse, then
+    # two runs 0.05 better than the baseline.
+    plan = noisy_project(tmp_path, repo, [0.0, 0.002, 0.5, 0.0, 0.001])
+    assert cli.init().returncode == 0
+    text = (repo / "train.py").read_text()
+    (repo / "train.py").write_text(text.replace("VALUE = 1.0", "VALUE = 0.95"))
+
+    result = cli("try", "-m", "faster", "--json")
+
+    assert result.returncode == 0, result.stderr
+    experiment = json.loads(result.stdout)
+    assert experiment["status"] == "keep", experiment["reason"]
+    assert experiment["reason"].endswith("; 1 run far outside the noise set aside")
+    assert experiment["value"] == pytest.approx(0.9505)  # the mean of the runs within the noise
+    assert (Path(str(plan) + ".count")).read_text() == "5"  # every planned run was made
+    row = ledger_rows(repo)[-1]
+    assert (row["status"], row["runs"]) == ("keep", "3")
+
+
+def test_a_candidate_that_is_far_worse_run_after_run_is_still_discarded(
+    tmp_path: Path, repo: Path, cli: Cli
+) -> None:
+    noisy_project(tmp_path, repo, [0.0, 0.002, 0.0, 0.001])
+    assert cli.init().returncode == 0
+    text = (repo / "train.py").read_text()
+    (repo / "train.py").write_text(text.replace("VALUE = 1.0", "VALUE = 1.5"))
+
+    result = cli("try", "-m", "slower", "--json")
+
+    assert result.returncode == 0, result.stderr
+    experiment = json.loads(result.stdout)
+    assert experiment["status"] == "discard"
+    assert "set aside" not in experiment["reason"]
+    assert ledger_rows(repo)[-1]["runs"] == "2"  # measured again once, then judged
