@@ -208,17 +208,7 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
             job.confine,
         )
         place = job.executor or LocalExecutor(job.repo)
-        # With a trusted evaluation, nothing the run prints is read as a metric.
-        read_from_run = {} if job.settings.eval else job.patterns
-        if job.settings.eval:
-            clear_outputs(evaluation_job(job))
-        result, readings, crash = run_and_read(place, request, read_from_run, Watch(started, tick))
-        if job.settings.eval and crash is None:
-            evaluation = request._replace(
-                command=job.settings.eval, log_path=log_path[: -len(".log")] + ".eval.log"
-            )
-            readings, crash = run_evaluation(job, evaluation, job.patterns)
-            crash = None if crash is None else f"evaluation: {crash}"
+        result, readings, crash = run_and_score(job, place, request, Watch(started, tick))
     written = sorted(writes.touched)
     crash = (
         check_protected(job, "during the run")
@@ -226,6 +216,23 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
         or crash
     )
     return RunOutcome(readings, crash, result.seconds, result.interrupted)
+
+
+def run_and_score(
+    job: MeasureJob, place: Executor, request: RunRequest, watch: Watch
+) -> tuple[Ran, dict[str, Reading], str | None]:
+    """The run and its metrics: read from its log or, with a trusted evaluation, from the
+    evaluation's output alone (nothing the run prints is read as a metric)."""
+    if not job.settings.eval:
+        return run_and_read(place, request, job.patterns, watch)
+    clear_outputs(evaluation_job(job))
+    result, _, crash = run_and_read(place, request, {}, watch)
+    if crash is not None:
+        return result, {}, crash
+    log_path = request.log_path[: -len(".log")] + ".eval.log"
+    evaluation = request._replace(command=job.settings.eval, log_path=log_path)
+    readings, crash = run_evaluation(job, evaluation, job.patterns)
+    return result, readings, None if crash is None else f"evaluation: {crash}"
 
 
 def run_evaluation(
