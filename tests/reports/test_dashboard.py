@@ -14,12 +14,8 @@ import pytest
 from report_support import OURS_COLUMNS, OURS_ROWS, png_size, write_rows
 from support import EVENT_DEADLINE
 
-from autoresearch.reports.dashboard import (
-    LOG_TAIL_MAX_BYTES,
-    create_dashboard_server,
-    serve_dashboard,
-    tail_lines,
-)
+from autoresearch.reports.dashboard import create_dashboard_server, serve_dashboard
+from autoresearch.reports.dashboard_files import LOG_TAIL_MAX_BYTES, tail_lines
 from autoresearch.store.files import SessionFiles
 from autoresearch.store.ledger import append_row
 

@@ -9,13 +9,10 @@ ledger (up to its last complete line, since the loop may be appending to it at t
 from __future__ import annotations
 
 import contextlib
-import io
 import json
-import os
-import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 from autoresearch.engine.inflight import worker_states
 from autoresearch.errors import UserError
 from autoresearch.reports.audit_note import audit_verdict, latest_audit
+from autoresearch.reports.dashboard_files import (
+    read_complete_ledger,
+    read_inflight,
+    short_commit,
+)
 from autoresearch.reports.dashboard_page import PAGE
 from autoresearch.reports.plot import plot_png
 from autoresearch.reports.summary import (
@@ -36,107 +38,13 @@ from autoresearch.reports.summary import (
     summarize,
 )
 from autoresearch.store import git
-from autoresearch.store.files import INFLIGHT_FILE, SessionFiles
-from autoresearch.store.ledger import Ledger, parse_lines, parse_number
+from autoresearch.store.files import SessionFiles
+from autoresearch.store.ledger import Ledger
 
-LOG_TAIL_LINES = 40
-# A commit as every other view shows it.
-SHORT_HASH = 7
-# A log line can be arbitrarily long (progress bars without newlines); never read more than this.
-LOG_TAIL_MAX_BYTES = 256 * 1024
 DEFAULT_ROW_LIMIT = 1000
 PROBLEMS_SHOWN = 20
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 LedgerKey = tuple[int, int]
-
-
-def read_complete_ledger(path: Path) -> Ledger:
-    """The ledger up to its last newline: a row still being written is not a row yet."""
-    with open(path, "rb") as handle:
-        data = handle.read()
-    complete = data[: data.rfind(b"\n") + 1]
-    text = complete.decode("utf-8", errors="replace")
-    return parse_lines(io.StringIO(text, newline=""), path)
-
-
-def tail_lines(path: Path, count: int = LOG_TAIL_LINES) -> list[str]:
-    """The last ``count`` lines of a file, read backwards from its end."""
-    with open(path, "rb") as handle:
-        end = handle.seek(0, io.SEEK_END)
-        start = end
-        chunk = b""
-        while start > 0 and chunk.count(b"\n") <= count and end - start < LOG_TAIL_MAX_BYTES:
-            step = min(8192, start)
-            start -= step
-            handle.seek(start)
-            chunk = handle.read(step) + chunk
-    text = chunk.decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    if start > 0:
-        lines = lines[1:]  # the first one is cut somewhere in its middle
-    if lines and lines[-1] == "":
-        lines.pop()
-    # A progress bar redraws its line with carriage returns: only the last drawing shows.
-    cleaned = [ANSI_ESCAPE.sub("", line).rstrip("\r").split("\r")[-1] for line in lines]
-    return cleaned[-count:]
-
-
-def read_inflight(files: SessionFiles, now: float) -> dict[str, Any] | None:
-    """The experiment in flight, or None when there is none (or its file is mid-write)."""
-    try:
-        data = json.loads((Path(files.dir) / INFLIGHT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    started = parse_number(str(data.get("started", "")))
-    budget = parse_number(str(data.get("budget", "")))
-    elapsed = max(0.0, now - started) if started is not None else None
-    inflight: dict[str, Any] = {
-        "experiment": data.get("experiment"),
-        "commit": str(data.get("commit") or "")[:SHORT_HASH],
-        "description": str(data.get("description") or ""),
-        "started": started,
-        "budget": budget,
-        "elapsed": elapsed,
-        "fraction": elapsed / budget if elapsed is not None and budget else None,
-        "log": None,
-        "log_tail": [],
-    }
-    log = run_log(files, data)
-    if log is not None:
-        inflight["log"] = os.path.relpath(log, files.repo)
-        try:
-            inflight["log_tail"] = tail_lines(Path(log))
-        except OSError as error:
-            inflight["log_tail"] = [f"(log not readable: {error.strerror or error})"]
-    return inflight
-
-
-def run_log(files: SessionFiles, inflight: dict[str, Any]) -> str | None:
-    """The log of the run in flight: named by the session's own scheme from its experiment,
-    commit and run, never a path read from the file, and served only when it resolves to a file
-    in the session's log folder (a symlink planted there leads nowhere)."""
-    number, commit, run = inflight.get("experiment"), inflight.get("commit"), inflight.get("run")
-    if not isinstance(number, int) or not isinstance(commit, str):
-        return None
-    if not re.fullmatch(r"[0-9a-f]{7,64}", commit) or number < 0:
-        return None
-    index = run if isinstance(run, int) and run >= 0 else 0
-    log = files.archived_log(number, commit, f".run{index + 1}" if index else "")
-    folder = os.path.realpath(files.logs)
-    resolved = os.path.realpath(log)
-    if os.path.dirname(resolved) != folder or not os.path.isfile(resolved):
-        return None
-    return resolved
-
-
-def _short_commit(worker: Mapping[str, Any]) -> dict[str, Any]:
-    shown = dict(worker)
-    if isinstance(shown.get("commit"), str):
-        shown["commit"] = shown["commit"][:SHORT_HASH]
-    return shown
 
 
 class _Snapshot(NamedTuple):
@@ -208,7 +116,7 @@ class Dashboard:
             "problems": [],
             "summary": None,
             "inflight": read_inflight(self.files, now),
-            "workers": [_short_commit(worker) for worker in worker_states(self.workers_path)],
+            "workers": [short_commit(worker) for worker in worker_states(self.workers_path)],
             "audit": self.audit(),
             "continues": continues_note(self.facts) or None,
         }
