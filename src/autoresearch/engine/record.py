@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from autoresearch.engine.session import Session, SessionMeta
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import Settings
-from autoresearch.store import journal
+from autoresearch.store import git, journal
 from autoresearch.store.files import LEDGER_FILE, lock_holder, read_json
 from autoresearch.store.ledger import Ledger, parse_lines
 
@@ -52,8 +52,11 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
         return []  # begun by an earlier version, or killed before its first entry
     found: list[str] = []
     growing = inflight is not None
-    # One experiment in flight, or several (a parallel loop): each may have moved the keep ref.
+    # One experiment in flight, or several (a parallel loop); {}: a command between its writes.
     records = [inflight] if isinstance(inflight, Mapping) else list(inflight or ())
+    known, unknown = vouched(session, [r for r in records if r])
+    found += [_not_in_flight(r) for r in unknown]
+    growing = growing and (bool(known) or not unknown)  # only the tool's own may grow them
     stored: journal.Recorded | None = None
 
     def recorded() -> journal.Recorded:
@@ -69,7 +72,9 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
         found.append(_row_change(LEDGER_FILE, ledger_bytes, recorded().ledger, header=True))
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
-    allowed = {tip.keep} | {str(r["commit"]) for r in records if r.get("commit")}
+    # Killed between an experiment's entry and the keep ref's move, the ref is still where
+    # that experiment began.
+    allowed = {tip.keep} | {str(begun["keep"]) for begun in known.values()}
     if keep is None:
         found.append("the keep ref was deleted outside autoresearch")
     elif keep not in allowed:
@@ -78,6 +83,54 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
             f"(the record has {tip.keep[:7]})"
         )
     return found
+
+
+def vouched(
+    session: Session, records: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """Of what in-flight files hold, by experiment number the record's begin entry of each one
+    the record has in flight, and the others.
+
+    A file is the tool's when it names the begin entry the tool added to the record before
+    writing it, for the same experiment and commit, and that experiment has no entry after it
+    but, at most, the record's last (a kill after the entry, before the file went). Anyone can
+    write a file; an entry can be forged only by rewriting the record, which its check names.
+    """
+    if not records:
+        return {}, []
+    try:
+        entries = journal.identified_history(session.repo, session.tag)
+    except git.GitError:  # no record: nothing is in flight by it
+        entries = []
+    at = {commit: index for index, (commit, _) in enumerate(entries)}
+    known: dict[int, Mapping[str, Any]] = {}
+    unknown: list[Mapping[str, Any]] = []
+    for inflight in records:
+        index = at.get(str(inflight.get("entry")), -1)
+        begun = entries[index][1] if index >= 0 else {}
+        number = begun.get("experiment")
+        finished_before_last = any(
+            entry.get("kind") == "experiment" and entry.get("experiment") == number
+            for _, entry in entries[index + 1 : -1]
+        )
+        if (
+            begun.get("kind") == "begin"
+            and number == inflight.get("experiment")
+            and begun.get("commit") == inflight.get("commit")
+            and not finished_before_last
+        ):
+            known[int(number)] = begun
+        else:
+            unknown.append(inflight)
+    return known, unknown
+
+
+def _not_in_flight(inflight: Mapping[str, Any]) -> str:
+    commit = str(inflight.get("commit") or "")[:7]
+    return (
+        f"an in-flight file names experiment {inflight.get('experiment')} ({commit}), which "
+        "the session's record does not have in flight"
+    )
 
 
 def check(session: Session, inflight: InFlight = None) -> None:
