@@ -13,8 +13,9 @@ from support import Cli, git, ledger_rows, write_train
 from autoresearch.store import git as store_git
 
 
-def plant_programs(repo: Path, marks: Path) -> None:
-    """Every program a repository can name, each leaving a mark when it runs."""
+def plant_programs(repo: Path, marks: Path, included: bool = False) -> None:
+    """Every program a repository can name, each leaving a mark when it runs (``included``: in
+    a file of the agent's that ``.git/config`` includes)."""
     marks.mkdir()
     hooks = repo / ".git" / "planted-hooks"
     hooks.mkdir()
@@ -42,21 +43,28 @@ def plant_programs(repo: Path, marks: Path) -> None:
         "merge.planted.driver": f"sh -c 'touch {marks}/merge; false'",
         "commit.gpgSign": "true",
         "gpg.program": f"sh -c 'touch {marks}/gpg; false'",
+        "core.pager": f"sh -c 'touch {marks}/pager; cat'",
+        "core.editor": f"sh -c 'touch {marks}/editor'",
+        "sequence.editor": f"sh -c 'touch {marks}/sequence-editor'",
     }
+    where = ("--file", str(marks.parent / "agent.gitconfig")) if included else ()
     for key, value in config.items():
-        git(repo, "config", key, value)
+        git(repo, "config", *where, key, value)
+    if included:
+        git(repo, "config", "include.path", where[1])
     attributes = repo / ".git" / "info" / "attributes"
     attributes.parent.mkdir(exist_ok=True)
     attributes.write_text("* filter=planted diff=planted merge=planted\n")
 
 
+@pytest.mark.parametrize("included", [False, True], ids=["in .git/config", "in an included file"])
 @pytest.mark.parametrize("where", [(), ("--in-worktree",)], ids=["in place", "in a worktree"])
 def test_try_runs_none_of_the_programs_the_repository_names(
-    repo: Path, cli: Cli, tmp_path: Path, where: tuple[str, ...]
+    repo: Path, cli: Cli, tmp_path: Path, where: tuple[str, ...], included: bool
 ) -> None:
     assert cli.init().returncode == 0
     marks = tmp_path / "marks"
-    plant_programs(repo, marks)
+    plant_programs(repo, marks, included)
     write_train(repo, 0.8)
     kept = cli("try", "-m", "better", *where)
     write_train(repo, 0.9)

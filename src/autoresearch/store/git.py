@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
-from autoresearch.store.git_process import GitError, Pending, argv, git, start
+from autoresearch.store.git_process import GitError, Pending, argv, environment, git, start
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -28,6 +28,7 @@ def _rev_parse(path: StrPath, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv(path, "rev-parse", *args),
         cwd=path,
+        env=environment(),
         capture_output=True,
         encoding="utf-8",
         errors="surrogateescape",
@@ -80,7 +81,10 @@ def resolve(repo: StrPath, revision: str) -> str | None:
 
 def is_ref_format(repo: StrPath, ref: str) -> bool:
     """Whether git accepts ``ref`` as the name of a ref, by its own rules."""
-    return subprocess.run(argv(repo, "check-ref-format", ref), capture_output=True).returncode == 0
+    checked = subprocess.run(
+        argv(repo, "check-ref-format", ref), env=environment(), capture_output=True
+    )
+    return checked.returncode == 0
 
 
 def branch_exists(repo: StrPath, branch: str) -> bool:
@@ -159,6 +163,7 @@ def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
         argv(repo, "merge-base", "--is-ancestor", ancestor, descendant),
         cwd=repo,
+        env=environment(),
         capture_output=True,
         start_new_session=True,
     )
@@ -171,6 +176,7 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     result = subprocess.run(
         argv(repo, "apply", "-R", "--index"),
         cwd=repo,
+        env=environment(),
         input=patch,
         text=True,
         capture_output=True,
