@@ -38,6 +38,7 @@ def plant_programs(repo: Path, marks: Path, included: bool = False) -> None:
         "filter.planted.clean": f"sh -c 'touch {marks}/clean; cat'",
         "filter.planted.smudge": f"sh -c 'touch {marks}/smudge; cat'",
         "diff.planted.textconv": f"sh -c 'touch {marks}/textconv; true'",
+        "diff.planted.binary": "true",
         "diff.planted.command": f"sh -c 'touch {marks}/external-diff'",
         "diff.external": f"sh -c 'touch {marks}/diff-external'",
         "merge.planted.driver": f"sh -c 'touch {marks}/merge; false'",
@@ -82,10 +83,20 @@ def test_line_counts_are_taken_on_the_bytes_git_stores(repo: Path, tmp_path: Pat
     )
     git(repo, "commit", "-qam", "thirty more lines")
     tip = git(repo, "rev-parse", "HEAD")
-    # A textconv that shows every file as empty would make the change look like no change.
+    (repo / "weights.bin").write_bytes(b"\0\1\2\n" * 40)
+    git(repo, "add", "weights.bin")
+    git(repo, "commit", "-qm", "binary")
+    weights = git(repo, "rev-parse", "HEAD")
+    # A textconv that shows every file as empty, or a driver or attribute that calls it
+    # binary, would make the change look like no change.
     plant_programs(repo, tmp_path / "marks")
-    with store_git.start_line_counts(repo, base, tip) as counting:
-        assert store_git.line_counts(counting) == (30, 0)
+    for attributes in ("* binary\n", "* -diff\n", "* filter=planted diff=planted merge=planted\n"):
+        (repo / ".git" / "info" / "attributes").write_text(attributes)
+        with store_git.start_line_counts(repo, base, tip) as counting:
+            assert store_git.line_counts(counting) == (30, 0), attributes
+    # A file binary by its bytes still does not count.
+    with store_git.start_line_counts(repo, tip, weights) as counting:
+        assert store_git.line_counts(counting) == (0, 0)
     assert "extra_29" in store_git.diff(str(repo), base, tip)
     assert list((tmp_path / "marks").iterdir()) == []
 

@@ -277,6 +277,9 @@ def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
         "--no-renames",
         "--no-ext-diff",
         "--no-textconv",
+        # Every file as text: an attribute (`binary`, `-diff`, a driver's `binary = true`) in a
+        # file an agent can write would otherwise hide a text file's lines.
+        "--text",
         base,
         tip,
     )
@@ -284,18 +287,22 @@ def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
 
 def line_counts(started: Pending) -> tuple[int, int]:
     """Lines of code added and removed from base to tip, from ``start_line_counts``: blank
-    and comment lines do not count, nor do binary files."""
+    and comment lines do not count, nor do binary files (by their bytes, as git tells them: a
+    changed line holds a NUL), whatever the attributes say."""
     added = removed = 0
-    for line in started.output().splitlines():
-        if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+    for file_diff in ("\n" + started.output()).split("\ndiff --git ")[1:]:
+        if "\0" in file_diff:
             continue
-        code = line[1:].strip()
-        if not code or code.startswith(_COMMENT_STARTS):
-            continue
-        if line[0] == "+":
-            added += 1
-        else:
-            removed += 1
+        for line in file_diff.splitlines():
+            if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+                continue
+            code = line[1:].strip()
+            if not code or code.startswith(_COMMENT_STARTS):
+                continue
+            if line[0] == "+":
+                added += 1
+            else:
+                removed += 1
     return added, removed
 
 

@@ -8,7 +8,8 @@ shrinks a diff's line count) or run code outside any time limit. Every git proce
 starts carries ``-c`` overrides that switch each of them off; diffs are also asked for with
 ``--no-ext-diff --no-textconv``, so that line counts are taken on the bytes git stores.
 
-Drivers are named by the user (``[filter "lfs"]``): their names are read from the repository's
+A diff driver that declares files binary is overridden too. Drivers are named by the user
+(``[filter "lfs"]``): their names are read from the repository's
 configuration files, again whenever one of them changes.
 """
 
@@ -53,7 +54,7 @@ _GIT_VARIABLES_KEPT = frozenset(
 _ELSEWHERE = re.compile(r"^core\.(worktree|bare)$", re.I)
 # A section that names a driver: [filter "name"], or the older [filter.name].
 _DRIVER_SECTION = re.compile(
-    r'^\s*\[\s*(filter|merge)\s*(?:"((?:[^"\\]|\\.)*)"|\.([^\]\s]+))\s*\]', re.I | re.M
+    r'^\s*\[\s*(filter|merge|diff)\s*(?:"((?:[^"\\]|\\.)*)"|\.([^\]\s]+))\s*\]', re.I | re.M
 )
 _INCLUDE_SECTION = re.compile(r"^\s*\[\s*include(?:if)?\b", re.I | re.M)
 _cache: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {}
@@ -103,6 +104,8 @@ def overrides(repo: StrPath) -> tuple[str, ...]:
         if kind == "filter":
             for key in ("clean=", "smudge=", "process=", "required=false"):
                 args += ["-c", f"filter.{name}.{key}"]
+        elif kind == "diff":  # a driver that calls a text file binary would hide its lines
+            args += ["-c", f"diff.{name}.binary=false"]
         else:  # an empty merge driver runs nothing: the merge fails, which reads as a conflict
             args += ["-c", f"merge.{name}.driver="]
     result = tuple(args)
@@ -114,7 +117,7 @@ def overrides(repo: StrPath) -> tuple[str, ...]:
 def _names_from_git(repo: str) -> tuple[set[tuple[str, str]], list[str]]:
     """The drivers the configuration names, included files too, and the keys of it that put
     the checkout elsewhere."""
-    pattern = r"^(filter|merge)\.|^core\.(worktree|bare)$"
+    pattern = r"^(filter|merge|diff)\.|^core\.(worktree|bare)$"
     listed = subprocess.run(
         ["git", "config", "--includes", "--get-regexp", pattern],
         cwd=repo,
