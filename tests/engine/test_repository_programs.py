@@ -5,10 +5,11 @@ run by the tool's own git calls, nor decide the line counts that "simpler is bet
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_rows, write_train
+from support import Cli, git, ledger_rows, session_flags, write_train
 
 from autoresearch.store import git as store_git
 
@@ -118,3 +119,37 @@ def test_a_merge_driver_of_the_repository_is_never_run_to_carry_a_candidate(
     plant_programs(repo, tmp_path / "marks")
     assert rebase_onto(str(repo), candidate, onto, "carried", True) is None  # a conflict
     assert list((tmp_path / "marks").iterdir()) == []
+
+
+# Each turn lowers train.py's VALUE by 0.1: two workers start from one base, so the second
+# candidate is carried onto the first one's keep (a merge) before it can be kept.
+LOWERING_AGENT = (
+    f"{sys.executable} -c \"import os, re; t = open('train.py').read(); "
+    "v = float(re.search(r'VALUE = (\\S+)', t).group(1)); "
+    "open('train.py', 'w').write(t.replace(f'VALUE = {v}', f'VALUE = {round(v - 0.1, 2)}')); "
+    "open(os.environ['AUTORESEARCH_DESCRIPTION'], 'w').write('lower')\""
+)
+
+
+def test_a_parallel_loop_runs_none_of_the_programs_the_repository_names(
+    repo: Path, cli: Cli, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    plant_programs(repo, marks)
+    result = cli(
+        "loop",
+        *session_flags(),
+        "--noise",
+        "off",
+        "--agent",
+        "command",
+        "--agent-cmd",
+        LOWERING_AGENT,
+        "--workers",
+        "2",
+        "--max-experiments",
+        "3",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in marks.iterdir()) == []
+    assert "keep" in [r["status"] for r in ledger_rows(repo)[1:]], result.stdout
