@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support import FOREVER, Cli, git, ledger_lines, wait_for_run, write_train
+
+from autoresearch.store.runner import carrying
 
 JOURNAL = "refs/autoresearch/t/journal"
 KEEP = "refs/autoresearch/t/keep"
@@ -156,3 +159,26 @@ def test_a_metric_or_log_written_into_a_real_in_flight_file_is_not_taken(
     rows = [(row[0], row[-2]) for row in ledger_lines(repo)[1:]]
     assert rows[-1] == (commit[:7], "crash") and FORGED_VALUE not in str(rows)
     assert json.loads(session("status", "--json").stdout)["best"] == 0.8
+
+
+def test_a_process_group_or_file_modes_written_into_a_real_in_flight_file_are_not_acted_on(
+    repo: Path, session: Cli
+) -> None:
+    inflight = kill_mid_run(repo, session)
+    bystander = subprocess.Popen(["sleep", str(FOREVER)], start_new_session=True)
+    private = repo.parent / "private.txt"  # a file of the user's, outside the repository
+    private.write_text("mine\n")
+    private.chmod(0o600)
+    try:
+        inflight["group"] = bystander.pid
+        inflight["modes"] = {**inflight.get("modes", {}), "../private.txt": 0o666}
+        (repo / INFLIGHT).write_text(json.dumps(inflight))
+        result = session("reset")
+        assert result.returncode == 0, result.stderr
+        assert "interrupted: recorded as crash" in result.stderr
+        assert bystander.poll() is None  # the user's own process, never the run's
+        assert carrying(inflight["run_id"]) == []  # the run itself is stopped, by its id
+        assert private.stat().st_mode & 0o777 == 0o600  # only protected files' modes
+    finally:
+        bystander.kill()
+        bystander.wait()
