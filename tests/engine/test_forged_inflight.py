@@ -70,6 +70,16 @@ def made_up(repo: Path, session: Cli) -> None:
     (repo / INFLIGHT).write_text(json.dumps(inflight))
 
 
+def made_up_parallel(repo: Path, session: Cli) -> None:
+    """As ``made_up``, as one of a parallel loop's experiments on a worker."""
+    made_up(repo, session)
+    inflight = json.loads((repo / INFLIGHT).read_text()) | {"worker": "worktree0"}
+    (repo / INFLIGHT).unlink()
+    folder = repo / INFLIGHT.parent / "inflight"
+    folder.mkdir()
+    (folder / f"{inflight['experiment']}.json").write_text(json.dumps(inflight))
+
+
 def another_commit(repo: Path, session: Cli) -> None:
     """A real kill, then the file names a commit of the agent's instead of the one run."""
     inflight = kill_mid_run(repo, session)
@@ -98,10 +108,11 @@ ROW_NAMED = "results.tsv row 3 (line 5) is not in the session's record"
     ("forge", "refusal", "repaired_note"),
     [
         (made_up, NOT_IN_FLIGHT, SET_ASIDE),
+        (made_up_parallel, NOT_IN_FLIGHT, SET_ASIDE),
         (another_commit, NOT_IN_FLIGHT, SET_ASIDE),
         (replayed, ROW_NAMED, "results.tsv restored"),
     ],
-    ids=["made up", "another commit", "replayed"],
+    ids=["made up", "made up, parallel", "another commit", "replayed"],
 )
 def test_an_in_flight_file_the_record_did_not_begin_is_refused_and_set_aside(
     repo: Path, session: Cli, forge: Any, refusal: str, repaired_note: str
@@ -127,6 +138,7 @@ def test_an_in_flight_file_the_record_did_not_begin_is_refused_and_set_aside(
     assert repaired.returncode == 0, repaired.stderr
     assert repaired_note in repaired.stdout
     assert not (repo / INFLIGHT).exists()
+    assert not list((repo / INFLIGHT.parent).glob("inflight/*.json"))
     assert git(repo, "rev-parse", KEEP) == real_keep
     assert FORGED_VALUE not in (repo / "results.tsv").read_text()
     assert "0.0001" not in git(repo, "log", "--format=%B", JOURNAL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -250,11 +251,16 @@ def _nothing_yet(session: Session) -> bool:
     return text.count(b"\n") <= 1 and not runs.strip()
 
 
-def _inflight_if_running(session: Session) -> Mapping[str, Any] | None:
-    inflight = read_json(session.files.inflight_json)
-    if inflight is None and lock_holder(session.files) is not None:
+def _inflight_if_running(session: Session) -> InFlight:
+    """What the in-flight files hold (a parallel loop's too); {} while a command holds the lock
+    without one; None when nothing is under way."""
+    folder = session.files.inflight_dir
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    paths = [session.files.inflight_json, *(os.path.join(folder, name) for name in names)]
+    found = [inflight for inflight in map(read_json, paths) if inflight is not None]
+    if not found and lock_holder(session.files) is not None:
         return {}  # a command is between writing and recording: appended text is expected
-    return inflight
+    return found or None
 
 
 def _agrees(data: bytes, digest: journal.Digest, growing: bool) -> bool:
