@@ -210,6 +210,30 @@ def test_a_kill_as_the_keep_ref_moves_is_recorded_once(
     assert "nothing to repair" in session("repair").stdout
 
 
+def test_a_kill_between_the_entry_and_the_row_writes_the_row_the_record_holds(
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real kill as the record takes the verdict (its second move: the first began the run),
+    # before the ledger has the row or the keep ref moved.
+    marker = signal_when_ref_moves(repo, monkeypatch, JOURNAL, signal.SIGKILL, moves=2)
+    keep = git(repo, "rev-parse", KEEP)
+    write_train(repo, 0.5)
+    assert session("try", "-m", "better").returncode == -signal.SIGKILL
+    assert marker.exists()
+    assert len(ledger_lines(repo)) == 3 and git(repo, "rev-parse", KEEP) == keep
+    assert recorded_experiments(repo) == [0, 1, 2]
+    result = session("status")
+    assert "record:" not in result.stdout, result.stdout  # in flight, not a difference
+    result = session("reset")
+    assert result.returncode == 0, result.stderr
+    assert "was keep; finished what the interrupted command left undone" in result.stderr
+    candidate = git(repo, "rev-parse", "refs/autoresearch/t/exp/2")
+    assert ledger_lines(repo)[-1][0] == candidate[:7] and ledger_lines(repo)[-1][-2] == "keep"
+    assert git(repo, "rev-parse", KEEP) == candidate
+    assert recorded_experiments(repo) == [0, 1, 2]
+    assert "nothing to repair" in session("repair").stdout
+
+
 def test_a_session_older_than_the_record_starts_one_once(repo: Path, session: Cli) -> None:
     git(repo, "update-ref", "-d", JOURNAL)
     edit_session_json(repo, lambda d: d.pop("recorded"))

@@ -78,8 +78,7 @@ def complete_last_entry(session: Session, records: list[Mapping[str, Any]]) -> N
     if tip is None or tip.entry.get("kind") != "experiment" or tip.experiment not in known:
         return
     row = str(tip.entry.get("ledger_added", "")).encode("utf-8", "surrogateescape")
-    ledger = journal.read_bytes(session.files.ledger) or b""
-    if row and journal.Digest.of(ledger + row) == tip.ledger:
+    if row and record.row_due(journal.read_bytes(session.files.ledger) or b"", tip, known):
         with open(session.files.ledger, "ab") as handle:
             handle.write(row)
             handle.flush()
