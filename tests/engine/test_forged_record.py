@@ -66,13 +66,10 @@ def test_a_forged_keep_is_named_repaired_and_never_shipped(
     assert repaired.returncode == 0, repaired.stderr
     assert git(repo, "rev-parse", KEEP) == real_keep
     rows = {row[0]: row[-2] for row in ledger_lines(repo)[1:]}
-    if in_flight:
-        # Recorded as what the tool saw: an experiment in flight cut short, a crash; a run line
-        # naming it is taken for one it made before the kill.
-        assert rows[forged[:7]] == "crash"
-    else:
-        assert forged[:7] not in rows
-        assert "0.0001" not in (repo / STATE / "runs.jsonl").read_text()
+    # The in-flight file names no experiment the record began: set aside, never finished.
+    assert forged[:7] not in rows
+    assert "0.0001" not in (repo / STATE / "runs.jsonl").read_text()
+    assert not (repo / STATE / "inflight.json").exists()
     assert "nothing to repair" in session("repair").stdout
     assert session("finalize").returncode == 0
     final = git(repo, "rev-parse", "autoresearch/t-final^{tree}")

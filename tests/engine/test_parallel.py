@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from kill_states import killed_after_the_entry
 from support import (
     EVENT_DEADLINE,
     FOREVER,
@@ -262,25 +263,15 @@ def test_first_ctrl_c_lets_runs_finish_and_the_second_stops_them(
 def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
     cli: Cli, project: Path
 ) -> None:
-    from autoresearch.engine.measure import Measurement
-    from autoresearch.engine.session import Session
-    from autoresearch.engine.step import Attempt, Begun, write_row
-    from autoresearch.rules.verdict import KEEP, Verdict
-
     assert cli.init("--pattern", r"score: (\S+)").returncode == 0
     base = git(project, "rev-parse", "HEAD")
     (project / "train.py").write_text(SCORED_TRAIN.replace("A = 0", "A = 0.1"))
     git(project, "commit", "-qam", "better")
     better = git(project, "rev-parse", "HEAD")
     git(project, "reset", "-q", "--hard", base)
-    # As a parallel loop killed right after the row of a keep was flushed:
-    session = Session.open(str(project))
-    folder = Path(session.files.dir, "inflight")
-    folder.mkdir()
-    record = {"experiment": 1, "commit": better, "keep": base, "description": "better"}
-    (folder / "1.json").write_text(json.dumps({**record, "started": 0, "worker": 0}))
-    begun = Begun(1, better, base, Attempt("b"), None, str(folder / "1.json"), record, "local0")
-    write_row(session, begun, Measurement(Verdict(KEEP, "better"), (0.9,), {"val_bpb": 0.9}))
+    # As a parallel loop killed right after the record took the keep, before its row and the
+    # keep ref's move:
+    killed_after_the_entry(project, better, base, worker="local0")
     recovered = cli("reset")
     assert "keep ref moved" in recovered.stderr, recovered.stderr
     assert git(project, "rev-parse", "refs/autoresearch/t/keep") == better

@@ -34,6 +34,11 @@ def journal_entries(repo: Path) -> list[dict[str, object]]:
     return [json.loads(m.strip().split("\n\n", 1)[1]) for m in out.split("\0") if m.strip()]
 
 
+def recorded_experiments(repo: Path) -> list[object]:
+    """The numbers of the experiments the record holds as judged, in order."""
+    return [e["experiment"] for e in journal_entries(repo) if e["kind"] == "experiment"]
+
+
 def edit_session_json(repo: Path, change) -> None:
     path = repo / SESSION_JSON
     data = json.loads(path.read_text())
@@ -152,8 +157,10 @@ def test_every_experiment_is_an_entry_of_the_record(repo: Path, session: Cli) ->
     write_train(repo, 0.9)
     session("try", "-m", "worse")
     entries = journal_entries(repo)
-    assert [e["kind"] for e in entries] == ["start", "experiment", "experiment", "experiment"]
-    assert [e.get("status") for e in entries[1:]] == ["keep", "keep", "discard"]
+    # Each experiment is begun in the record before it runs, and recorded once judged.
+    kinds = [e["kind"] for e in entries]
+    assert kinds == ["start", *["begin", "experiment"] * 3]
+    assert [e.get("status") for e in entries[2::2]] == ["keep", "keep", "discard"]
     assert "".join(str(e["ledger_added"]) for e in entries) == (repo / "results.tsv").read_text()
     assert entries[-1]["keep"] == git(repo, "rev-parse", KEEP)
     shown = git(repo, "show", f"{JOURNAL}:session.json")
@@ -184,22 +191,46 @@ def test_a_tool_killed_mid_run_still_recovers(repo: Path, session: Cli) -> None:
     assert "nothing to repair" in session("repair").stdout
 
 
-def test_a_kill_between_the_row_and_its_entry_is_recorded_once(
+def test_a_kill_as_the_keep_ref_moves_is_recorded_once(
     repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A real kill after the row and the keep ref, before the record's entry.
+    # A real kill after the record's entry, the row and the keep ref.
     marker = signal_when_ref_moves(repo, monkeypatch, KEEP, signal.SIGKILL)
     write_train(repo, 0.5)
     assert session("try", "-m", "better").returncode == -signal.SIGKILL
     assert marker.exists()
     candidate = git(repo, "rev-parse", "refs/autoresearch/t/exp/2")
     assert git(repo, "rev-parse", KEEP) == candidate
-    assert [e.get("experiment") for e in journal_entries(repo)] == [None, 0, 1]
+    assert recorded_experiments(repo) == [0, 1, 2]
     result = session("reset")
     assert result.returncode == 0, result.stderr
     assert "was keep; finished what the interrupted command left undone" in result.stderr
-    assert [e.get("experiment") for e in journal_entries(repo)] == [None, 0, 1, 2]
+    assert recorded_experiments(repo) == [0, 1, 2]
     assert journal_entries(repo)[-1]["keep"] == candidate
+    assert "nothing to repair" in session("repair").stdout
+
+
+def test_a_kill_between_the_entry_and_the_row_writes_the_row_the_record_holds(
+    repo: Path, session: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real kill as the record takes the verdict (its second move: the first began the run),
+    # before the ledger has the row or the keep ref moved.
+    marker = signal_when_ref_moves(repo, monkeypatch, JOURNAL, signal.SIGKILL, moves=2)
+    keep = git(repo, "rev-parse", KEEP)
+    write_train(repo, 0.5)
+    assert session("try", "-m", "better").returncode == -signal.SIGKILL
+    assert marker.exists()
+    assert len(ledger_lines(repo)) == 3 and git(repo, "rev-parse", KEEP) == keep
+    assert recorded_experiments(repo) == [0, 1, 2]
+    result = session("status")
+    assert "record:" not in result.stdout, result.stdout  # in flight, not a difference
+    result = session("reset")
+    assert result.returncode == 0, result.stderr
+    assert "was keep; finished what the interrupted command left undone" in result.stderr
+    candidate = git(repo, "rev-parse", "refs/autoresearch/t/exp/2")
+    assert ledger_lines(repo)[-1][0] == candidate[:7] and ledger_lines(repo)[-1][-2] == "keep"
+    assert git(repo, "rev-parse", KEEP) == candidate
+    assert recorded_experiments(repo) == [0, 1, 2]
     assert "nothing to repair" in session("repair").stdout
 
 
@@ -213,7 +244,8 @@ def test_a_session_older_than_the_record_starts_one_once(repo: Path, session: Cl
     write_train(repo, 0.6)
     second = session("try", "-m", "second")
     assert second.stdout.startswith("keep") and "record" not in second.stderr
-    assert [e["kind"] for e in journal_entries(repo)] == ["start", "experiment", "experiment"]
+    assert recorded_experiments(repo) == [2, 3]
+    assert journal_entries(repo)[0]["kind"] == "start"
     (repo / "results.tsv").write_text((repo / "results.tsv").read_text().replace("0.7", "0.1"))
     assert "differs from the session's record" in refused(session, "try", "-m", "x")
 
@@ -271,7 +303,7 @@ def test_init_killed_before_the_first_entry_starts_the_record_quietly(repo: Path
     git(repo, "update-ref", "-d", JOURNAL)  # as a kill just before the record's first entry
     result = cli("try", "-m", "baseline")
     assert result.stdout.startswith("keep"), result.stdout + result.stderr
-    assert [e["kind"] for e in journal_entries(repo)] == ["start", "experiment"]
+    assert [e["kind"] for e in journal_entries(repo)] == ["start", "begin", "experiment"]
 
 
 TAMPERING_RUN = """\

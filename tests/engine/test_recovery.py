@@ -5,11 +5,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from kill_states import killed_after_the_entry
 from support import (
     EVENT_DEADLINE,
     Cli,
@@ -164,36 +164,20 @@ def test_timeout_kills_children_that_ignore_sigterm(repo: Path, cli: Cli, mode: 
     assert gone(STUCK)
 
 
-def test_a_row_written_before_the_kill_is_finished_not_duplicated(repo: Path, session: Cli) -> None:
+def test_an_entry_recorded_before_the_kill_is_finished_not_duplicated(
+    repo: Path, session: Cli
+) -> None:
     write_train(repo, 0.5)
     git(repo, "commit", "-qam", "better")
     candidate = git(repo, "rev-parse", "HEAD")
     keep = git(repo, "rev-parse", "refs/autoresearch/t/keep")
-    # The state a kill leaves between appending the row and moving the keep ref: the in-flight
-    # file names the row the tool wrote, its verdict and its runs.
-    row = f"{candidate[:7]}\t0.500000\t1\t\t1.0\t\t\tkeep\tbetter"
-    with open(repo / "results.tsv", "a") as handle:
-        handle.write(f"{row}\n")
-    (repo / ".autoresearch/t/inflight.json").write_text(
-        json.dumps(
-            {
-                "experiment": 1,
-                "commit": candidate,
-                "keep": keep,
-                "description": "better",
-                "started": time.time(),
-                "group": None,
-                "row": row,
-                "status": "keep",
-                "values": [],
-            }
-        )
-    )
+    killed_after_the_entry(repo, candidate, keep)
     result = session("status", "--json")
     assert json.loads(result.stdout)["running"]["alive"] is False
-    session("reset")
+    assert session("reset").returncode == 0
     assert git(repo, "rev-parse", "refs/autoresearch/t/keep") == candidate
-    assert len(ledger_lines(repo)) == 3
+    assert [row[-2] for row in ledger_lines(repo)[1:]] == ["keep", "keep"]
+    assert "nothing to repair" in session("repair").stdout
 
 
 def test_huge_output_is_streamed_not_held_in_memory(repo: Path, session: Cli) -> None:

@@ -181,10 +181,13 @@ def test_gitattributes_that_add_a_driver_are_refused(
     refused(repo, broad, where, f"adds a filter, diff or merge driver in {path}: {line!r}")
 
 
-def test_gitattributes_without_drivers_are_measured(repo: Path, broad: Cli) -> None:
+@WHERE
+def test_gitattributes_without_drivers_are_measured(
+    repo: Path, broad: Cli, where: tuple[str, ...]
+) -> None:
     (repo / ".gitattributes").write_text("*.bin binary\n* text=auto\n")
     write_train(repo, 0.9)
-    assert broad("try", "-m", "attributes").stdout.startswith("keep")
+    assert broad("try", "-m", "attributes", *where).stdout.startswith("keep")
 
 
 @WHERE
@@ -218,12 +221,15 @@ def test_assume_unchanged_on_a_file_in_scope_is_refused(
     refused(repo, project, where, "src/model.py (assume-unchanged)")
 
 
-def test_a_sparse_checkouts_absent_files_are_no_reason(repo: Path, project: Cli) -> None:
+@WHERE
+def test_a_sparse_checkouts_absent_files_are_no_reason(
+    repo: Path, project: Cli, where: tuple[str, ...]
+) -> None:
     """skip-worktree on a file that is not on disk (a sparse checkout): the run cannot see it."""
     git(repo, "update-index", "--skip-worktree", "README.md")
     (repo / "README.md").unlink()
     write_train(repo, 0.9)
-    assert project("try", "-m", "better").stdout.startswith("keep")
+    assert project("try", "-m", "better", *where).stdout.startswith("keep")
 
 
 # ----- loop: the agent's own work, committed by the tool ------------------------------------
@@ -241,22 +247,57 @@ HIDING_AGENT = (
 )
 
 
+TUNE = f"{sys.executable} -c \"open('train.py', 'a').write('# tuned\\n')\" && "
+DESCRIBE = 'echo "cheat" > "$AUTORESEARCH_DESCRIPTION"'
+# What else an agent can leave in its own workspace, each with the reason it is refused; in
+# place and in a worktree the loop collects the user's tree as `try` does (tested above), with
+# two workers each agent's own checkout.
+WORKSPACE_AGENTS = {
+    "gitlink": (
+        "mkdir vendor && cd vendor && git init -q && echo x > f && git add f && "
+        "git -c user.name=x -c user.email=x@x commit -qm x && cd .. && " + TUNE + DESCRIBE,
+        "adds a submodule (gitlink): vendor",
+    ),
+    "attributes": (
+        "echo 'train.py filter=planted' > .gitattributes && " + TUNE + DESCRIBE,
+        "adds a filter, diff or merge driver in .gitattributes",
+    ),
+    "assume-unchanged": (
+        "git update-index --assume-unchanged README.md && echo hidden > README.md && "
+        + TUNE
+        + DESCRIBE,
+        "README.md (assume-unchanged)",
+    ),
+    "protected link": (
+        "rm -f train.py && ln -s prepare.py train.py && " + DESCRIBE,
+        "prepare.py",
+    ),
+}
+PLACES = {"in place": ("--in-place",), "in a worktree": (), "two workers": ("--workers", "2")}
+
+
 @pytest.mark.parametrize(
-    "place",
-    [("--in-place",), (), ("--workers", "2")],
-    ids=["in place", "in a worktree", "two workers"],
+    ("agent", "place"),
+    [(agent, place) for agent in ("link", "hide") for place in PLACES]
+    + [(agent, "two workers") for agent in WORKSPACE_AGENTS],
 )
-@pytest.mark.parametrize("agent", ["link", "hide"])
 def test_loop_refuses_what_the_agent_points_the_run_at(
-    repo: Path, cli: Cli, outside: Path, place: tuple[str, ...], agent: str
+    repo: Path, cli: Cli, outside: Path, place: str, agent: str
 ) -> None:
-    command = LINKING_AGENT.format(target=outside / "train.py") if agent == "link" else HIDING_AGENT
+    if agent in WORKSPACE_AGENTS:
+        command, reason = WORKSPACE_AGENTS[agent]
+    elif agent == "link":
+        command, reason = LINKING_AGENT.format(target=outside / "train.py"), "leaves the repository"
+    else:
+        command, reason = HIDING_AGENT, "README.md (skip-worktree)"
     # In the sandbox an agent cannot write .git at all (test_sandbox.py): the refusal is what
     # stands outside it.
-    unsandboxed = ("--sandbox", "off") if agent == "hide" else ()
+    unsandboxed = ("--sandbox", "off") if agent != "link" else ()
     result = cli(
         "loop",
         *session_flags(),
+        "--scope",
+        "*",
         *unsandboxed,
         "--noise",
         "off",
@@ -266,10 +307,9 @@ def test_loop_refuses_what_the_agent_points_the_run_at(
         command,
         "--max-failures",
         "1",
-        *place,
+        *PLACES[place],
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    reason = "leaves the repository" if agent == "link" else "README.md (skip-worktree)"
     assert "agent attempt failed: refused: the candidate" in result.stdout
     assert reason in result.stdout
     assert [row["status"] for row in ledger_rows(repo)] == ["keep"]  # nothing measured

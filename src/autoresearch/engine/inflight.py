@@ -2,8 +2,10 @@
 
 Every driver writes the same in-flight file (``step.begin``): the sequential step one for the
 session, the parallel loop one per experiment it runs, beside the state of each worker (for
-`status`). After a kill, ``recover_inflight`` finishes each the same way: a row on disk means
-only the step after it is redone; no row means the experiment is recorded as interrupted.
+`status`), each naming the entry with which the record began its experiment. After a kill,
+``recover_inflight`` finishes each the record vouches for the same way, as the record has it: an
+entry of its verdict means only the steps after it are redone; none means the experiment is
+recorded as interrupted. A file the record does not vouch for is refused before (``record.check``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ from autoresearch.engine.step import (
     Begun,
     finish,
     interrupted_measurement,
-    keep_now,
     settle,
 )
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
-from autoresearch.store import guard, journal, runner
+from autoresearch.store import git, guard, journal, runner
 from autoresearch.store.files import now, read_json
 
 
@@ -68,61 +69,78 @@ def parallel_records(session: Session) -> list[Mapping[str, Any]]:
     return [inflight for _, inflight in inflight_files(session) if inflight is not None]
 
 
+def complete_last_entry(session: Session, records: list[Mapping[str, Any]]) -> None:
+    """After a kill between an experiment's entry and its row or the keep ref's move: the ledger
+    gets the row the record holds, the keep ref the record's keep, when the record's last entry
+    is the experiment of an in-flight file it vouches for. Before the record is checked."""
+    known, _ = record.vouched(session, records)
+    tip, keep = session.read_record()
+    if tip is None or tip.entry.get("kind") != "experiment" or tip.experiment not in known:
+        return
+    row = str(tip.entry.get("ledger_added", "")).encode("utf-8", "surrogateescape")
+    if row and record.row_due(journal.read_bytes(session.files.ledger) or b"", tip, known):
+        with open(session.files.ledger, "ab") as handle:
+            handle.write(row)
+            handle.flush()
+            os.fsync(handle.fileno())
+    if keep != tip.keep and tip.entry.get("status") == verdict.KEEP:
+        git.update_ref(session.repo, session.keep_ref_name, tip.keep)
+
+
 def recover_inflight(session: Session) -> list[str]:
     """After a kill of the tool: stop every run still alive and finish each experiment it
-    left in flight. Call with the lock held."""
+    left in flight, as the record began it. Call with the lock held, the record checked (so
+    that every in-flight file left is one the record vouches for)."""
     messages = []
     found = inflight_files(session)
+    known, _ = record.vouched(session, [inflight for _, inflight in found if inflight])
     # Runs of any of them, written before the kill, are the tool's own.
-    for _, inflight in found:
-        if inflight is not None:
-            session.running[int(inflight["experiment"])] = str(inflight["commit"])
+    for number, begun in known.items():
+        session.running[number] = str(begun["commit"])
     for path, inflight in found:
-        if inflight is None:
+        begun = known.get(int(inflight["experiment"])) if inflight else None
+        if inflight is None or begun is None:
             os.unlink(path)
             continue
-        messages += _recover_one(session, path, inflight)
+        messages += _recover_one(session, path, inflight, begun)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(session.files.workers_json)
     return messages
 
 
-def _recover_one(session: Session, path: str, inflight: Mapping[str, Any]) -> list[str]:
-    number, commit = int(inflight["experiment"]), str(inflight["commit"])
+def _recover_one(
+    session: Session, path: str, inflight: Mapping[str, Any], begun_entry: Mapping[str, Any]
+) -> list[str]:
+    """Finish one experiment: what it was comes from the record's begin entry, what its run
+    left (its process, the protected files' modes) from the in-flight file."""
+    number, commit = int(begun_entry["experiment"]), str(begun_entry["commit"])
     messages = []
     if runner.kill_recorded(inflight):
         messages.append(f"killed the run of experiment {number} still alive")
-    guard.restore_modes(session.repo, inflight.get("modes") or {})
-    worker = inflight.get("worker")
-    in_tree = worker in (None, "")
-    # A base read from the in-flight file could have been written by anyone: the record's keep
-    # ref is the base of a candidate in the user's tree.
-    base = session.record.keep if in_tree and session.record else inflight.get("keep")
+    modes = inflight.get("modes") or {}
+    guard.restore_modes(
+        session.repo, {p: m for p, m in modes.items() if p in session.meta.protected}
+    )
+    worker = begun_entry.get("worker")
     begun = Begun(
         number,
         commit,
-        str(base or session.keep_ref()),
-        Attempt(str(inflight["description"])),
+        str(begun_entry["base"]),
+        Attempt(str(begun_entry["description"])),
         None,
         path,
         inflight,
-        None if in_tree else str(worker),
+        None if worker is None else str(worker),
     )
     named = f"experiment {number} ({commit[:7]})"
-    status = _status_written(session, number, inflight)
-    if status is None:
-        started = float(inflight.get("started") or now())
+    if not record.has_entry(session, number):
+        started = float(begun_entry.get("started") or now())
         experiment = finish(session, begun, interrupted_measurement(session, started), True)
         tree = "".join(f", {note}" for note in experiment.notes)
         return [*messages, f"{named} was interrupted: recorded as crash{tree}"]
-    # Killed after its row: the keep ref's move (or the reset) and the record's entry are left.
-    judged = Measurement(verdict.Verdict(status, "recorded"))
-    notes = settle(session, begun, judged, recovering=True)
-    keep_after = commit if status == verdict.KEEP else keep_now(session, begun)
-    values = inflight.get("values")
-    runs = {**session.own_runs(), (number, commit): None if values is None else tuple(values)}
-    written = journal.Written((str(inflight.get("row", "")),), runs)
-    record.note_experiment(session, record.Outcome(number, status, keep_after, written))
+    # Killed after its entry (its row and keep ref are back already): the tree is left.
+    status = str(session.record.entry["status"]) if session.record else verdict.CRASH
+    notes = settle(session, begun, Measurement(verdict.Verdict(status, "recorded")), True)
     session.running.pop(number, None)
     os.unlink(path)
     done = "finished what the interrupted command left undone"
@@ -130,21 +148,3 @@ def _recover_one(session: Session, path: str, inflight: Mapping[str, Any]) -> li
         done += ": the keep ref moved to it"
     kept = "".join(f"; {note}" for note in notes)
     return [*messages, f"{named} was {status}; {done}{kept}"]
-
-
-def _status_written(session: Session, number: int, inflight: Mapping[str, Any]) -> str | None:
-    """The verdict of the row the tool wrote for the experiment before it was killed; None when
-    it wrote none. A row that the in-flight file does not name, or that the ledger does not
-    hold after what the record has, is not the tool's."""
-    if record.has_entry(session, number):
-        return str(session.record.entry["status"]) if session.record else None
-    row, status = inflight.get("row"), inflight.get("status")
-    if (
-        not isinstance(row, str)
-        or status not in (verdict.KEEP, verdict.DISCARD, verdict.CRASH)
-        or session.record is None
-    ):
-        return None
-    ledger = journal.read_bytes(session.files.ledger) or b""
-    appended = ledger[session.record.ledger.size :].decode("utf-8", "replace")
-    return str(status) if row in appended.splitlines() else None

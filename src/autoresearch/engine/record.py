@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from autoresearch.engine.session import Session, SessionMeta
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import Settings
-from autoresearch.store import journal
+from autoresearch.store import git, journal
 from autoresearch.store.files import LEDGER_FILE, lock_holder, read_json
 from autoresearch.store.ledger import Ledger, parse_lines
 
@@ -52,8 +53,11 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
         return []  # begun by an earlier version, or killed before its first entry
     found: list[str] = []
     growing = inflight is not None
-    # One experiment in flight, or several (a parallel loop): each may have moved the keep ref.
+    # One experiment in flight, or several (a parallel loop); {}: a command between its writes.
     records = [inflight] if isinstance(inflight, Mapping) else list(inflight or ())
+    known, unknown = vouched(session, [r for r in records if r])
+    found += [_not_in_flight(r) for r in unknown]
+    growing = growing and (bool(known) or not unknown)  # only the tool's own may grow them
     stored: journal.Recorded | None = None
 
     def recorded() -> journal.Recorded:
@@ -65,11 +69,13 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
         found.append(_settings_change(session_json, recorded().session))
     if ledger_bytes is None:
         found.append(f"{LEDGER_FILE} is missing")
-    elif not _agrees(ledger_bytes, tip.ledger, growing):
+    elif not _agrees(ledger_bytes, tip.ledger, growing) and not row_due(ledger_bytes, tip, known):
         found.append(_row_change(LEDGER_FILE, ledger_bytes, recorded().ledger, header=True))
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
-    allowed = {tip.keep} | {str(r["commit"]) for r in records if r.get("commit")}
+    # Killed between an experiment's entry and the keep ref's move, the ref is still where
+    # that experiment began.
+    allowed = {tip.keep} | {str(begun["keep"]) for begun in known.values()}
     if keep is None:
         found.append("the keep ref was deleted outside autoresearch")
     elif keep not in allowed:
@@ -78,6 +84,54 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
             f"(the record has {tip.keep[:7]})"
         )
     return found
+
+
+def vouched(
+    session: Session, records: Sequence[Mapping[str, Any]]
+) -> tuple[dict[int, Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """Of what in-flight files hold, by experiment number the record's begin entry of each one
+    the record has in flight, and the others.
+
+    A file is the tool's when it names the begin entry the tool added to the record before
+    writing it, for the same experiment and commit, and that experiment has no entry after it
+    but, at most, the record's last (a kill after the entry, before the file went). Anyone can
+    write a file; an entry can be forged only by rewriting the record, which its check names.
+    """
+    if not records:
+        return {}, []
+    try:
+        entries = journal.identified_history(session.repo, session.tag)
+    except git.GitError:  # no record: nothing is in flight by it
+        entries = []
+    at = {commit: index for index, (commit, _) in enumerate(entries)}
+    known: dict[int, Mapping[str, Any]] = {}
+    unknown: list[Mapping[str, Any]] = []
+    for inflight in records:
+        index = at.get(str(inflight.get("entry")), -1)
+        begun = entries[index][1] if index >= 0 else {}
+        number = begun.get("experiment")
+        finished_before_last = any(
+            entry.get("kind") == "experiment" and entry.get("experiment") == number
+            for _, entry in entries[index + 1 : -1]
+        )
+        if (
+            begun.get("kind") == "begin"
+            and number == inflight.get("experiment")
+            and begun.get("commit") == inflight.get("commit")
+            and not finished_before_last
+        ):
+            known[int(number)] = begun
+        else:
+            unknown.append(inflight)
+    return known, unknown
+
+
+def _not_in_flight(inflight: Mapping[str, Any]) -> str:
+    commit = str(inflight.get("commit") or "")[:7]
+    return (
+        f"an in-flight file names experiment {inflight.get('experiment')} ({commit}), which "
+        "the session's record does not have in flight"
+    )
 
 
 def check(session: Session, inflight: InFlight = None) -> None:
@@ -197,11 +251,25 @@ def _nothing_yet(session: Session) -> bool:
     return text.count(b"\n") <= 1 and not runs.strip()
 
 
-def _inflight_if_running(session: Session) -> Mapping[str, Any] | None:
-    inflight = read_json(session.files.inflight_json)
-    if inflight is None and lock_holder(session.files) is not None:
+def _inflight_if_running(session: Session) -> InFlight:
+    """What the in-flight files hold (a parallel loop's too); {} while a command holds the lock
+    without one; None when nothing is under way."""
+    folder = session.files.inflight_dir
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    paths = [session.files.inflight_json, *(os.path.join(folder, name) for name in names)]
+    found = [inflight for inflight in map(read_json, paths) if inflight is not None]
+    if not found and lock_holder(session.files) is not None:
         return {}  # a command is between writing and recording: appended text is expected
-    return inflight
+    return found or None
+
+
+def row_due(ledger: bytes, tip: journal.Tip, known: Mapping[int, Any]) -> bool:
+    """Whether ``ledger`` lacks only the row of the record's last entry, an experiment still
+    in flight: a kill came between its entry and its row, which the next command writes."""
+    if tip.entry.get("kind") != "experiment" or tip.experiment not in known:
+        return False
+    row = str(tip.entry.get("ledger_added", "")).encode("utf-8", "surrogateescape")
+    return journal.Digest.of(ledger + row) == tip.ledger
 
 
 def _agrees(data: bytes, digest: journal.Digest, growing: bool) -> bool:

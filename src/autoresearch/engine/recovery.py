@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from autoresearch.engine import record
-from autoresearch.engine.inflight import parallel_records, recover_inflight
+from autoresearch.engine.inflight import complete_last_entry, parallel_records, recover_inflight
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.store import git, runner
@@ -31,7 +31,10 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
-    messages = record.check_locked(session, parallel_records(session) or None)
+    inflight = parallel_records(session)
+    if inflight:
+        complete_last_entry(session, inflight)
+    messages = record.check_locked(session, inflight or None)
     recovered = recover_inflight(session)
     if recovered:
         # What an interrupted experiment left is now in the record, and only what the tool

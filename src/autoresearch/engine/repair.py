@@ -12,9 +12,10 @@ import time
 from typing import NamedTuple
 
 from autoresearch.engine import record
+from autoresearch.engine.inflight import inflight_files
 from autoresearch.engine.session import BRANCH_PREFIX, Session
 from autoresearch.errors import UserError
-from autoresearch.store import git, journal
+from autoresearch.store import git, journal, runner
 from autoresearch.store.files import LEDGER_FILE, SessionFiles, activate, active_tag, session_lock
 
 
@@ -60,6 +61,7 @@ def repair(path: str, tag: str | None = None) -> Repaired:
             journal.replace_file(where, data)
             restored.append(f"{name} {'rebuilt' if current is None else 'restored'}")
         session = Session.open(repo, tag)
+        restored += _set_aside_unknown_inflight(session, aside)
         if keep != recorded.keep:
             moved = (
                 f" (its commit {keep[:7]} kept at {session.abandoned_ref(keep)})" if keep else ""
@@ -68,6 +70,23 @@ def repair(path: str, tag: str | None = None) -> Repaired:
             restored.append(f"keep ref put back to {recorded.keep[:7]}{moved}")
         record.check(session)
     return Repaired(tuple(restored), aside if os.path.isdir(aside) else None, False)
+
+
+def _set_aside_unknown_inflight(session: Session, aside: str) -> list[str]:
+    """In-flight files the record does not have in flight (written or edited by hand) are moved
+    aside: the next command would refuse them, and finishes only those the record vouches for."""
+    found = [(path, held) for path, held in inflight_files(session) if held is not None]
+    _, unknown = record.vouched(session, [held for _, held in found])
+    moved = []
+    for path, held in found:
+        if any(held is other for other in unknown):
+            # Its run, if any is ours, carries its id; a process group named there is not
+            # trusted (the file could name anyone's).
+            runner.kill_recorded({"run_id": held.get("run_id")})
+            os.makedirs(aside, exist_ok=True)
+            os.replace(path, os.path.join(aside, os.path.basename(path)))
+            moved.append(f"the in-flight file of experiment {held.get('experiment')} set aside")
+    return moved
 
 
 def _free_folder(path: str) -> str:

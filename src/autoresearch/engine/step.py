@@ -1,8 +1,8 @@
 """The experiment step, the one thing the tool exists for, read top to bottom:
 
-    collect the candidate -> commit -> begin (pin, in-flight file) -> measure and judge
-    (repeats, guard, holdout) -> finish (ledger row, flushed -> record entry -> move the keep ref
-    or reset the tree -> in-flight file gone)
+    collect the candidate -> commit -> begin (pin, the record's begin entry, in-flight file
+    naming it) -> measure and judge (repeats, guard, holdout) -> finish (the record's entry with
+    the row -> ledger row, flushed -> move the keep ref or reset the tree -> in-flight file gone)
 
 ``begin`` and ``finish`` are the two halves every driver calls: `try` and the sequential loop
 through ``try_candidate``, the parallel loop through the scheduler, recovery after a kill through
@@ -135,14 +135,22 @@ def begin(
     a minute), and then no result is lost: the commit is simply measured again.
     """
     commit, base, attempt = planned.commit, planned.base, planned.attempt
-    inflight = {
+    begun = {
         "experiment": number,
         "commit": commit,
-        "keep": base,
+        "base": base,
         "description": attempt.description,
         "started": now(),
-        "budget": session.settings.budget,
         "worker": worker,
+    }
+    # The record begins the experiment first: recovery after a kill finishes only an in-flight
+    # file that names this entry, never one written by anyone else.
+    session.write_record({"kind": "begin", **begun}, keep=keep_now(session, base, worker))
+    inflight = {
+        **begun,
+        "keep": base,
+        "entry": session.record.commit if session.record else None,
+        "budget": session.settings.budget,
         "group": None,
     }
     path = session.files.inflight_json if worker is None else session.files.inflight_file(number)
@@ -190,24 +198,30 @@ def _baseline(session: Session) -> float | None:
 def finish(
     session: Session, begun: Begun, measured: Measurement, recovering: bool = False
 ) -> Experiment:
-    """Record a judged experiment: its ledger row first (flushed, and named in the in-flight
-    file before, so that after a kill the next command knows it for the tool's own), then its
-    entry in the record while the keep ref moves or the tree is reset, then the in-flight file
-    goes. The entry holds this row and these runs, whatever else the files gained meanwhile."""
+    """Record a judged experiment: its entry in the record first, then its ledger row
+    (flushed), then the keep ref moves or the tree is reset, then the in-flight file goes. The
+    entry holds this row and these runs, whatever else the files gained meanwhile."""
     status = measured.verdict.status
     in_tree = begun.worker is None
     resetting = in_tree and (status == verdict.DISCARD or measured.interrupted)
-    keep_after = begun.commit if status == verdict.KEEP else keep_now(session, begun)
+    keep_after = (
+        begun.commit if status == verdict.KEEP else keep_now(session, begun.base, begun.worker)
+    )
     # Cut short by a kill, the runs it made are not known here: any run of it is its own.
     values = None if recovering else measured.values
     with git.stray_edits_snapshot(session.repo, wanted=resetting and not recovering) as strays:
-        row = write_row(session, begun, measured, values)
+        row = render_row(session.files.ledger, row_cells(session, begun, measured))
         runs = {**session.own_runs(), (begun.number, begun.commit): values}
-        outcome = record.Outcome(begun.number, status, keep_after, journal.Written((row,), runs))
-        entry = record.start_experiment(session, outcome)
+        written = journal.Written((row,), runs, rows_on_disk=False)
+        entry = record.start_experiment(
+            session, record.Outcome(begun.number, status, keep_after, written)
+        )
+        if entry is not None:
+            # The record holds the row before the ledger does: after a kill, the next command
+            # writes the row the record has, and never takes one from a file.
+            session.finish_record(entry)
+            append_lines(session.files.ledger, [row])
         tree_notes = settle(session, begun, measured, recovering, strays)
-    if entry is not None:
-        session.finish_record(entry)
     session.running.pop(begun.number, None)
     if os.path.exists(begun.inflight_path):
         os.unlink(begun.inflight_path)
@@ -215,31 +229,13 @@ def finish(
     return experiment._replace(notes=(*experiment.notes, *tree_notes))
 
 
-def keep_now(session: Session, begun: Begun) -> str:
-    """The keep ref, unless this experiment moves it: as the record has it (what the ref says
-    could have been moved by anyone), else its base when the candidate is the user's tree
-    (nothing else moves it meanwhile), else the ref read again."""
+def keep_now(session: Session, base: str, worker: str | None) -> str:
+    """The keep ref, unless an experiment on ``base`` (run by ``worker``) moves it: as the
+    record has it (what the ref says could have been moved by anyone), else its base when the
+    candidate is the user's tree (nothing else moves it meanwhile), else the ref read again."""
     if session.record is not None:
         return session.record.keep
-    return begun.base if begun.worker is None else session.keep_ref()
-
-
-def write_row(
-    session: Session,
-    begun: Begun,
-    measured: Measurement,
-    values: tuple[float, ...] | None = None,
-) -> str:
-    """Append the experiment's ledger row, flushed; returns it. The in-flight file names it
-    first, with the verdict and the runs' ``values``: after a kill between the two, the next
-    command finishes what the tool wrote, never a row someone else appended."""
-    row = render_row(session.files.ledger, row_cells(session, begun, measured))
-    status = measured.verdict.status
-    write_json(
-        begun.inflight_path, {**begun.inflight, "row": row, "status": status, "values": values}
-    )
-    append_lines(session.files.ledger, [row])
-    return row
+    return base if worker is None else session.keep_ref()
 
 
 def row_cells(session: Session, begun: Begun, measured: Measurement) -> dict[str, object]:

@@ -209,8 +209,8 @@ def holdout_trend(ledger: Ledger, column: str | None, keep: str) -> dict[str, An
 
 def _running(session: Session) -> dict[str, Any] | None:
     inflight = read_json(session.files.inflight_json)
-    if inflight is None:
-        return None
+    if inflight is None or not record.vouched(session, [inflight])[0]:
+        return None  # none, or written by hand: the record's line says so
     holder = lock_holder(session.files)
     run_pid = None if holder is not None else _orphaned_run(inflight)
     return {

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
-from autoresearch.store.git_process import GitError, Pending, argv, git, start
+from autoresearch.store.git_process import GitError, Pending, argv, environment, git, start
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -28,6 +28,7 @@ def _rev_parse(path: StrPath, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv(path, "rev-parse", *args),
         cwd=path,
+        env=environment(),
         capture_output=True,
         encoding="utf-8",
         errors="surrogateescape",
@@ -80,7 +81,10 @@ def resolve(repo: StrPath, revision: str) -> str | None:
 
 def is_ref_format(repo: StrPath, ref: str) -> bool:
     """Whether git accepts ``ref`` as the name of a ref, by its own rules."""
-    return subprocess.run(argv(repo, "check-ref-format", ref), capture_output=True).returncode == 0
+    checked = subprocess.run(
+        argv(repo, "check-ref-format", ref), env=environment(), capture_output=True
+    )
+    return checked.returncode == 0
 
 
 def branch_exists(repo: StrPath, branch: str) -> bool:
@@ -159,6 +163,7 @@ def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
     result = subprocess.run(
         argv(repo, "merge-base", "--is-ancestor", ancestor, descendant),
         cwd=repo,
+        env=environment(),
         capture_output=True,
         start_new_session=True,
     )
@@ -171,6 +176,7 @@ def apply_reversed(repo: StrPath, patch: str) -> bool:
     result = subprocess.run(
         argv(repo, "apply", "-R", "--index"),
         cwd=repo,
+        env=environment(),
         input=patch,
         text=True,
         capture_output=True,
@@ -298,6 +304,9 @@ def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
         "--no-renames",
         "--no-ext-diff",
         "--no-textconv",
+        # Every file as text: an attribute (`binary`, `-diff`, a driver's `binary = true`) in a
+        # file an agent can write would otherwise hide a text file's lines.
+        "--text",
         base,
         tip,
     )
@@ -305,18 +314,22 @@ def start_line_counts(repo: StrPath, base: str, tip: str) -> Pending:
 
 def line_counts(started: Pending) -> tuple[int, int]:
     """Lines of code added and removed from base to tip, from ``start_line_counts``: blank
-    and comment lines do not count, nor do binary files."""
+    and comment lines do not count, nor do binary files (by their bytes, as git tells them: a
+    changed line holds a NUL), whatever the attributes say."""
     added = removed = 0
-    for line in started.output().splitlines():
-        if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+    for file_diff in ("\n" + started.output()).split("\ndiff --git ")[1:]:
+        if "\0" in file_diff:
             continue
-        code = line[1:].strip()
-        if not code or code.startswith(_COMMENT_STARTS):
-            continue
-        if line[0] == "+":
-            added += 1
-        else:
-            removed += 1
+        for line in file_diff.splitlines():
+            if not line or line[0] not in "+-" or line.startswith(("+++ ", "--- ")):
+                continue
+            code = line[1:].strip()
+            if not code or code.startswith(_COMMENT_STARTS):
+                continue
+            if line[0] == "+":
+                added += 1
+            else:
+                removed += 1
     return added, removed
 
 

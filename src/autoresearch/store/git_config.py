@@ -8,7 +8,8 @@ shrinks a diff's line count) or run code outside any time limit. Every git proce
 starts carries ``-c`` overrides that switch each of them off; diffs are also asked for with
 ``--no-ext-diff --no-textconv``, so that line counts are taken on the bytes git stores.
 
-Drivers are named by the user (``[filter "lfs"]``): their names are read from the repository's
+A diff driver that declares files binary is overridden too. Drivers are named by the user
+(``[filter "lfs"]``): their names are read from the repository's
 configuration files, again whenever one of them changes.
 """
 
@@ -19,6 +20,8 @@ import re
 import subprocess
 from typing import TYPE_CHECKING
 
+from autoresearch.errors import UserError
+
 if TYPE_CHECKING:
     from _typeshed import StrPath
 
@@ -27,21 +30,50 @@ _ALWAYS = (
     "core.fsmonitor=false",
     "core.sshCommand=",
     "core.askPass=",
+    "core.pager=cat",
+    "core.editor=:",
+    "sequence.editor=:",
     "credential.helper=",
     "commit.gpgSign=false",
     "tag.gpgSign=false",
+    "gpg.program=false",
     "maintenance.auto=false",
+    # `git replace` would make a commit read as another one: the tree a keep ref names is the
+    # tree that was measured, and what `finalize` ships.
+    "core.useReplaceRefs=false",
 )
+# Of the tool's own environment, the git variables that only name who commits, or which
+# configuration files exist; any other (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_NAMESPACE,
+# GIT_CONFIG_PARAMETERS, GIT_EXTERNAL_DIFF, GIT_EXEC_PATH, ...) would change what git sees or
+# runs, whoever set it.
+_GIT_VARIABLES_KEPT = frozenset(
+    f"GIT_{who}_{what}" for who in ("AUTHOR", "COMMITTER") for what in ("NAME", "EMAIL", "DATE")
+) | {"GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM"}
+# A checkout elsewhere, or none: the tool's git calls would see another tree than the one it
+# commits and runs.
+_ELSEWHERE = re.compile(r"^core\.(worktree|bare)$", re.I)
 # A section that names a driver: [filter "name"], or the older [filter.name].
 _DRIVER_SECTION = re.compile(
-    r'^\s*\[\s*(filter|merge)\s*(?:"((?:[^"\\]|\\.)*)"|\.([^\]\s]+))\s*\]', re.I | re.M
+    r'^\s*\[\s*(filter|merge|diff)\s*(?:"((?:[^"\\]|\\.)*)"|\.([^\]\s]+))\s*\]', re.I | re.M
 )
 _INCLUDE_SECTION = re.compile(r"^\s*\[\s*include(?:if)?\b", re.I | re.M)
 _cache: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {}
 
 
+def environment() -> dict[str, str]:
+    """The environment of a git process the tool starts: its own, without the git variables
+    that would change what git sees or runs."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("GIT_") or name in _GIT_VARIABLES_KEPT
+    }
+
+
 def overrides(repo: StrPath) -> tuple[str, ...]:
-    """The ``-c`` arguments for a git call in ``repo`` that let no program it names run."""
+    """The ``-c`` arguments for a git call in ``repo`` that let no program it names run.
+    Raises ``UserError`` when the repository's configuration points git at another checkout
+    (``core.worktree``) or at none (``core.bare``)."""
     files = _config_files(str(repo))
     stamps = tuple(_mtime(path) for path in files)
     cached = _cache.get(files[0] if files else "")
@@ -53,9 +85,18 @@ def overrides(repo: StrPath) -> tuple[str, ...]:
         for text in texts
         for kind, quoted, dotted in _DRIVER_SECTION.findall(text)
     }
+    elsewhere = [key for text in texts for key in _core_keys_elsewhere(text)]
     includes = any(_INCLUDE_SECTION.search(text) for text in texts)
     if includes:  # an included file may change unseen: ask git each time, never cache
-        names |= _names_from_git(str(repo))
+        found, keys = _names_from_git(str(repo))
+        names |= found
+        elsewhere += keys
+    if elsewhere:
+        raise UserError(
+            f"the repository's git configuration sets {elsewhere[0]}: autoresearch works on "
+            "the checkout it is run in only; remove it (git config --unset "
+            f"{elsewhere[0]})"
+        )
     args: list[str] = []
     for setting in _ALWAYS:
         args += ["-c", setting]
@@ -63,6 +104,8 @@ def overrides(repo: StrPath) -> tuple[str, ...]:
         if kind == "filter":
             for key in ("clean=", "smudge=", "process=", "required=false"):
                 args += ["-c", f"filter.{name}.{key}"]
+        elif kind == "diff":  # a driver that calls a text file binary would hide its lines
+            args += ["-c", f"diff.{name}.binary=false"]
         else:  # an empty merge driver runs nothing: the merge fails, which reads as a conflict
             args += ["-c", f"merge.{name}.driver="]
     result = tuple(args)
@@ -71,21 +114,55 @@ def overrides(repo: StrPath) -> tuple[str, ...]:
     return result
 
 
-def _names_from_git(repo: str) -> set[tuple[str, str]]:
+def _names_from_git(repo: str) -> tuple[set[tuple[str, str]], list[str]]:
+    """The drivers the configuration names, included files too, and the keys of it that put
+    the checkout elsewhere."""
+    pattern = r"^(filter|merge|diff)\.|^core\.(worktree|bare)$"
     listed = subprocess.run(
-        ["git", "config", "--includes", "--name-only", "--get-regexp", r"^(filter|merge)\."],
+        ["git", "config", "--includes", "--get-regexp", pattern],
         cwd=repo,
         capture_output=True,
         text=True,
         start_new_session=True,
+        env=environment(),
     ).stdout
-    names = set()
+    names, elsewhere = set(), []
     for line in listed.splitlines():
-        kind, _, rest = line.partition(".")
+        key, _, value = line.partition(" ")
+        if _ELSEWHERE.match(key):
+            if key.lower() == "core.worktree" or _true(value):
+                elsewhere.append(key.lower())
+            continue
+        kind, _, rest = key.partition(".")
         name = rest.rpartition(".")[0]
         if name:
             names.add((kind.lower(), name))
-    return names
+    return names, elsewhere
+
+
+_SECTION = re.compile(r"^\s*\[\s*([A-Za-z0-9.-]+)")
+_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*?))?\s*$")
+
+
+def _core_keys_elsewhere(text: str) -> list[str]:
+    """``core.worktree`` when the text sets it, ``core.bare`` when it sets it true."""
+    found, section = [], ""
+    for line in text.splitlines():
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).lower()
+            continue
+        key = _KEY.match(line)
+        if section != "core" or key is None:
+            continue
+        name, value = key.group(1).lower(), key.group(2)
+        if name == "worktree" or (name == "bare" and (value is None or _true(value))):
+            found.append(f"core.{name}")
+    return found
+
+
+def _true(value: str) -> bool:
+    return value.strip().strip('"').lower() in ("true", "yes", "on", "1", "")
 
 
 def _config_files(repo: str) -> tuple[str, ...]:

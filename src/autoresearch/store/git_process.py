@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from autoresearch.store.git_config import overrides
+from autoresearch.store.git_config import environment, overrides
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -50,6 +50,7 @@ class Pending:
         return subprocess.Popen(
             argv(self._repo, *self._args),
             cwd=self._repo,
+            env=environment(),
             stdin=None if self._stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -154,6 +154,9 @@ class Written(NamedTuple):
 
     rows: tuple[str, ...] = ()
     runs: Mapping[tuple[int, str], tuple[float, ...] | None] = MappingProxyType({})
+    # False: the entry is made before the rows reach the ledger, so that whatever the ledger
+    # holds of them after a kill, the record had first.
+    rows_on_disk: bool = True
 
 
 NOTHING = Written()
@@ -183,6 +186,8 @@ def append(
     else:
         added_ledger = "".join(f"{row}\n" for row in written.rows).encode()
         added_runs = _own_runs(runs[tip.runs.size :], written.runs)
+    if not written.rows_on_disk:
+        ledger += added_ledger
     ledger_digest = _digest_after(ledger, tip.ledger if tip else None, added_ledger)
     runs_digest = _digest_after(runs, tip.runs if tip else None, added_runs)
     if ledger_digest is None or runs_digest is None:
@@ -295,12 +300,18 @@ def _session_tree(repo: StrPath, session: bytes) -> str:
 
 def history(repo: StrPath, tag: str) -> list[dict[str, Any]]:
     """Every entry, oldest first, in one git call."""
-    out = git.git(repo, "log", "-z", "--reverse", "--format=%B", ref_name(tag))
+    return [entry for _, entry in identified_history(repo, tag)]
+
+
+def identified_history(repo: StrPath, tag: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every entry with its commit's id, oldest first, in one git call."""
+    out = git.git(repo, "log", "-z", "--reverse", "--format=%H%n%B", ref_name(tag))
     entries = []
     for message in out.split("\0"):
-        body = message.partition("\n\n")[2].strip()
+        commit, _, text = message.strip("\n").partition("\n")
+        body = text.partition("\n\n")[2].strip()
         if body:
-            entries.append(json.loads(body))
+            entries.append((commit, json.loads(body)))
     return entries
 
 

@@ -14,6 +14,7 @@ def rebase_onto(repo: str, commit: str, onto: str, message: str, identity: bool)
     merged = subprocess.run(
         git.argv(repo, "merge-tree", "--write-tree", "--no-messages", onto, commit),
         cwd=repo,
+        env=git.environment(),
         capture_output=True,
         text=True,
     )

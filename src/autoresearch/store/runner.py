@@ -250,6 +250,10 @@ def kill_recorded(inflight: Mapping[str, object]) -> bool:
     group, run_id = inflight.get("group"), inflight.get("run_id")
     run_id = run_id if isinstance(run_id, str) else None
     group = group if isinstance(group, int) else None  # killed before the run started
+    if group is not None and (run_id is None or group not in carrying(run_id)):
+        # A file anyone can write could name anyone's process group: it is the run's only
+        # while its leader carries the run's id (else what is left carries the id itself).
+        group = None
     if (group is None and run_id is None) or not run_alive(group, run_id):
         return False
     kill_run(group, run_id)
