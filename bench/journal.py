@@ -27,19 +27,17 @@ from scratch_repo import EDITED, RUN, git, make_repo, median_and_spread
 from autoresearch.engine import record
 from autoresearch.engine.session import Session
 from autoresearch.rules.settings import validate
+from autoresearch.store import journal
 from autoresearch.store.files import append_lines
 
 
 def grow(session: Session, rows: int) -> None:
     """A night's worth of rows and runs, recorded as one entry."""
     commit = "0123456789abcdef0123456789abcdef01234567"
-    append_lines(
-        session.files.ledger,
-        [
-            f"{commit[:7]}\t{1 - i / 1e5:.6f}\t1\t\t300.0\t\t\tdiscard\tidea {i}"
-            for i in range(rows)
-        ],
-    )
+    lines = [
+        f"{commit[:7]}\t{1 - i / 1e5:.6f}\t1\t\t300.0\t\t\t\tdiscard\tidea {i}" for i in range(rows)
+    ]
+    append_lines(session.files.ledger, lines)
     append_lines(
         session.files.runs_jsonl,
         [
@@ -47,16 +45,21 @@ def grow(session: Session, rows: int) -> None:
             for i in range(rows)
         ],
     )
-    session.write_record({"kind": "import"})
+    runs = {(i, commit): (1.0,) for i in range(rows)}
+    session.write_record({"kind": "import"}, written=journal.Written(tuple(lines), runs))
 
 
-def one_experiment(session: Session, number: int) -> None:
+def one_experiment(session: Session, number: int, keep: str) -> record.Outcome:
+    """An experiment's run and row, appended as ``try`` appends them; what it wrote."""
     commit = git_out(session.repo, "rev-parse", "HEAD")
     append_lines(
         session.files.runs_jsonl,
         [json.dumps({"experiment": number, "commit": commit, "run": 0, "value": 0.5})],
     )
-    append_lines(session.files.ledger, [f"{commit[:7]}\t0.5\t1\t\t0.1\t\t\tdiscard\tround"])
+    row = f"{commit[:7]}\t0.5\t1\t\t0.1\t\t\t\tdiscard\tround"
+    append_lines(session.files.ledger, [row])
+    written = journal.Written((row,), {(number, commit): (0.5,)})
+    return record.Outcome(number, "discard", keep, written)
 
 
 def git_out(repo: str, *args: str) -> str:
@@ -78,9 +81,9 @@ def main() -> None:
         keep = session.keep_ref()
         entry_times, check_times, ref_times, commit_times = [], [], [], []
         for number in range(args.rows, args.rows + args.experiments):
-            one_experiment(session, number)
+            outcome = one_experiment(session, number, keep)
             started = time.perf_counter()
-            record.note_experiment(session, number, "discard", keep)
+            record.note_experiment(session, outcome)
             entry_times.append(time.perf_counter() - started)
 
             started = time.perf_counter()
