@@ -87,3 +87,15 @@ def test_a_session_whose_scope_leaves_the_tuner_nothing_is_not_looped(repo: Path
     loop = cli("loop", "--agent", "tune", "--max-experiments", "1")
     assert loop.returncode == 2 and "knobs.py (outside scope)" in loop.stderr
     assert (repo / "results.tsv").read_text() == ledger
+
+
+def test_a_refused_loop_on_a_session_of_another_branch_leaves_the_branch_checked_out(
+    repo: Path, cli: Cli
+) -> None:
+    assert cli.init().returncode == 0  # session t, scope train.py, on autoresearch/t
+    git(repo, "checkout", "-q", "main")
+    (repo / "knobs.py").write_text("LR = 0.1\n")
+    (repo / "autoresearch.toml").write_text(KNOB.format(file="knobs.py"))
+    loop = cli("loop", "--tag", "t", "--agent", "tune", "--max-experiments", "1")
+    assert loop.returncode == 2 and "knobs.py (outside scope)" in loop.stderr
+    assert git(repo, "branch", "--show-current") == "main"

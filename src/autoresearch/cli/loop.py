@@ -37,9 +37,12 @@ def find_or_start(request: LoopRequest) -> Session | None:
     """The session to continue, or a new one set up like `init` (None if its baseline crashed).
     The baseline runs where the loop's runs will."""
     repo, given, plan = request.repo, request.given, request.plan
-    session = existing_session(repo, given.flags.get("tag"))
+    session = existing_session(
+        repo,
+        given.flags.get("tag"),
+        lambda found: refuse_idle_agent(request, found.scope, found.settings.knobs),
+    )
     if session is not None:
-        refuse_idle_agent(request, session.scope, session.settings.knobs)
         return session
     settings = build_settings(given.file_values, given.flags)
     refuse_evaluation_on_ray(settings, plan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,18 +76,33 @@ def check_knobs(repo: str, file_values: Mapping[str, Any], agent: str | None) ->
         parse_knobs(knobs, Path(repo))
 
 
-def existing_session(repo: str, tag: str | None) -> Session | None:
+def existing_session(
+    repo: str, tag: str | None, check: Callable[[Session], None] = lambda _: None
+) -> Session | None:
     """The session to continue: the one named (checked out if need be), or the checked-out one;
-    None when a new one must be started."""
+    None when a new one must be started. ``check`` refuses it (a UserError) before the loop
+    goes on; a refusal leaves the branch that was checked out as it was."""
     branch = git.current_branch(repo) or ""
     if tag and SessionFiles(repo, tag).exists():
-        if branch != BRANCH_PREFIX + tag:
-            if not git.status(repo).clean:
-                raise UserError("tracked files have uncommitted changes; commit or stash first")
-            git.checkout(repo, BRANCH_PREFIX + tag)
-        return Session.open(repo, tag)
+        if branch == BRANCH_PREFIX + tag:
+            session = Session.open(repo, tag)
+            check(session)
+            return session
+        if not git.status(repo).clean:
+            raise UserError("tracked files have uncommitted changes; commit or stash first")
+        came_from = branch or git.head(repo) or ""
+        git.checkout(repo, BRANCH_PREFIX + tag)
+        try:
+            session = Session.open(repo, tag)
+            check(session)
+        except UserError:
+            git.checkout(repo, came_from)
+            raise
+        return session
     if not tag and branch.startswith(BRANCH_PREFIX):
-        return Session.open(repo)
+        session = Session.open(repo)
+        check(session)
+        return session
     return None
 
 
