@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import Cli, git, ledger_rows
@@ -29,20 +30,24 @@ def noisy_project(tmp_path: Path, repo: Path, offsets: list[float]) -> Path:
     return plan
 
 
+def tried(repo: Path, cli: Cli, value: float) -> dict[str, Any]:
+    """The session begun (its baseline measured twice), then ``try`` of VALUE set to ``value``:
+    the experiment as `try --json` gives it."""
+    assert cli.init().returncode == 0
+    text = (repo / "train.py").read_text()
+    (repo / "train.py").write_text(text.replace("VALUE = 1.0", f"VALUE = {value}"))
+    result = cli("try", "-m", f"VALUE {value}", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_a_load_spike_on_a_good_candidates_first_run_is_measured_again_and_kept(
     tmp_path: Path, repo: Path, cli: Cli
 ) -> None:
     # The baseline twice (noise of about 0.002), then the candidate: one spike 0.5 worse, then
     # two runs 0.05 better than the baseline.
     plan = noisy_project(tmp_path, repo, [0.0, 0.002, 0.5, 0.0, 0.001])
-    assert cli.init().returncode == 0
-    text = (repo / "train.py").read_text()
-    (repo / "train.py").write_text(text.replace("VALUE = 1.0", "VALUE = 0.95"))
-
-    result = cli("try", "-m", "faster", "--json")
-
-    assert result.returncode == 0, result.stderr
-    experiment = json.loads(result.stdout)
+    experiment = tried(repo, cli, 0.95)
     assert experiment["status"] == "keep", experiment["reason"]
     assert experiment["reason"].endswith("; 1 run far outside the noise set aside")
     assert experiment["value"] == pytest.approx(0.9505)  # the mean of the runs within the noise
@@ -55,14 +60,7 @@ def test_a_candidate_that_is_far_worse_run_after_run_is_still_discarded(
     tmp_path: Path, repo: Path, cli: Cli
 ) -> None:
     noisy_project(tmp_path, repo, [0.0, 0.002, 0.0, 0.001])
-    assert cli.init().returncode == 0
-    text = (repo / "train.py").read_text()
-    (repo / "train.py").write_text(text.replace("VALUE = 1.0", "VALUE = 1.5"))
-
-    result = cli("try", "-m", "slower", "--json")
-
-    assert result.returncode == 0, result.stderr
-    experiment = json.loads(result.stdout)
+    experiment = tried(repo, cli, 1.5)
     assert experiment["status"] == "discard"
     assert "set aside" not in experiment["reason"]
     assert ledger_rows(repo)[-1]["runs"] == "2"  # measured again once, then judged
