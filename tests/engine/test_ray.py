@@ -25,8 +25,6 @@ from support import (
 )
 
 pytest.importorskip("ray")
-# One cluster for the whole file: its tests go to one worker of a parallel suite.
-pytestmark = pytest.mark.xdist_group("ray-cluster")
 
 
 # In the environment of the cluster's workers only: the one a run may be given by name, and a

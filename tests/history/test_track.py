@@ -13,8 +13,6 @@ from support import Cli, ledger_lines, write_train
 
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("wandb")
-# One MLflow store for the whole file (its tables take seconds to make): one worker runs it.
-pytestmark = pytest.mark.xdist_group("mlflow-store")
 
 from autoresearch.history.trackers.outbox import Outbox  # noqa: E402
 from autoresearch.history.trackers.tracked import Source, experiments  # noqa: E402
