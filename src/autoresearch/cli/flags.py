@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from autoresearch.rules.setting import Setting, integer, switch
 from autoresearch.rules.settings_table import SETTINGS
@@ -35,11 +35,15 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose subcommands use the same formatter."""
+    """An ArgumentParser whose subcommands use the same formatter, and whose refusal of the
+    command line is one line, as every other refusal is (argparse prints the usage first)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(**kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 Commands = argparse._SubParsersAction
