@@ -28,7 +28,7 @@ from autoresearch.engine.step import (
 from autoresearch.errors import UserError
 from autoresearch.rules import verdict
 from autoresearch.store import git, guard, journal, runner
-from autoresearch.store.files import now, read_json
+from autoresearch.store.files import append_lines, now, read_json
 
 
 def worker_states(path: str) -> list[Mapping[str, Any]]:
@@ -75,14 +75,11 @@ def complete_last_entry(session: Session, records: list[Mapping[str, Any]]) -> N
     is the experiment of an in-flight file it vouches for. Before the record is checked."""
     known, _ = record.vouched(session, records)
     tip, keep = session.read_record()
-    if tip is None or tip.entry.get("kind") != "experiment" or tip.experiment not in known:
+    if tip is None or not record.last_entry_in_flight(tip, known):
         return
-    row = str(tip.entry.get("ledger_added", "")).encode("utf-8", "surrogateescape")
-    if row and record.row_due(journal.read_bytes(session.files.ledger) or b"", tip, known):
-        with open(session.files.ledger, "ab") as handle:
-            handle.write(row)
-            handle.flush()
-            os.fsync(handle.fileno())
+    row = record.due_row(journal.read_bytes(session.files.ledger) or b"", tip, known)
+    if row is not None:
+        append_lines(session.files.ledger, row.splitlines())
     if keep != tip.keep and tip.entry.get("status") == verdict.KEEP:
         git.update_ref(session.repo, session.keep_ref_name, tip.keep)
 

@@ -69,7 +69,7 @@ def problems(session: Session, inflight: InFlight) -> list[str]:
         found.append(_settings_change(session_json, recorded().session))
     if ledger_bytes is None:
         found.append(f"{LEDGER_FILE} is missing")
-    elif not _agrees(ledger_bytes, tip.ledger, growing) and not row_due(ledger_bytes, tip, known):
+    elif not _agrees(ledger_bytes, tip.ledger, growing) and not due_row(ledger_bytes, tip, known):
         found.append(_row_change(LEDGER_FILE, ledger_bytes, recorded().ledger, header=True))
     if not _agrees(runs, tip.runs, growing):
         found.append(_row_change("runs.jsonl", runs, recorded().runs, header=False))
@@ -263,13 +263,20 @@ def _inflight_if_running(session: Session) -> InFlight:
     return found or None
 
 
-def row_due(ledger: bytes, tip: journal.Tip, known: Mapping[int, Any]) -> bool:
-    """Whether ``ledger`` lacks only the row of the record's last entry, an experiment still
-    in flight: a kill came between its entry and its row, which the next command writes."""
-    if tip.entry.get("kind") != "experiment" or tip.experiment not in known:
-        return False
-    row = str(tip.entry.get("ledger_added", "")).encode("utf-8", "surrogateescape")
-    return journal.Digest.of(ledger + row) == tip.ledger
+def last_entry_in_flight(tip: journal.Tip, known: Mapping[int, Any]) -> bool:
+    """Whether the record's last entry is the verdict of an experiment still in flight (a kill
+    came after it, before its row, the keep ref's move or the in-flight file's removal)."""
+    return tip.entry.get("kind") == "experiment" and tip.experiment in known
+
+
+def due_row(ledger: bytes, tip: journal.Tip, known: Mapping[int, Any]) -> str | None:
+    """The row of the record's last entry when ``ledger`` lacks only that row, an experiment
+    still in flight: a kill came between its entry and its row, which the next command writes."""
+    if not last_entry_in_flight(tip, known):
+        return None
+    row = str(tip.entry.get("ledger_added", ""))
+    added = row.encode("utf-8", "surrogateescape")
+    return row if row and journal.Digest.of(ledger + added) == tip.ledger else None
 
 
 def _agrees(data: bytes, digest: journal.Digest, growing: bool) -> bool:
