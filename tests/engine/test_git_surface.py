@@ -12,30 +12,38 @@ from support import Cli, git, ledger_lines, make_repo, write_train
 KEEP = "refs/autoresearch/t/keep"
 
 
+def agent_git_variables(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
+    """``GIT_*`` variables an agent could leave in the tool's environment, pointing git at a
+    decoy repository (returned) and at programs that leave a mark in a folder (returned)."""
+    (tmp_path / "decoy").mkdir()
+    decoy = make_repo(tmp_path / "decoy")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (tmp_path / "empty-exec-path").mkdir()
+    variables = {
+        "GIT_DIR": str(decoy / ".git"),
+        "GIT_WORK_TREE": str(decoy),
+        "GIT_INDEX_FILE": str(tmp_path / "agent-index"),
+        "GIT_NAMESPACE": "agent",
+        "GIT_OBJECT_DIRECTORY": str(tmp_path / "agent-objects"),
+        "GIT_EXEC_PATH": str(tmp_path / "empty-exec-path"),
+        "GIT_EXTERNAL_DIFF": f"sh -c 'touch {marks}/external-diff'",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "core.fsmonitor",
+        "GIT_CONFIG_VALUE_0": f"touch {marks}/fsmonitor; echo",
+    }
+    return variables, decoy, marks
+
+
 def test_git_variables_in_the_tools_environment_change_nothing(
     repo: Path, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert cli.init().returncode == 0
-    (tmp_path / "decoy").mkdir()
-    decoy = make_repo(tmp_path / "decoy")
+    variables, decoy, marks = agent_git_variables(tmp_path)
     decoy_refs = git(decoy, "for-each-ref")
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    (tmp_path / "empty-exec-path").mkdir()
     write_train(repo, 0.8)
     with monkeypatch.context() as env:
-        for name, value in {
-            "GIT_DIR": str(decoy / ".git"),
-            "GIT_WORK_TREE": str(decoy),
-            "GIT_INDEX_FILE": str(tmp_path / "agent-index"),
-            "GIT_NAMESPACE": "agent",
-            "GIT_OBJECT_DIRECTORY": str(tmp_path / "agent-objects"),
-            "GIT_EXEC_PATH": str(tmp_path / "empty-exec-path"),
-            "GIT_EXTERNAL_DIFF": f"sh -c 'touch {marks}/external-diff'",
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "core.fsmonitor",
-            "GIT_CONFIG_VALUE_0": f"touch {marks}/fsmonitor; echo",
-        }.items():
+        for name, value in variables.items():
             env.setenv(name, value)
         kept = cli("try", "-m", "better")
         worktree = cli("try", "-m", "same again", "--in-worktree")
@@ -46,6 +54,21 @@ def test_git_variables_in_the_tools_environment_change_nothing(
     assert "0.8" in git(repo, "show", f"{commit}:train.py")
     assert git(decoy, "for-each-ref") == decoy_refs and git(decoy, "status", "--porcelain") == ""
     assert list(marks.iterdir()) == []
+
+
+def test_retry_applies_to_the_sessions_tree_whatever_git_variables_say(
+    repo: Path, kept_session: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_train(repo, 0.9)
+    assert kept_session("try", "-m", "worse").stdout.startswith("discard")
+    variables, decoy, marks = agent_git_variables(tmp_path)
+    with monkeypatch.context() as env:
+        for name, value in variables.items():
+            env.setenv(name, value)
+        retried = kept_session("retry", "2")
+    assert retried.returncode == 0, retried.stderr
+    assert "0.9" in (repo / "train.py").read_text()
+    assert git(decoy, "status", "--porcelain") == "" and list(marks.iterdir()) == []
 
 
 def test_a_replaced_keep_never_ships_what_was_not_measured(repo: Path, cli: Cli) -> None:

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from autoresearch.errors import UserError
-from autoresearch.store.git_process import GitError, Pending, argv, environment, git, start
+from autoresearch.store.git_process import (
+    GitError,
+    Pending,
+    argv,
+    completed,
+    environment,
+    git,
+    start,
+)
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -25,14 +33,7 @@ _FALLBACK_IDENTITY = ("-c", "user.name=autoresearch", "-c", "user.email=autorese
 
 def _rev_parse(path: StrPath, *args: str) -> subprocess.CompletedProcess[str]:
     """Unchecked, for the calls that find the repository: failing there is the user's news."""
-    return subprocess.run(
-        argv(path, "rev-parse", *args),
-        cwd=path,
-        env=environment(),
-        capture_output=True,
-        encoding="utf-8",
-        errors="surrogateescape",
-    )
+    return completed(path, "rev-parse", *args)
 
 
 def toplevel(path: StrPath) -> str:
@@ -81,10 +82,7 @@ def resolve(repo: StrPath, revision: str) -> str | None:
 
 def is_ref_format(repo: StrPath, ref: str) -> bool:
     """Whether git accepts ``ref`` as the name of a ref, by its own rules."""
-    checked = subprocess.run(
-        argv(repo, "check-ref-format", ref), env=environment(), capture_output=True
-    )
-    return checked.returncode == 0
+    return completed(repo, "check-ref-format", ref).returncode == 0
 
 
 def branch_exists(repo: StrPath, branch: str) -> bool:
@@ -160,29 +158,27 @@ def tracked_files(repo: StrPath) -> list[str]:
 
 
 def is_ancestor(repo: StrPath, ancestor: str, descendant: str) -> bool:
-    result = subprocess.run(
-        argv(repo, "merge-base", "--is-ancestor", ancestor, descendant),
-        cwd=repo,
-        env=environment(),
-        capture_output=True,
-        start_new_session=True,
-    )
-    return result.returncode == 0
+    return completed(repo, "merge-base", "--is-ancestor", ancestor, descendant).returncode == 0
 
 
 def apply_reversed(repo: StrPath, patch: str) -> bool:
     """Take ``patch`` back out of the index and the tree; False (nothing changed) if it does not
     apply."""
-    result = subprocess.run(
-        argv(repo, "apply", "-R", "--index"),
+    return completed(repo, "apply", "-R", "--index", stdin=patch).returncode == 0
+
+
+def archive(repo: StrPath, commit: str) -> bytes:
+    """The commit's files as a tar archive (bytes: it holds binary files as they are)."""
+    tar = subprocess.run(
+        argv(repo, "archive", "--format=tar", commit),
         cwd=repo,
         env=environment(),
-        input=patch,
-        text=True,
         capture_output=True,
         start_new_session=True,
     )
-    return result.returncode == 0
+    if tar.returncode:
+        raise GitError(tar.stderr.decode(errors="replace").strip())
+    return tar.stdout
 
 
 def change(repo: StrPath, base: str, tip: str) -> str:
@@ -198,14 +194,7 @@ def changed_paths(repo: StrPath, base: str, tip: str) -> list[str]:
 def apply_to_tree(repo: StrPath, patch: str) -> str | None:
     """Apply ``patch`` to the working tree only (the index stays); None when it applied, else
     git's reason, with nothing changed (git applies all of a patch or none of it)."""
-    result = subprocess.run(
-        argv(repo, "apply", "--whitespace=nowarn"),
-        cwd=repo,
-        input=patch,
-        text=True,
-        capture_output=True,
-        start_new_session=True,
-    )
+    result = completed(repo, "apply", "--whitespace=nowarn", stdin=patch)
     if result.returncode == 0:
         return None
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -106,3 +106,21 @@ def start_batch(repo: StrPath, names: list[str]) -> Pending:
 
 def git(repo: StrPath, *args: str, stdin: str | None = None, check: bool = True) -> str:
     return Pending(repo, args, stdin).output(check)
+
+
+def completed(
+    repo: StrPath, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A git command run to its end, unchecked, for the calls whose exit status is the answer
+    (``merge-base --is-ancestor``, ``apply``): the same command line, environment and process
+    session as every other git call of the tool's."""
+    return subprocess.run(
+        argv(repo, *args),
+        cwd=repo,
+        env=environment(),
+        input=stdin,
+        capture_output=True,
+        encoding="utf-8",
+        errors="surrogateescape",
+        start_new_session=True,
+    )

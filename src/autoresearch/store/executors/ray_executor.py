@@ -143,16 +143,9 @@ class RayExecutor:
 
     def archive(self, commit: str) -> Any:
         if commit not in self.archives:
-            tar = subprocess.run(
-                git.argv(self.repo, "archive", "--format=tar", commit),
-                cwd=self.repo,
-                capture_output=True,
-                check=False,
-            )
-            if tar.returncode:
-                raise git.GitError(tar.stderr.decode(errors="replace").strip())
+            tar = git.archive(self.repo, commit)
             self.archives.clear()  # one commit at a time per session is enough to share
-            self.archives[commit] = self.ray.put(tar.stdout)
+            self.archives[commit] = self.ray.put(tar)
         return self.archives[commit]
 
     def run(self, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
