@@ -229,9 +229,9 @@ def disk_check(path: str) -> Check:
 
 def night_agent(night: Night) -> str:
     """The agent configured, else the one `loop` would choose (a UserError when none)."""
-    from autoresearch.loop.agents.choose import default_agent_name
+    from autoresearch.loop.agents.choose import chosen_agent
 
-    return str(night.options.get("agent") or default_agent_name(os.environ, bool(night.knobs)))
+    return chosen_agent(night.options, bool(night.knobs))
 
 
 def agent_check(night: Night) -> Check:

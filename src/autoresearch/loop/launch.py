@@ -4,7 +4,6 @@ the session to continue, and the agent, workers and trackers, started and closed
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,7 +14,7 @@ from autoresearch.errors import UserError
 from autoresearch.history.trackers import require as require_trackers
 from autoresearch.loop.agents import build_agent
 from autoresearch.loop.agents.base import Agent, AgentOptions, AgentSetup
-from autoresearch.loop.agents.choose import default_agent_name
+from autoresearch.loop.agents.choose import chosen_agent
 from autoresearch.loop.driver import Loop, LoopReport, LoopSetup, StopRules
 from autoresearch.loop.editable import refuse_uneditable
 from autoresearch.loop.parallel import ParallelLoop
@@ -113,7 +112,7 @@ def loop_knobs(request: LoopRequest, session_knobs: Sequence[Mapping[str, Any]])
 
 def agent_name(request: LoopRequest, knobs: Sequence[Mapping[str, Any]]) -> str:
     """The agent named (by flag or settings), else the first this machine can run."""
-    return str(request.options.get("agent") or default_agent_name(os.environ, bool(knobs)))
+    return chosen_agent(request.options, bool(knobs))
 
 
 def refuse_idle_agent(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
+from typing import Any
 
 from autoresearch.errors import UserError
 
@@ -26,3 +27,9 @@ def default_agent_name(env: Mapping[str, str], knobs_declared: bool) -> str:
         " OPENAI_BASE_URL for --agent openai, declare knobs for --agent tune, or pick one with"
         " --agent (claude, codex, aider, openai, anthropic, command, tune)"
     )
+
+
+def chosen_agent(options: Mapping[str, Any], knobs_declared: bool) -> str:
+    """The agent the options name, else the first this machine can run (a UserError when none):
+    the one `loop` would use, and `doctor` checks."""
+    return str(options.get("agent") or default_agent_name(os.environ, knobs_declared))
