@@ -59,24 +59,26 @@ def run_column(columns: Sequence[str], role: str) -> str | None:
     return found[-1] if found else None
 
 
+def _column_named(name: str) -> str | None:
+    """Which of the ledger's own columns ``name`` is, in words; None when it is none."""
+    if name in STRUCTURAL:
+        return "a column every ledger has"
+    if name == REASON_COLUMN:
+        return "the ledger's column of a crash's reason"
+    if name in PARALLEL_COLUMNS:
+        return "a column of sessions with parallel runs"
+    return None
+
+
 def refuse_ambiguous(metrics: Sequence[str], holdout: str | None = None) -> None:
     """A one-line UserError for metric names that could not be told apart in the ledger."""
     seen: set[str] = set()
     for name in metrics:
-        if name in STRUCTURAL:
+        taken = _column_named(name)
+        if taken is not None:
             raise UserError(
-                f"metric name {name!r} is a column every ledger has; choose another "
-                "(--pattern reads the main metric under any name)"
-            )
-        if name == REASON_COLUMN:
-            raise UserError(
-                f"metric name {name!r} is the ledger's column of a crash's reason; choose "
-                "another (--pattern reads the main metric under any name)"
-            )
-        if name in PARALLEL_COLUMNS:
-            raise UserError(
-                f"metric name {name!r} is a column of sessions with parallel runs; choose "
-                "another (--pattern reads the main metric under any name)"
+                f"metric name {name!r} is {taken}; choose another (--pattern reads the main "
+                "metric under any name)"
             )
         if name in seen:
             raise UserError(f"metric {name!r} is named twice")
