@@ -80,6 +80,8 @@ def test_metrics_named_seconds_tokens_and_runs_are_recorded_and_shown_as_themsel
     [
         (["--metric", "seconds", "--also", "status"], "'status' is a column every ledger has"),
         (["--metric", "commit"], "'commit' is a column every ledger has"),
+        (["--metric", "seconds", "--also", "reason"], "is the ledger's column of a crash's"),
+        (["--metric", "worker"], "'worker' is a column of sessions with parallel runs"),
         (["--metric", "seconds", "--also", "wall_seconds"], "leave no name"),
         (["--metric", "seconds", "--also", "seconds"], "named twice"),
     ],
