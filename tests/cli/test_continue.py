@@ -82,6 +82,8 @@ def test_refusals_are_one_line_and_create_nothing(repo: Path, kept_session: Cli)
     fix_the_harness(repo, 8.0)
     said = refused(repo, cli, "--continue", "t", "--metric", "peak_vram_mb")
     assert "session t measured val_bpb (minimize)" in said
+    said = refused(repo, cli, "--continue", "t", "--metric", "peak_vram_mb", "--no-baseline")
+    assert "session t measured val_bpb (minimize)" in said
 
 
 def test_a_session_continues_from_its_finalized_branch_merged_elsewhere(

@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.no_baseline:
         settings = build_settings(file_values, flags)
         require_trackers(settings.track)
+        if continued is not None:
+            check_same_measure(repo, continued, settings)
         session = Session.start(repo, settings, settings_file, continues=_json(continued))
         print_started(session)
         print("baseline not run: the first `autoresearch try` measures the starting point")
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         refuse(preflight.run_problem(first, settings))
         as_given = Given(file_values, settings_file, flags)
         settings, settings_file = choose_settings(repo, first, settings, as_given, args.yes)
+        if continued is not None:  # the metric the run printed
+            check_same_measure(repo, continued, settings)
     session, outcome = start_after(repo, first, settings, settings_file, continued=continued)
     print_started(session)
     experiment = run_one(session, "baseline", first=outcome)
@@ -102,8 +106,6 @@ def start_after(
     """The session, started once its first run passed; that run's outcome for the baseline."""
     judged = preflight.judge_first(first, settings)
     refuse(judged)
-    if continued is not None:
-        check_same_measure(repo, continued, settings)
     session = Session.start(repo, settings, settings_file, parallel, _json(continued))
     preflight.adopt_first_run(session, first)
     return session, judged.outcome
