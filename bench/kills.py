@@ -16,7 +16,11 @@ the invariants are checked:
 - the session's record in git agrees: `status` shows no difference, `repair` finds nothing to
   repair, and every ledger row is in the record exactly once.
 
-Usage: python bench/kills.py [--trials 60] [--seed 1]
+With ``--noisy`` the metric is noisy and the candidates near the baseline: they are run again,
+with runs of the keep ref between theirs (the tree brought to the keep ref and back), and the
+kills land there too.
+
+Usage: python bench/kills.py [--trials 60] [--seed 1] [--noisy]
 """
 
 from __future__ import annotations
@@ -34,15 +38,16 @@ from collections import Counter
 from pathlib import Path
 
 TRAIN = """\
-import time
+import os, random, time
 VALUE = {value}
+NOISE = {noise}
 time.sleep({sleep})
-print("score:", VALUE)
+print("score:", VALUE + random.Random(os.environ["AUTORESEARCH_SEED"]).gauss(0, NOISE))
 """
 AGENT = """\
 import os, random
-value = random.random()
-open("train.py", "w").write({train!r}.format(value=value, sleep=0.3))
+value = {center} + random.uniform(-{reach}, {reach})
+open("train.py", "w").write({train!r}.format(value=value, noise={noise}, sleep=0.3))
 open(os.environ["AUTORESEARCH_DESCRIPTION"], "w").write(f"value {{value:.3f}}")
 """
 USER_FILE = "notes.txt"
@@ -61,13 +66,30 @@ def autoresearch(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def make_session(root: Path) -> Path:
+class Values:
+    """What the candidates' metric looks like: random values of a deterministic metric, or
+    values near the baseline's with noise (``--noisy``), so that candidates are run again, with
+    runs of the keep ref between their runs, and kills land there too."""
+
+    def __init__(self, noisy: bool) -> None:
+        self.noise = 0.01 if noisy else 0.0
+        self.center, self.reach = (1.0, 0.05) if noisy else (0.5, 0.5)
+        self.longest = 3.0 if noisy else 0.9  # a try's usual duration, in seconds
+
+    def draw(self) -> float:
+        return self.center + random.uniform(-self.reach, self.reach)
+
+    def train(self, value: float) -> str:
+        return TRAIN.format(value=value, noise=self.noise, sleep=0.3)
+
+
+def make_session(root: Path, values: Values) -> Path:
     repo = root / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
     git(repo, "config", "user.email", "bench@example.com")
     git(repo, "config", "user.name", "bench")
-    (repo / "train.py").write_text(TRAIN.format(value=1.0, sleep=0.3))
+    (repo / "train.py").write_text(values.train(1.0))
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "start")
     (repo / USER_FILE).write_text("the user's own notes\n")
@@ -76,14 +98,14 @@ def make_session(root: Path) -> Path:
         repo, "init", "--tag", "k", "--run", run, "--metric", "score", "--scope", "train.py"
     )
     assert init.returncode == 0, init.stderr
-    (root / "agent.py").write_text(AGENT.format(train=TRAIN))
+    agent = AGENT.format(train=TRAIN, center=values.center, reach=values.reach, noise=values.noise)
+    (root / "agent.py").write_text(agent)
     return repo
 
 
-def start(repo: Path, command: str, trial: int) -> subprocess.Popen[str]:
+def start(repo: Path, command: str, trial: int, values: Values) -> subprocess.Popen[str]:
     if command == "try":
-        value = random.random()
-        (repo / "train.py").write_text(TRAIN.format(value=value, sleep=0.3))
+        (repo / "train.py").write_text(values.train(values.draw()))
         args = ["try", "-m", f"trial {trial}"]
     else:
         agent = f"{sys.executable} {repo.parent / 'agent.py'}"
@@ -207,18 +229,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--noisy", action="store_true", help="a noisy metric: runs repeated")
     options = parser.parse_args()
+    values = Values(options.noisy)
     random.seed(options.seed)
     failures: list[tuple[int, str, str, float, list[str]]] = []
     tally: Counter[tuple[str, str]] = Counter()
     with tempfile.TemporaryDirectory() as root:
-        repo = make_session(Path(root))
+        repo = make_session(Path(root), values)
         for trial in range(options.trials):
             command = ("try", "loop")[trial % 2]
             how = SIGNALS[(trial // 2) % len(SIGNALS)]
             # Over the command's whole life: start-up, commit, run (0.3 s), bookkeeping.
-            moment = random.uniform(0.0, 0.9 if command == "try" else 2.0)
-            tool = start(repo, command, trial)
+            moment = random.uniform(0.0, values.longest * (1 if command == "try" else 2.2))
+            tool = start(repo, command, trial, values)
             time.sleep(moment)
             if tool.poll() is None:
                 send(tool, how)

@@ -20,12 +20,13 @@ better than it is) is in the comparison.
   (``verdict.judge`` with no sigma: the plain rule, as with ``--noise off``).
 - noise-aware, sigma known: ``verdict.judge`` with sigma the Gaussian part's, run by run until it
   decides; the baseline is run twice and the keep ref's runs are the runs that got it kept.
-- noise-aware, as sessions run: sigma by ``rules.noise.session_noise`` from every run made so
-  far, the keep ref's latest runs (``rules.noise.reference_runs``) as the reference, a candidate's
-  runs back to back.
-- the same with the keep ref run again before each further run of a candidate, so that the
-  reference is recent and the keep ref's runs spread over time show the drift (the engine does
-  not do this yet: this row measures what it would buy).
+- noise-aware, as sessions run: as the engine measures (``engine.judging``): the baseline run
+  three times, sigma by ``rules.noise.session_noise`` from every run made so far, the keep ref run
+  again before each further run of a candidate (and before its first when none of the latest 16
+  runs was the keep ref's), its latest runs (``rules.noise.reference_runs``) the reference:
+  recent, and spread over time so that they show the drift.
+- the same with a candidate's runs back to back, the keep ref never run again and the baseline
+  run twice, as the engine did before: what running the keep ref again buys.
 
     python bench/verdicts.py            # 300 sessions x 200 candidates per kind of noise
     python bench/verdicts.py --quick    # 40 sessions x 200 candidates
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autoresearch.engine.judging import BASELINE_RUNS, STALE_AFTER_RUNS
 from autoresearch.rules import noise, verdict
 
 SIGMA = 0.005
@@ -174,12 +176,17 @@ def known_sigma(session: Session, tally: Tally) -> float:
 
 def as_sessions_run(interleaved: bool) -> Rule:
     """As the engine measures: the noise from every run made so far, the keep ref's latest runs as
-    the reference; ``interleaved``: each further run of a candidate after a run of its keep ref."""
+    the reference; ``interleaved``: each further run of a candidate after a run of its keep ref
+    (and the baseline run three times, else twice)."""
+    baseline_runs = BASELINE_RUNS if interleaved else 2
 
     def play(session: Session, tally: Tally) -> float:
         clock = Clock(session)
         true_value, keep = BASELINE, 0
-        made = [{"commit": keep, "experiment": 0, "value": clock.run(true_value)} for _ in "ab"]
+        made = [
+            {"commit": keep, "experiment": 0, "value": clock.run(true_value)}
+            for _ in range(baseline_runs)
+        ]
         max_runs = verdict.DEFAULT_MAX_RUNS
         for number, (effect, size) in enumerate(
             zip(session.effects, session.sizes, strict=True), 1
@@ -187,6 +194,9 @@ def as_sessions_run(interleaved: bool) -> Rule:
             candidate_true = true_value - effect * SIGMA
             runs: list[float] = []
             decision = None
+            stale = all(run["commit"] != keep for run in made[-STALE_AFTER_RUNS:])
+            if interleaved and stale and noise.session_noise(made, keep):
+                made.append({"commit": keep, "experiment": number, "value": clock.run(true_value)})
             while decision is None:
                 if runs and interleaved:
                     made.append(
@@ -208,7 +218,7 @@ def as_sessions_run(interleaved: bool) -> Rule:
             if kept:
                 true_value, keep = candidate_true, number
             tally.count(int(size), kept)
-        tally.runs += clock.made - 2
+        tally.runs += clock.made - baseline_runs
         return true_value
 
     return play
@@ -246,10 +256,10 @@ def row(kind: str, name: str, tally: Tally) -> str:
 RULES: dict[str, Rule] = {
     "greedy (plain rule, `--noise off`)": greedy,
     "noise-aware, sigma known": known_sigma,
-    "noise-aware, as sessions run": as_sessions_run(interleaved=False),
-    "noise-aware, keep ref re-run between repeats (not in the engine yet)": as_sessions_run(
+    "noise-aware, as sessions run (keep ref run again between repeats)": as_sessions_run(
         interleaved=True
     ),
+    "the same, repeats back to back, baseline twice": as_sessions_run(interleaved=False),
 }
 
 

@@ -29,7 +29,7 @@ def test_init_creates_branch_ledger_exclusions_and_baseline(repo: Path, cli: Cli
     ]
     assert rows[1][0] == git(repo, "rev-parse", "--short=7", "HEAD")
     assert rows[1][1:3] == ["1.000000", "1000.000000"]
-    assert rows[1][3:5] == ["2", "0.000000"]  # measured twice: the metric is deterministic
+    assert rows[1][3:5] == ["3", "0.000000"]  # measured three times: the metric is deterministic
     assert rows[1][-2:] == ["keep", "baseline"]
     exclude = (repo / ".git" / "info" / "exclude").read_text()
     assert "/results.tsv" in exclude and "/run.log" in exclude and "/.autoresearch/" in exclude

@@ -56,7 +56,7 @@ def test_the_checking_run_is_the_baselines_first_so_nothing_runs_twice(
     runs = tmp_path / "runs.txt"
     env = {**os.environ, "RUNS_FILE": str(runs)}
     run = f"{sys.executable} count.py"
-    for tag, noise, expected in (("off", "off", 1), ("auto", "auto", 2)):
+    for tag, noise, expected in (("off", "off", 1), ("auto", "auto", 3)):
         result = subprocess.run(
             [sys.executable, "-m", "autoresearch", "init", "--tag", tag, "--run", run,
              "--metric", "val_loss", "--noise", noise, "--writable", str(tmp_path),

@@ -6,6 +6,7 @@ signals the tool at the exact moment a pin is made or the keep ref moves.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from support import (
     Cli,
     git,
     ledger_lines,
+    wait_for,
     wait_for_run,
     write_train,
 )
@@ -175,3 +177,45 @@ def test_held_signals_act_when_the_section_ends() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "interrupted after the section"
+
+
+# Noisy; in experiment 1 the keep ref's run (TRUE 1.0) says it started and hangs.
+HANGS_AS_THE_KEEP_REF = """\
+import os, pathlib, random, time
+TRUE = {true}
+if TRUE == 1.0 and os.environ.get("AUTORESEARCH_EXPERIMENT") == "1":
+    pathlib.Path({marker!r}).touch()
+    time.sleep(600)
+rng = random.Random(int(os.environ["AUTORESEARCH_SEED"]))
+print(f"val_bpb: {{TRUE + rng.gauss(0, 0.01):.6f}}")
+"""
+
+
+def test_a_kill_while_the_keep_ref_runs_again_in_the_tree_leaves_it_at_the_keep_ref(
+    repo: Path, cli: Cli, tmp_path: Path
+) -> None:
+    marker = tmp_path / "keep-ref-running"
+    (repo / "train.py").write_text(HANGS_AS_THE_KEEP_REF.format(true=1.0, marker=str(marker)))
+    git(repo, "commit", "-qam", "noisy")
+    assert cli.init().returncode == 0
+    keep = git(repo, "rev-parse", "HEAD")
+    (repo / "train.py").write_text(HANGS_AS_THE_KEEP_REF.format(true=0.9, marker=str(marker)))
+    tool = cli.popen("try", "-m", "ten sigma better")
+    wait_for(marker.exists, "the keep ref's run between the candidate's")
+    assert git(repo, "rev-parse", "HEAD") == keep  # the tree is the keep ref's for that run
+    tool.send_signal(signal.SIGKILL)
+    tool.wait()
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    assert "interrupted: experiment 1" in cli("status").stdout
+    (repo / "train.py").write_text(HANGS_AS_THE_KEEP_REF.format(true=0.9, marker=str(marker)))
+    again = cli("try", "-m", "ten sigma better, again")
+    assert "experiment 1" in again.stderr and "was interrupted: recorded as crash" in again.stderr
+    assert "your edits since are left uncommitted" in again.stderr
+    assert again.stdout.startswith("keep"), again.stdout + again.stderr
+    rows = ledger_lines(repo)
+    assert rows[-2][-3:] == ["interrupted", "crash", "ten sigma better"]
+    assert_books_agree(repo)
+    # The run the killed experiment made of its candidate is in the record, as the tool's own.
+    made = [json.loads(line) for line in (repo / ".autoresearch/t/runs.jsonl").open()]
+    assert [run["experiment"] for run in made].count(1) == 1
+    assert json.loads(cli("status", "--json").stdout)["record"] == []

@@ -282,8 +282,9 @@ def test_a_keep_recorded_before_a_kill_moves_the_keep_ref_on_recovery(
 def test_runs_of_an_experiment_recorded_on_both_sides_of_another_s_entry_stay_in_the_record(
     cli: Cli, project: Path, tmp_path: Path
 ) -> None:
-    # Experiment 1 runs twice; its second run waits until experiment 2, beside it, is recorded,
-    # so that its first run is written before that entry and its second after.
+    # Experiment 1 runs twice; its second run (and the keep ref's run before it) waits until
+    # experiment 2, beside it, is recorded, so that its first run is written before that entry
+    # and its second after.
     steps = [{"A": 0.1}, {"A": 0.05}]
     flags = ("--workers", "2", "--max-experiments", "2", "--noise", "0.01", "--repeats", "2")
     command = scored_loop(tmp_path / "agent", steps, *flags)
@@ -303,6 +304,12 @@ def test_runs_of_an_experiment_recorded_on_both_sides_of_another_s_entry_stay_in
         loop.kill()
     assert loop.returncode == 0, err
     runs = [json.loads(line) for line in (project / ".autoresearch/p/runs.jsonl").open()]
-    assert [r["experiment"] for r in runs if r["experiment"]] == [1, 2, 2, 1]
+    base = runs[0]["commit"]  # the baseline, the keep ref both experiments began on
+    assert [r["experiment"] for r in runs if r["commit"] != base] == [1, 2, 2, 1]
+    # Before its second run, each ran the keep ref again, in its own worktree.
+    assert sorted(r["experiment"] for r in runs if r["experiment"] and r["commit"] == base) == [
+        1,
+        2,
+    ]
     status = json.loads(cli("status", "--json").stdout)
     assert status["record"] == [] and status["experiments"] == 3

@@ -130,7 +130,7 @@ def test_an_edited_run_record_is_refused(repo: Path, session: Cli) -> None:
     runs = repo / ".autoresearch/t/runs.jsonl"
     runs.write_text(runs.read_text().replace("0.8", "0.0001"))
     write_train(repo, 0.5)
-    assert "runs.jsonl line 3 differs" in refused(session, "try", "-m", "x")
+    assert "runs.jsonl line 4 differs" in refused(session, "try", "-m", "x")
     assert session("repair").returncode == 0
     assert "0.0001" not in runs.read_text()
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from support import Cli, git, ledger_lines
 
+from autoresearch.engine.judging import STALE_AFTER_RUNS
+
 # The metric is TRUE plus Gaussian noise drawn from the run's seed: reproducible, and noisy.
 NOISY = """\
 import os, random
@@ -43,10 +45,10 @@ def rows(repo: Path) -> list[dict[str, str]]:
     return [dict(zip(lines[0], row, strict=True)) for row in lines[1:]]
 
 
-def test_the_baseline_runs_twice_and_status_shows_the_noise(repo: Path, noisy: Cli) -> None:
+def test_the_baseline_runs_three_times_and_status_shows_the_noise(repo: Path, noisy: Cli) -> None:
     baseline = rows(repo)[0]
-    assert baseline["runs"] == "2" and float(baseline["spread"]) > 0
-    assert len(set((repo / "seeds.txt").read_text().split())) == 2  # a fresh seed per run
+    assert baseline["runs"] == "3" and float(baseline["spread"]) > 0
+    assert len(set((repo / "seeds.txt").read_text().split())) == 3  # a fresh seed per run
     status = json.loads(noisy("status", "--json").stdout)
     assert status["noise"]["mode"] == "auto" and 0 < status["noise"]["sigma"] < 0.05
     assert "noise: sigma" in noisy("status").stdout
@@ -211,3 +213,69 @@ def test_the_holdout_never_reaches_the_agents_prompt(repo: Path, cli: Cli, tmp_p
     assert len(prompts) == 2
     assert all("7.25" not in text and "holdout_val_bpb" not in text for text in prompts)
     assert "7.25" not in result.stdout
+
+
+def runs_of(repo: Path, experiment: int) -> list[dict[str, object]]:
+    lines = (repo / ".autoresearch/t/runs.jsonl").read_text().splitlines()
+    return [run for run in map(json.loads, lines) if run["experiment"] == experiment]
+
+
+def logged_value(log: Path) -> float:
+    line = next(x for x in log.read_text().splitlines() if x.startswith("val_bpb:"))
+    return float(line.split()[1])
+
+
+def test_the_keep_ref_runs_again_in_the_tree_before_each_further_run_of_a_candidate(
+    repo: Path, noisy: Cli
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    set_true(repo, 0.95)
+    data = json.loads(noisy("try", "-m", "five sigma better", "--json").stdout)
+    assert data["status"] == "keep" and data["runs"] >= 2, data
+    candidate = git(repo, "rev-parse", "HEAD")
+    runs = runs_of(repo, 1)
+    # candidate, keep ref, candidate, keep ref, ..., candidate: the same moments for both
+    expected = [candidate] + [keep, candidate] * (data["runs"] - 1)
+    assert [run["commit"] for run in runs] == expected
+    # Each ran its own tree: the keep ref's runs measured 1.0, the candidate's 0.95.
+    logs = repo / ".autoresearch/t/logs"
+    for index in range(data["runs"] - 1):
+        suffix = f".run{index + 1}" if index else ""
+        assert abs(logged_value(logs / f"0001-{keep[:7]}{suffix}.log") - 1.0) < 0.05
+    assert abs(float(rows(repo)[-1]["val_bpb"]) - 0.95) < 0.02
+    seeds = (repo / "seeds.txt").read_text().split()
+    assert len(seeds) == len(set(seeds)) == 3 + len(runs)  # a fresh seed for every run
+    assert git(repo, "status", "--porcelain") == ""  # the tree is the kept candidate again
+    assert json.loads(noisy("status", "--json").stdout)["record"] == []
+
+
+def test_a_tree_edited_during_a_run_is_not_switched_to_the_keep_ref(repo: Path, noisy: Cli) -> None:
+    # Every run of the candidate appends to a tracked file in the tree it runs in: from then on
+    # the tree holds edits that are not the candidate's, which a switch would lose.
+    set_true(repo, 0.95, extra="open('.gitignore', 'a').write('# noted by the run\\n')\n")
+    data = json.loads(noisy("try", "-m", "better, and writes a tracked file", "--json").stdout)
+    assert data["status"] == "keep" and data["runs"] >= 2, data
+    commits = {run["commit"] for run in runs_of(repo, 1)}
+    assert commits == {git(repo, "rev-parse", "HEAD")}  # the keep ref was not run
+    noted = (repo / ".gitignore").read_text().count("# noted by the run")
+    assert noted == data["runs"]  # every run's edit is still there
+
+
+def test_a_keep_ref_not_run_for_a_while_runs_again_before_a_candidates_first_run(
+    repo: Path, noisy: Cli
+) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    # Worse, mostly on their one run each: little runs the keep ref again, and its runs grow old.
+    tried = STALE_AFTER_RUNS + 8
+    for index in range(tried):
+        set_true(repo, 1.03, extra=f"VARIANT = {index}\n")
+        assert noisy("try", "-m", f"worse {index}").stdout.startswith("discard")
+    lines = (repo / ".autoresearch/t/runs.jsonl").read_text().splitlines()
+    made = [json.loads(line) for line in lines]
+    renewed = 0
+    for number in range(1, tried + 1):
+        began = next(i for i, run in enumerate(made) if run["experiment"] == number)
+        stale = all(run["commit"] != keep for run in made[:began][-STALE_AFTER_RUNS:])
+        assert (made[began]["commit"] == keep) == stale, (number, began)
+        renewed += stale
+    assert renewed >= 1

@@ -31,7 +31,8 @@ def noisy_project(tmp_path: Path, repo: Path, offsets: list[float]) -> Path:
 
 
 def tried(repo: Path, cli: Cli, value: float) -> dict[str, Any]:
-    """The session begun (its baseline measured twice), then ``try`` of VALUE set to ``value``:
+    """The session begun (its baseline measured three times), then ``try`` of VALUE set to
+    ``value``:
     the experiment as `try --json` gives it."""
     assert cli.init().returncode == 0
     text = (repo / "train.py").read_text()
@@ -44,14 +45,14 @@ def tried(repo: Path, cli: Cli, value: float) -> dict[str, Any]:
 def test_a_load_spike_on_a_good_candidates_first_run_is_measured_again_and_kept(
     tmp_path: Path, repo: Path, cli: Cli
 ) -> None:
-    # The baseline twice (noise of about 0.002), then the candidate: one spike 0.5 worse, then
-    # two runs 0.05 better than the baseline.
-    plan = noisy_project(tmp_path, repo, [0.0, 0.002, 0.5, 0.0, 0.001])
+    # The baseline three times (noise of about 0.002), then the candidate: one spike 0.5 worse,
+    # then two runs 0.05 better than the baseline, each after a run of the keep ref.
+    plan = noisy_project(tmp_path, repo, [0.0, 0.002, 0.001, 0.5, 0.0, 0.0, 0.001, 0.001])
     experiment = tried(repo, cli, 0.95)
     assert experiment["status"] == "keep", experiment["reason"]
     assert experiment["reason"].endswith("; 1 run far outside the noise set aside")
     assert experiment["value"] == pytest.approx(0.9505)  # the mean of the runs within the noise
-    assert (Path(str(plan) + ".count")).read_text() == "5"  # every planned run was made
+    assert (Path(str(plan) + ".count")).read_text() == "8"  # every planned run was made
     row = ledger_rows(repo)[-1]
     assert (row["status"], row["runs"]) == ("keep", "3")
 
@@ -59,7 +60,7 @@ def test_a_load_spike_on_a_good_candidates_first_run_is_measured_again_and_kept(
 def test_a_candidate_that_is_far_worse_run_after_run_is_still_discarded(
     tmp_path: Path, repo: Path, cli: Cli
 ) -> None:
-    noisy_project(tmp_path, repo, [0.0, 0.002, 0.0, 0.001])
+    noisy_project(tmp_path, repo, [0.0, 0.002, 0.001, 0.0, 0.0, 0.001])
     experiment = tried(repo, cli, 1.5)
     assert experiment["status"] == "discard"
     assert "set aside" not in experiment["reason"]

@@ -93,7 +93,7 @@ def recover_inflight(session: Session) -> list[str]:
     known, _ = record.vouched(session, [inflight for _, inflight in found if inflight])
     # Runs of any of them, written before the kill, are the tool's own.
     for number, begun in known.items():
-        session.running[number] = str(begun["commit"])
+        session.running[number] = (str(begun["commit"]), str(begun["base"]))
     for path, inflight in found:
         begun = known.get(int(inflight["experiment"])) if inflight else None
         if inflight is None or begun is None:

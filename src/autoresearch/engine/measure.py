@@ -1,6 +1,5 @@
-"""Measure and judge one candidate: run it (again, while the verdict needs more evidence), check
-the protected files around every run, judge it after each run, apply the constraints, and run
-the holdout after a keep.
+"""One run of a candidate, between two checks of the protected files, and what it showed; the
+constraints and the holdout run after a keep. (``judging`` runs these until the verdict.)
 
 It is given what it needs in a ``MeasureJob`` record, never the session itself.
 """
@@ -16,7 +15,6 @@ from autoresearch.engine.run_environment import run_environment
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.metrics import Pattern, Reading, default_pattern, read_metrics
-from autoresearch.rules.noise import noise_sigma, reference_runs
 from autoresearch.rules.settings import Settings
 from autoresearch.store import guard, runner, signals
 from autoresearch.store.executors import (
@@ -30,15 +28,14 @@ from autoresearch.store.executors import (
 from autoresearch.store.file_watch import watching
 from autoresearch.store.files import (
     SessionFiles,
-    append_run,
     link_run_log,
     read_json,
-    read_runs,
     write_json,
 )
 from autoresearch.store.sandbox import Policy
 
 SEED_STRIDE = 1000
+REFERENCE_SEEDS = SEED_STRIDE // 2  # the keep ref's runs in an experiment: seeds of their own
 
 
 class MeasureJob(NamedTuple):
@@ -60,6 +57,8 @@ class MeasureJob(NamedTuple):
     devices: tuple[str, ...] = ()
     inflight_path: str | None = None  # where the in-flight file goes (default: the session's)
     confine: Policy | None = None  # the sandbox of its runs
+    # Pins edits found in the user's tree under a ref and names it (the session's abandoned/N).
+    pin_edits: Callable[[str], str] | None = None
 
 
 class Measurement(NamedTuple):
@@ -73,6 +72,7 @@ class Measurement(NamedTuple):
     log: str | None = None
     holdout: float | None = None
     holdout_note: str | None = None
+    references: tuple[float, ...] = ()  # the keep ref's runs made between the candidate's
 
     @property
     def spread(self) -> float | None:
@@ -88,85 +88,9 @@ class RunOutcome(NamedTuple):
     interrupted: bool = False
 
 
-def measure_and_judge(
-    job: MeasureJob, baseline: float | None, lines: Callable[[], tuple[int, int]]
-) -> Measurement:
-    """Run until the verdict is reached (``baseline``: the session's first kept value, for
-    amounts given in percent). ``lines`` gives the lines added and removed; it is asked once the
-    first run is over, so that working them out overlaps the run."""
-    settings, keep, best = job.settings, job.base, job.best
-    runs = read_runs(job.files)
-    first_measurement = best is None
-    evidence = dict(
-        reference=reference_runs(runs, keep, best),
-        sigma=noise_sigma(settings, runs, keep),
-        direction=settings.direction,
-        min_delta=settings.parsed.min_delta.of(baseline),
-        max_runs=max(1, settings.repeats),
-        complexity_cost=settings.parsed.complexity_cost.of(baseline),
-    )
-    # A noise-aware session learns its noise from the baseline, measured twice.
-    baseline_runs = 2 if first_measurement and settings.noise == "auto" else 1
-    values: list[float] = []
-    sums: dict[str, float] = {}
-    seconds = 0.0
-    counted: tuple[int, int] | None = None
-    log = job.files.archived_log(job.number, job.commit)
-    first = job.first
-    while True:
-        outcome = first or run_once(job, len(values))
-        first = None
-        seconds += outcome.seconds
-        if outcome.crash is not None:
-            return Measurement(
-                verdict.Verdict(verdict.CRASH, outcome.crash),
-                tuple(values),
-                dict.fromkeys(job.patterns),
-                seconds,
-                outcome.interrupted,
-                log,
-            )
-        value = outcome.readings[settings.metric].value
-        assert value is not None
-        append_run(
-            job.files,
-            {"experiment": job.number, "commit": job.commit, "run": len(values), "value": value},
-        )
-        values.append(value)
-        for name, reading in outcome.readings.items():
-            sums[name] = sums.get(name, 0.0) + float(reading.value or 0.0)
-        if first_measurement:
-            if len(values) < baseline_runs:
-                continue
-            decided: verdict.Verdict | None = verdict.Verdict(
-                verdict.KEEP, "first measurement", mean=stats.mean(values), runs=len(values)
-            )
-        else:
-            counted = counted or lines()
-            decided = verdict.judge(
-                verdict.Evidence(
-                    candidate=tuple(values),
-                    lines_added=counted[0],
-                    lines_removed=counted[1],
-                    **evidence,
-                )
-            )
-        if decided is not None:
-            break
-    metrics = {name: total / len(values) for name, total in sums.items()}
-    if decided.mean is not None:  # the runs the verdict rests on, spikes set aside
-        metrics[settings.metric] = decided.mean
-    if not first_measurement:
-        decided = apply_constraints(settings, decided, metrics)
-    measured = Measurement(decided, tuple(values), metrics, seconds, log=log)
-    if decided.status == verdict.KEEP and settings.holdout:
-        holdout, note = run_holdout(job)
-        measured = measured._replace(holdout=holdout, holdout_note=note)
-    return measured
-
-
-def run_once(job: MeasureJob, index: int) -> RunOutcome:
-    """One run of the candidate, between two checks of the protected files."""
+def run_once(job: MeasureJob, index: int, reference: bool = False) -> RunOutcome:
+    """One run of the candidate (``reference``: of the keep ref, ``job.commit`` being the keep
+    ref's), between two checks of the protected files."""
     suffix = f".run{index + 1}" if index else ""
     log_path = job.files.archived_log(job.number, job.commit, suffix)
     os.makedirs(job.files.logs, exist_ok=True)
@@ -182,6 +106,8 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
     run_id = runner.new_run_id()
     modes = guard.writable_modes(job.repo, job.protected)
     where = {"run_id": run_id, "run": index, "log": str(log_path), "modes": modes}
+    if reference:
+        where["reference"] = job.commit
     inflight_path = job.inflight_path or job.files.inflight_json
     write_json(inflight_path, {**job.inflight, **where}, durable=False)
 
@@ -201,7 +127,7 @@ def run_once(job: MeasureJob, index: int) -> RunOutcome:
             job.commit,
             job.settings.run,
             log_path,
-            job_environment(job, index),
+            job_environment(job, index + (REFERENCE_SEEDS if reference else 0)),
             job.settings.kill_after,
             job.devices,
             run_id,

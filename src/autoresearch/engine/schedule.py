@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 
 from autoresearch.engine import candidate
 from autoresearch.engine.experiment import Experiment
-from autoresearch.engine.measure import MeasureJob, Measurement, Watch, measure_and_judge
+from autoresearch.engine.judging import measure_and_judge
+from autoresearch.engine.measure import MeasureJob, Measurement, Watch
 from autoresearch.engine.session import Session
 from autoresearch.engine.step import Attempt, Begun, Planned, begin, finish, measure_job, pin
 from autoresearch.rules import verdict

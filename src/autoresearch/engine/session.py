@@ -111,7 +111,7 @@ class Session:
         self.record: journal.Tip | None = None  # the record's last entry, once read or written
         # The experiments this process has in flight, by number: their commits. A run line that
         # names one of them is the tool's own, and goes into the record.
-        self.running: dict[int, str] = {}
+        self.running: dict[int, tuple[str, str]] = {}  # by number: commit, base
 
     # ----- starting and finding a session -------------------------------------------------
 
@@ -271,8 +271,9 @@ class Session:
         self.finish_record(self.start_record(fields, keep, written, settings_saved))
 
     def own_runs(self) -> dict[tuple[int, str], tuple[float, ...] | None]:
-        """The runs of the experiments in flight here, whose values are not known yet."""
-        return {(number, commit): None for number, commit in self.running.items()}
+        """The runs of the experiments in flight here (the candidate's and its keep ref's), whose
+        values are not known yet."""
+        return {(number, commit): None for number, pair in self.running.items() for commit in pair}
 
     # ----- what the session knows -----------------------------------------------------------
 

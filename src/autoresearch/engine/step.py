@@ -22,13 +22,13 @@ from typing import Any, NamedTuple
 
 from autoresearch.engine import candidate, record
 from autoresearch.engine.experiment import Experiment, Interrupted
+from autoresearch.engine.judging import measure_and_judge
 from autoresearch.engine.measure import (
     UNWATCHED,
     MeasureJob,
     Measurement,
     RunOutcome,
     Watch,
-    measure_and_judge,
 )
 from autoresearch.engine.run_environment import shown_tail
 from autoresearch.engine.session import Session
@@ -155,7 +155,7 @@ def begin(
     }
     path = session.files.inflight_json if worker is None else session.files.inflight_file(number)
     write_json(path, inflight, durable=False)
-    session.running[number] = commit
+    session.running[number] = (commit, base)
     return Begun(number, commit, base, attempt, best, path, inflight, worker)
 
 
@@ -186,6 +186,7 @@ def measure_job(
         watch,
         inflight_path=begun.inflight_path,
         confine=session.confine,
+        pin_edits=session.abandoned_ref,
         **where,
     )
 
@@ -211,7 +212,12 @@ def finish(
     values = None if recovering else measured.values
     with git.stray_edits_snapshot(session.repo, wanted=resetting and not recovering) as strays:
         row = render_row(session.files.ledger, row_cells(session, begun, measured))
-        runs = {**session.own_runs(), (begun.number, begun.commit): values}
+        references = None if recovering else measured.references
+        runs = {
+            **session.own_runs(),
+            (begun.number, begun.base): references,
+            (begun.number, begun.commit): values,  # the baseline is its own base
+        }
         written = journal.Written((row,), runs, rows_on_disk=False)
         entry = record.start_experiment(
             session, record.Outcome(begun.number, status, keep_after, written)
@@ -306,15 +312,20 @@ def _back_to_keep(session: Session, begun: Begun) -> str:
 
     Edits made since the kill, on top of the interrupted candidate, are the user's next try (a
     fix of it, most likely): they stay in the tree, with the candidate's own changes, as
-    uncommitted changes on the keep ref. Without such edits the tree is reset to the keep ref.
+    uncommitted changes on the keep ref; so do edits on top of the keep ref itself, where the kill
+    came while it ran again in the tree. Without such edits the tree is reset to the keep ref.
     """
     keep = begun.base
-    if git.head(session.repo) == begun.commit and git.status(session.repo).changed:
+    head = git.head(session.repo)
+    if head == begun.commit and git.status(session.repo).changed:
         git.reset_keeping_tree(session.repo, keep)
         return (
             f"HEAD back at the keep ref {keep[:7]}; your edits since, on top of its changes, "
             "are left uncommitted for the next try"
         )
+    if head == keep and git.status(session.repo).changed:
+        # Killed while the keep ref ran again in the tree: edits since are on top of it.
+        return f"HEAD at the keep ref {keep[:7]}; your edits since are left uncommitted"
     ref = session.restore(keep)
     kept = f" (uncommitted edits kept at {ref})" if ref else ""
     return f"tree restored to the keep ref {keep[:7]}{kept}"

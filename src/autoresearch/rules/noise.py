@@ -28,8 +28,8 @@ def session_noise(runs: Sequence[Mapping[str, Any]], keep: object = None) -> flo
     """The noise measured in a session's runs: the noise between repeats of one commit, pooled
     over every commit; once the keep ref has been run again in later experiments, minutes apart,
     the larger of that and the spread of the keep ref's latest runs, which also shows how far the
-    machine drifts. (Its runs' spread is the median pairwise difference too, so that a spike
-    among them counts as little as any other run.)"""
+    machine drifts. (Its runs' spread is the lower-quartile pairwise difference too, so
+    that a spike among them counts as little as any other run.)"""
     groups: dict[str, list[float]] = {}
     for run in runs:
         groups.setdefault(str(run["commit"]), []).append(float(run["value"]))

@@ -32,6 +32,7 @@ from autoresearch.rules.setting import (
     texts,
     trackers,
 )
+from autoresearch.rules.verdict import DEFAULT_MAX_RUNS
 
 # ----- the table -----------------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ SETTINGS: tuple[Setting, ...] = (
         "repeats",
         seconds,
         "most runs of one candidate (default {default})",
-        default=4,
+        default=DEFAULT_MAX_RUNS,
         kind=int,
         changeable=True,
     ),

@@ -4,9 +4,10 @@ run cannot inflate, and which runs lie so far outside it that they are set aside
 Timing metrics on a shared machine have heavy tails: most runs agree within a few microseconds
 and now and then one lands hundreds away (another job's load spike). A standard deviation
 squares those, so one spike can set the noise for the whole session, and a mean lets one spike
-decide a verdict. Here sigma is the median of the absolute differences between pairs of runs of
-one commit, scaled to a standard deviation for Gaussian noise, and a run that no other run of its
-commit comes near is evidence of a spike, not of the commit.
+decide a verdict. Here sigma is the lower quartile of the absolute differences between pairs of
+runs of one commit, scaled to a standard deviation for Gaussian noise (the Qn estimator of
+Rousseeuw and Croux, on the pairs within each commit), and a run that no other run of its commit
+comes near is evidence of a spike, not of the commit.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from collections.abc import Sequence
 
 @functools.lru_cache(maxsize=1)
 def _pair_scale() -> float:
-    # For Gaussian runs, |a - b| is sqrt(2) sigma |Z|, whose median is sqrt(2) times the
-    # normal's upper quartile. The statistics module is imported only when noise is judged.
+    # For Gaussian runs, |a - b| is sqrt(2) sigma |Z|, whose lower quartile is sqrt(2) times
+    # the normal's 62.5% quantile (Qn's constant, 1 / 2.2219). The statistics module is imported
+    # only when noise is judged.
     import statistics
 
-    return math.sqrt(2.0) * statistics.NormalDist().inv_cdf(0.75)
+    return math.sqrt(2.0) * statistics.NormalDist().inv_cdf(0.625)
 
 
 def pair_differences(groups: Sequence[Sequence[float]]) -> list[float]:
@@ -36,10 +38,11 @@ def pair_differences(groups: Sequence[Sequence[float]]) -> list[float]:
 
 
 def robust_sigma(groups: Sequence[Sequence[float]]) -> float | None:
-    """The run-to-run standard deviation from groups of runs of one commit each, as the median
-    pairwise difference: one spike moves it no more than any other run does. Of an even count the
-    lower middle one: early in a session, one typical pair and one with a spike must not average
-    to a sigma so wide that no candidate ever looks promising again (and so is never repeated).
+    """The run-to-run standard deviation from groups of runs of one commit each, as the lower
+    quartile of the pairwise differences: up to three pairs in four may hold a spike before it
+    moves. A median is not enough where it matters most, early in a session: of a baseline's
+    three runs with one spike, two of the three pairs hold it, and a sigma that wide makes no
+    candidate look promising, so none is repeated and sigma never learns better.
 
     None when no group has a repeat; 0.0 only when every repeat matched exactly.
     """
@@ -48,14 +51,14 @@ def robust_sigma(groups: Sequence[Sequence[float]]) -> float | None:
         return None
     if not any(differences):
         return 0.0  # a deterministic metric: settled without loading the statistics module
-    import statistics
-
-    middle = statistics.median_low(differences)
-    if middle == 0 and any(differences):
+    quartile = sorted(differences)[(len(differences) - 1) // 4]
+    if quartile == 0:
         # A coarsely printed metric matches itself more often than not, and still moves: the
         # mean difference (sigma * 2 / sqrt(pi) for Gaussian runs) is then the estimate.
+        import statistics
+
         return statistics.fmean(differences) * math.sqrt(math.pi) / 2.0
-    return middle / _pair_scale()
+    return quartile / _pair_scale()
 
 
 def uncorroborated(values: Sequence[float], index: int, reach: float) -> bool:

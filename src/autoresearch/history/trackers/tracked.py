@@ -74,11 +74,13 @@ def experiments(
     model, knob values, the verdict's reason), by experiment number."""
     ledger = read_ledger(source.ledger)
     numbers = _numbers(source.ledger)
-    runs: dict[int, list[float]] = {}
+    # By experiment and commit: an experiment's runs of its keep ref are the keep ref's.
+    runs: dict[tuple[int, str], list[float]] = {}
     if source.files is not None:
         for run in read_runs(source.files):
             if isinstance(run.get("experiment"), int) and isinstance(run.get("value"), float):
-                runs.setdefault(run["experiment"], []).append(run["value"])
+                key = (run["experiment"], str(run.get("commit", ""))[:7])
+                runs.setdefault(key, []).append(run["value"])
     reading = _Reading(source, ledger, _digest(source.group, ledger), extras or {})
     best: float | None = None
     base: str | None = None
@@ -86,7 +88,7 @@ def experiments(
         number = numbers.get(row.line, row.line - 2)
         if row.status == KEEP:
             best = row.value
-        yield _tracked(reading, row, number, best, base, runs.get(number, []))
+        yield _tracked(reading, row, number, best, base, runs.get((number, row.commit[:7]), []))
         if row.status == KEEP:
             base = row.commit
 
