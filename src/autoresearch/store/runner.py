@@ -289,7 +289,7 @@ def kill_run(group: int | None, run_id: str | None, grace: float = TERM_GRACE_SE
     deadline = time.monotonic() + grace
     # Most are gone a millisecond after SIGTERM: after nearly every sandboxed run, bubblewrap's
     # first process is still tearing its namespace down when the run ends. A first look 50 ms
-    # later cost every second `try` those 50 ms.
+    # later cost 12 of 30 tries those 50 ms.
     pause = 0.001
     try:
         while time.monotonic() < deadline:
