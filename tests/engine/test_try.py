@@ -378,6 +378,8 @@ def test_try_loads_neither_the_optional_extras_nor_the_upper_layers(
     }
     assert {"autoresearch.engine.step", "autoresearch.engine.measure"} <= loaded
     assert not loaded & {"numpy", "optuna", "matplotlib", "statistics", "tomllib", "asyncio"}
+    # Each a millisecond or more of every call, for what only init, --eval or a failure needs.
+    assert not loaded & {"shutil", "tempfile", "autoresearch.engine.evaluation"}
     upper = {
         name for name in loaded if name.startswith(("autoresearch.loop", "autoresearch.history"))
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -94,6 +93,8 @@ def _link_or_copy(source: str, target: str) -> None:
 def evaluation_folder(job: EvaluationJob) -> Iterator[str]:
     """A fresh folder under the session's state (absent from every run's sandbox), removed
     after."""
+    import tempfile  # only a session with --eval gets here: every `try` would pay ~1.3 ms
+
     os.makedirs(job.files.dir, exist_ok=True)
     folder = tempfile.mkdtemp(prefix=f"eval-{job.number:04d}-", dir=job.files.dir)
     try:

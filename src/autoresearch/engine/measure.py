@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from autoresearch.engine.evaluation import EvaluationJob, clear_outputs, evaluate
 from autoresearch.engine.run_environment import run_environment
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
@@ -33,6 +32,9 @@ from autoresearch.store.files import (
     write_json,
 )
 from autoresearch.store.sandbox import Policy
+
+if TYPE_CHECKING:
+    from autoresearch.engine.evaluation import EvaluationJob
 
 SEED_STRIDE = 1000
 REFERENCE_SEEDS = SEED_STRIDE // 2  # the keep ref's runs in an experiment: seeds of their own
@@ -151,6 +153,10 @@ def run_and_score(
     evaluation's output alone (nothing the run prints is read as a metric)."""
     if not job.settings.eval:
         return run_and_read(place, request, job.patterns, watch)
+    # Only a session with --eval loads the evaluation (and shutil): every other `try` would
+    # pay ~0.5 ms for it.
+    from autoresearch.engine.evaluation import clear_outputs
+
     clear_outputs(evaluation_job(job))
     result, _, crash = run_and_read(place, request, {}, watch)
     if crash is not None:
@@ -165,6 +171,8 @@ def run_evaluation(
     job: MeasureJob, request: RunRequest, patterns: Mapping[str, Pattern]
 ) -> tuple[dict[str, Reading], str | None]:
     """The metrics as a trusted command (``request``'s) reads them from what the run left."""
+    from autoresearch.engine.evaluation import evaluate  # as in run_and_score
+
     ran, missing = evaluate(evaluation_job(job), request.command, request.log_path, request.env)
     if ran is None:
         return {}, missing
@@ -173,6 +181,8 @@ def run_evaluation(
 
 
 def evaluation_job(job: MeasureJob) -> EvaluationJob:
+    from autoresearch.engine.evaluation import EvaluationJob  # as in run_and_score
+
     workdir = job.executor.workdir if job.executor is not None else job.repo
     return EvaluationJob(
         job.repo,

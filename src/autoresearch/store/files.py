@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
@@ -328,6 +326,11 @@ def first_run_log(repo: str, tag: str) -> str:
     """Where ``init``'s first run writes its log, outside the repository (a refused init
     creates nothing there): one empty file per repository and tag in the user's own folder of
     the temporary directory, replaced by the next init, so refusals do not pile logs up."""
+    # Only init gets here: imported at the top, these two (with the random and weakref tempfile
+    # brings) cost every command about 3 ms.
+    import hashlib
+    import tempfile
+
     folder = os.path.join(tempfile.gettempdir(), f"autoresearch-{os.getuid()}")
     os.makedirs(folder, mode=0o700, exist_ok=True)
     found = os.lstat(folder)

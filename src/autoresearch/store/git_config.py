@@ -60,9 +60,13 @@ _INCLUDE_SECTION = re.compile(r"^\s*\[\s*include(?:if)?\b", re.I | re.M)
 _cache: dict[str, tuple[tuple[float, ...], tuple[str, ...]]] = {}
 
 
-def environment() -> dict[str, str]:
+def environment() -> dict[str, str] | None:
     """The environment of a git process the tool starts: its own, without the git variables
-    that would change what git sees or runs."""
+    that would change what git sees or runs. None when there are none to drop: the process
+    inherits the tool's as it is, which spares each of a `try`'s 15 git calls 0.2 ms of copying
+    it (for subprocess, a given environment is one to encode and pass whole)."""
+    if not any(name.startswith("GIT_") and name not in _GIT_VARIABLES_KEPT for name in os.environ):
+        return None
     return {
         name: value
         for name, value in os.environ.items()

@@ -287,11 +287,16 @@ def kill_run(group: int | None, run_id: str | None, grace: float = TERM_GRACE_SE
     if not _signal_run(group, run_id, signal.SIGTERM):
         return
     deadline = time.monotonic() + grace
+    # Most are gone a millisecond after SIGTERM: after nearly every sandboxed run, bubblewrap's
+    # first process is still tearing its namespace down when the run ends. A first look 50 ms
+    # later cost 12 of 30 tries those 50 ms.
+    pause = 0.001
     try:
         while time.monotonic() < deadline:
             if not run_alive(group, run_id):
                 return
-            time.sleep(0.05)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
     except KeyboardInterrupt:
         pass  # a second Ctrl-C means: do not wait for the grace period
     _signal_run(group, run_id, signal.SIGKILL)
@@ -328,6 +333,10 @@ def group_alive(group: int) -> bool:
         if not entry.name.isdigit():
             continue
         try:
+            # A system call where reading each process's stat file cost 1.8 ms a scan, and
+            # after a sandboxed run (bubblewrap's first process still exiting) `try` scans twice.
+            if os.getpgid(int(entry.name)) != group:
+                continue
             with open(os.path.join(entry.path, "stat"), encoding="utf-8", errors="replace") as file:
                 stat = file.read()
         except OSError:
