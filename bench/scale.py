@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 # Three knobs on lines far apart (ideas on different knobs merge cleanly); the score is the
 # squared distance to (3, -1, 2) plus noise seeded by the session and the run (the tool's seed
@@ -50,7 +51,8 @@ time.sleep(RUN_SECONDS)
 with open(os.environ["AUTORESEARCH_BENCH_TIMES"], "a") as times:
     commit = os.environ.get("AUTORESEARCH_COMMIT", "")[:7] or "-"
     place = os.path.basename(os.getcwd())  # the worker's checkout: which worker ran it
-    times.write(f"{{began}} {{time.time()}} {{commit}} {{place}}\\n")
+    number = os.environ.get("AUTORESEARCH_EXPERIMENT", "0")
+    times.write(f"{{began}} {{time.time()}} {{commit}} {{place}} {{number}}\\n")
 true = (X - 3) ** 2 + (Y + 1) ** 2 + (Z - 2) ** 2
 print(f"score: {{true + random.gauss(0, NOISE):.6f}}")
 """
@@ -166,14 +168,24 @@ def rows(repo: Path) -> list[dict[str, str]]:
 
 def run_times(repo: Path) -> list[tuple[float, float]]:
     """When each run of the loop began and ended (the baseline, run by `init`, left out)."""
-    return [(began, ended) for began, ended, _, _ in runs(repo)[1:]]
+    return [(run.began, run.ended) for run in runs(repo)]
 
 
-def runs(repo: Path) -> list[tuple[float, float, str, str]]:
-    """Every run the session made, in the order they began: began, ended, commit, worker."""
+class Run(NamedTuple):
+    began: float
+    ended: float
+    commit: str
+    worker: str
+    experiment: int
+
+
+def runs(repo: Path) -> list[Run]:
+    """Every run the loop made (the baseline's, made by `init`, left out), in the order they
+    began; the keep ref's runs between a candidate's repeats among them."""
     lines = times_file(repo).read_text().splitlines()
     found = [line.split() for line in lines if line.strip()]
-    return sorted((float(a), float(b), commit, worker) for a, b, commit, worker in found)
+    made = sorted(Run(float(a), float(b), c, w, int(n)) for a, b, c, w, n in found)
+    return [run for run in made if run.experiment != 0]
 
 
 def steady_share(repo: Path, workers: int) -> float:
@@ -229,13 +241,13 @@ def at_optimum(repo: Path, commit: str) -> bool:
     return all(f"\n{name} = {value}\n" in text for name, value in OPTIMUM.items())
 
 
-def rounds(made: Sequence[tuple[float, float, str, str]], until: float) -> int:
+def rounds(made: Sequence[Run], until: float) -> int:
     """The wall time until ``until`` in rounds of runs: the most runs one worker made in it.
     Sequentially every run is a round; with N workers kept busy, N runs go in one."""
     per_worker: dict[str, int] = {}
-    for _, ended, _, worker in made:
-        if ended <= until:
-            per_worker[worker] = per_worker.get(worker, 0) + 1
+    for run in made:
+        if run.ended <= until:
+            per_worker[run.worker] = per_worker.get(run.worker, 0) + 1
     return max(per_worker.values(), default=0)
 
 
@@ -260,16 +272,19 @@ def experiments_to_optimum(root: Path, seeds: Sequence[int], limit: int) -> None
                 ),
                 None,
             )
-            made = runs(repo)[2:]  # without the baseline's two runs (made by init)
+            made = runs(repo)
             if found is None:
                 needed.append(limit * 2)
                 waited.append(float("inf"))
                 waited_rounds.append(float("inf"))
                 continue
             needed.append(found[0])
-            # Kept once its last run ended: the wall time the user waited for the optimum.
-            ended = max(end for _, end, commit, _ in made if commit == found[1][:7])
-            waited.append(ended - made[0][0])
+            # Kept once the last run of its own experiment ended (its runs as the keep ref in
+            # later experiments came after): the wall time the user waited for the optimum.
+            own = [run for run in made if run.commit == found[1][:7]]
+            tried_in = min(run.experiment for run in own)
+            ended = max(run.ended for run in own if run.experiment == tried_in)
+            waited.append(ended - made[0].began)
             waited_rounds.append(rounds(made, ended))
         shown = [n if n <= limit else f">{limit}" for n in needed]
         seconds = [f"{w:.1f}" if w != float("inf") else "never" for w in waited]
