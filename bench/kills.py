@@ -267,7 +267,8 @@ def main() -> None:
             autoresearch(repo, "reset")  # a crashed candidate, an untried edit: start clean
     for (command, how), count in sorted(tally.items()):
         print(f"{command:5} {how:13} {count:3} trials")
-    print(f"{during_keep_ref} signals came while the keep ref ran again between repeats")
+    if options.noisy:
+        print(f"{during_keep_ref} signals came while the keep ref ran again between repeats")
     print(f"{options.trials} trials, {len(failures)} with a broken invariant")
     for trial, command, how, moment, problems in failures:
         print(f"  trial {trial}: {command} {how} at {moment:.2f} s: {'; '.join(problems)}")

@@ -249,16 +249,23 @@ def test_the_keep_ref_runs_again_in_the_tree_before_each_further_run_of_a_candid
     assert json.loads(noisy("status", "--json").stdout)["record"] == []
 
 
-def test_a_tree_edited_during_a_run_is_not_switched_to_the_keep_ref(repo: Path, noisy: Cli) -> None:
-    # Every run of the candidate appends to a tracked file in the tree it runs in: from then on
-    # the tree holds edits that are not the candidate's, which a switch would lose.
+def test_what_a_run_writes_in_its_tree_is_pinned_and_never_measured_by_the_next_run(
+    repo: Path, noisy: Cli
+) -> None:
+    # Every run of the candidate appends to a tracked file in the tree it runs in.
     set_true(repo, 0.95, extra="open('.gitignore', 'a').write('# noted by the run\\n')\n")
     data = json.loads(noisy("try", "-m", "better, and writes a tracked file", "--json").stdout)
     assert data["status"] == "keep" and data["runs"] >= 2, data
-    commits = {run["commit"] for run in runs_of(repo, 1)}
-    assert commits == {git(repo, "rev-parse", "HEAD")}  # the keep ref was not run
-    noted = (repo / ".gitignore").read_text().count("# noted by the run")
-    assert noted == data["runs"]  # every run's edit is still there
+    candidate = git(repo, "rev-parse", "HEAD")
+    assert [run["commit"] for run in runs_of(repo, 1)].count(candidate) == data["runs"]
+    # Before each further run the tree went back to the commit, the run's edit pinned first.
+    pinned = git(repo, "for-each-ref", "--format=%(refname)", "refs/autoresearch/t/abandoned/")
+    refs = pinned.split()
+    assert len(refs) == data["runs"] - 1, refs
+    assert any(ref in note for note in data["notes"] for ref in refs), data["notes"]
+    for ref in refs:
+        assert git(repo, "show", f"{ref}:.gitignore").count("# noted by the run") == 1
+    assert (repo / ".gitignore").read_text().count("# noted by the run") == 1  # the last run's
 
 
 def test_a_keep_ref_not_run_for_a_while_runs_again_before_a_candidates_first_run(

@@ -65,3 +65,22 @@ def test_a_candidate_that_is_far_worse_run_after_run_is_still_discarded(
     assert experiment["status"] == "discard"
     assert "set aside" not in experiment["reason"]
     assert ledger_rows(repo)[-1]["runs"] == "2"  # measured again once, then judged
+
+
+def test_a_run_that_rewrites_its_own_code_cannot_fake_its_repeats(
+    tmp_path: Path, repo: Path, cli: Cli
+) -> None:
+    # After its first run the candidate rewrites train.py, in the tree it runs in, to print a
+    # number far better than anything it measures: its repeats would show that, not the commit.
+    plan = tmp_path / "offsets.json"
+    # The baseline three times; the candidate's first run 0.99, then the keep ref at 1.0 and the
+    # candidate's own code at 1.01, as often as it is run again.
+    plan.write_text(json.dumps([0.0, 0.002, 0.001, 0.09] + [0.0, 0.11] * 6))
+    cheat = "if VALUE != 1.0:\n    pathlib.Path('train.py').write_text(\"print('val_bpb: 0.5')\")\n"
+    (repo / "train.py").write_text(NOISY_TRAIN.format(value=1.0, plan=str(plan)) + cheat)
+    git(repo, "commit", "-qam", "a noisy metric")
+    experiment = tried(repo, cli, 0.9)
+    assert experiment["status"] == "discard", experiment["reason"]
+    runs = [json.loads(line) for line in (repo / ".autoresearch/t/runs.jsonl").open()]
+    assert 0.5 not in [run["value"] for run in runs]  # every run measured the commit
+    assert any("kept at refs/autoresearch/t/abandoned/" in note for note in experiment["notes"])

@@ -1,6 +1,7 @@
 """Measure and judge one candidate: run it, again while the verdict needs more evidence with a
-run of the keep ref before each further run (see ``reference``), judge it after each run, apply
-the constraints, and run the holdout after a keep.
+run of the keep ref before each further run (see ``reference``), each run of exactly the commit
+it is recorded as; judge it after each run, apply the constraints, and run the holdout after a
+keep.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from autoresearch.engine.measure import (
     run_holdout,
     run_once,
 )
-from autoresearch.engine.reference import keep_ref_in_tree
+from autoresearch.engine.reference import candidate_in_tree, keep_ref_in_tree
 from autoresearch.rules import stats, verdict
 from autoresearch.rules.noise import noise_sigma, reference_runs
 from autoresearch.store.files import append_run, read_runs
@@ -50,6 +51,7 @@ def measure_and_judge(
     interleaving = not first_measurement and settings.noise != "off"
     values: list[float] = []
     references: list[float] = []
+    pinned: list[str] = []  # where edits found in the tree between runs are kept
     sums: dict[str, float] = {}
     seconds = 0.0
     counted: tuple[int, int] | None = None
@@ -65,12 +67,13 @@ def measure_and_judge(
             outcome.interrupted,
             log,
             references=tuple(references),
+            notes=_edits_note(pinned),
         )
 
     def keep_ref_again() -> RunOutcome | None:
         """A run of the keep ref, recorded; the outcome when it was interrupted."""
         nonlocal interleaving, seconds
-        again = run_reference(job, len(references))
+        again = run_reference(job, len(references), pinned)
         seconds += again.seconds if again else 0.0
         if again is not None and again.interrupted:
             return again
@@ -95,6 +98,9 @@ def measure_and_judge(
             stopped = keep_ref_again()
             if stopped is not None:
                 return crashed(stopped)
+        if values and job.executor is None and job.pin_edits is not None:
+            # What the last run (or anyone) wrote in the tree is not what this run measures.
+            _keep(pinned, candidate_in_tree(job.repo, job.commit, job.pin_edits))
         outcome = first or run_once(job, len(values))
         first = None
         seconds += outcome.seconds
@@ -133,7 +139,13 @@ def measure_and_judge(
     if not first_measurement:
         decided = apply_constraints(settings, decided, metrics)
     measured = Measurement(
-        decided, tuple(values), metrics, seconds, log=log, references=tuple(references)
+        decided,
+        tuple(values),
+        metrics,
+        seconds,
+        log=log,
+        references=tuple(references),
+        notes=_edits_note(pinned),
     )
     if decided.status == verdict.KEEP and settings.holdout:
         holdout, note = run_holdout(job)
@@ -146,16 +158,35 @@ def _stale(recorded: list[dict[str, Any]], keep: str) -> bool:
     return all(str(run.get("commit")) != keep for run in recorded[-STALE_AFTER_RUNS:])
 
 
-def run_reference(job: MeasureJob, index: int) -> RunOutcome | None:
+def run_reference(job: MeasureJob, index: int, pinned: list[str]) -> RunOutcome | None:
     """Run ``index`` of the keep ref in this experiment; None when the user's tree could not be
-    brought to it without touching edits in it."""
+    brought to it without touching a file in the way. Edits found in the tree go to a ref named
+    in ``pinned``."""
     again = job._replace(commit=job.base, first=None)
     if job.executor is not None:  # a checkout of its own, brought to each run's commit
         return run_once(again, index, reference=True)
-    if job.pin_edits is None:
+    pin_edits = job.pin_edits
+    if pin_edits is None:
         return None
-    with keep_ref_in_tree(job.repo, job.base, job.commit, job.pin_edits) as switched:
+
+    def pin(edits: str) -> str:
+        return _keep(pinned, pin_edits(edits)) or ""
+
+    _keep(pinned, candidate_in_tree(job.repo, job.commit, pin_edits))
+    with keep_ref_in_tree(job.repo, job.base, job.commit, pin) as switched:
         return run_once(again, index, reference=True) if switched else None
+
+
+def _keep(pinned: list[str], ref: str | None) -> str | None:
+    if ref:
+        pinned.append(ref)
+    return ref
+
+
+def _edits_note(pinned: list[str]) -> tuple[str, ...]:
+    if not pinned:
+        return ()
+    return (f"edits made to tracked files between its runs: kept at {', '.join(pinned)}",)
 
 
 def _run(job: MeasureJob, commit: str, index: int, value: float) -> dict[str, Any]:

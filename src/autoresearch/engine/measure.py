@@ -75,6 +75,7 @@ class Measurement(NamedTuple):
     holdout: float | None = None
     holdout_note: str | None = None
     references: tuple[float, ...] = ()  # the keep ref's runs made between the candidate's
+    notes: tuple[str, ...] = ()  # what became of edits found in the tree between its runs
 
     @property
     def spread(self) -> float | None:

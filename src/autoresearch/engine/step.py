@@ -363,5 +363,5 @@ def _experiment(
         runs=len(measured.values),
         spread=measured.spread,
         holdout=measured.holdout,
-        notes=(measured.holdout_note,) if measured.holdout_note else (),
+        notes=(*measured.notes, *((measured.holdout_note,) if measured.holdout_note else ())),
     )
