@@ -249,6 +249,23 @@ def test_the_keep_ref_runs_again_in_the_tree_before_each_further_run_of_a_candid
     assert json.loads(noisy("status", "--json").stdout)["record"] == []
 
 
+def test_in_a_worktree_the_keep_ref_runs_again_in_its_own_checkout(repo: Path, noisy: Cli) -> None:
+    keep = git(repo, "rev-parse", "HEAD")
+    set_true(repo, 0.95)
+    tried = noisy("try", "-m", "five sigma better", "--in-worktree", "--json")
+    data = json.loads(tried.stdout)
+    assert data["status"] == "keep" and data["runs"] >= 2, data
+    candidate = git(repo, "rev-parse", "refs/autoresearch/t/keep")
+    expected = [candidate] + [keep, candidate] * (data["runs"] - 1)
+    assert [run["commit"] for run in runs_of(repo, 1)] == expected
+    logs = repo / ".autoresearch/t/logs"
+    for index in range(data["runs"] - 1):
+        suffix = f".run{index + 1}" if index else ""
+        assert abs(logged_value(logs / f"0001-{keep[:7]}{suffix}.log") - 1.0) < 0.05
+    assert abs(float(rows(repo)[-1]["val_bpb"]) - 0.95) < 0.02
+    assert json.loads(noisy("status", "--json").stdout)["record"] == []
+
+
 def test_what_a_run_writes_in_its_tree_is_pinned_and_never_measured_by_the_next_run(
     repo: Path, noisy: Cli
 ) -> None:

@@ -31,131 +31,150 @@ BASELINE_RUNS = 3
 STALE_AFTER_RUNS = 16
 
 
+class _Runs:
+    """What one experiment has measured so far: the candidate's runs and the keep ref's between
+    them, each written to runs.jsonl as it is made; the edits pinned on the way."""
+
+    def __init__(self, job: MeasureJob) -> None:
+        self.job = job
+        self.recorded = read_runs(job.files)  # the session's runs before this experiment
+        self.made: list[dict[str, Any]] = []
+        self.values: list[float] = []
+        self.references: list[float] = []
+        self.sums: dict[str, float] = {}
+        self.pinned: list[str] = []
+        self.seconds = 0.0
+        # The keep ref runs again only where noise is judged, and not after one of its runs
+        # crashed (that says nothing of the candidate).
+        self.keep_ref_runs = job.best is not None and job.settings.noise != "off"
+
+    def runs(self) -> list[dict[str, Any]]:
+        return [*self.recorded, *self.made]
+
+    def keep_ref_is_stale(self) -> bool:
+        """Whether the session judges noise and none of its latest runs is the keep ref's."""
+        latest = self.recorded[-STALE_AFTER_RUNS:]
+        if not self.keep_ref_runs or any(str(run.get("commit")) == self.job.base for run in latest):
+            return False
+        # A deterministic metric's first run says all there is.
+        return bool(noise_sigma(self.job.settings, self.recorded, self.job.base))
+
+    def run_keep_ref(self) -> RunOutcome | None:
+        """One run of the keep ref, recorded; its outcome when it was interrupted, else None."""
+        again = run_reference(self.job, len(self.references), self.pinned)
+        if again is None or again.crash is not None:
+            self.keep_ref_runs = False
+        if again is None:
+            return None
+        self.seconds += again.seconds
+        if again.interrupted:
+            return again
+        if again.crash is None:
+            value = self._record(self.job.base, len(self.references), again)
+            self.references.append(value)
+        return None
+
+    def run_candidate(self) -> RunOutcome:
+        """The candidate's next run (the tree brought back to it first), recorded unless it
+        crashed; the first may have been made already (init's check)."""
+        job = self.job
+        if self.values and job.executor is None and job.pin_edits is not None:
+            # What the last run (or anyone) wrote in the tree is not what this run measures.
+            _keep(self.pinned, candidate_in_tree(job.repo, job.commit, job.pin_edits))
+        outcome = (None if self.values else job.first) or run_once(job, len(self.values))
+        self.seconds += outcome.seconds
+        if outcome.crash is None:
+            self.values.append(self._record(job.commit, len(self.values), outcome))
+            for name, reading in outcome.readings.items():
+                self.sums[name] = self.sums.get(name, 0.0) + float(reading.value or 0.0)
+        return outcome
+
+    def _record(self, commit: str, index: int, outcome: RunOutcome) -> float:
+        value = outcome.readings[self.job.settings.metric].value
+        assert value is not None
+        run = {"experiment": self.job.number, "commit": commit, "run": index, "value": value}
+        append_run(self.job.files, run)
+        self.made.append(run)
+        return value
+
+    def measurement(
+        self, decided: verdict.Verdict, metrics: dict[str, float | None]
+    ) -> Measurement:
+        return Measurement(
+            decided,
+            tuple(self.values),
+            metrics,
+            self.seconds,
+            log=self.job.files.archived_log(self.job.number, self.job.commit),
+            references=tuple(self.references),
+            notes=_edits_note(self.pinned),
+        )
+
+    def crashed(self, outcome: RunOutcome) -> Measurement:
+        crash = verdict.Verdict(verdict.CRASH, outcome.crash or "crash")
+        measured = self.measurement(crash, dict.fromkeys(self.job.patterns))
+        return measured._replace(interrupted=outcome.interrupted)
+
+
 def measure_and_judge(
     job: MeasureJob, baseline: float | None, lines: Callable[[], tuple[int, int]]
 ) -> Measurement:
     """Run until the verdict is reached (``baseline``: the session's first kept value, for
     amounts given in percent). ``lines`` gives the lines added and removed; it is asked once the
     first run is over, so that working them out overlaps the run."""
-    settings, keep, best = job.settings, job.base, job.best
-    recorded = read_runs(job.files)
-    made: list[dict[str, Any]] = []  # this experiment's runs, the candidate's and the keep ref's
-    first_measurement = best is None
-    bars = dict(
-        direction=settings.direction,
-        min_delta=settings.parsed.min_delta.of(baseline),
-        max_runs=max(1, settings.repeats),
-        complexity_cost=settings.parsed.complexity_cost.of(baseline),
-    )
-    baseline_runs = BASELINE_RUNS if first_measurement and settings.noise == "auto" else 1
-    interleaving = not first_measurement and settings.noise != "off"
-    values: list[float] = []
-    references: list[float] = []
-    pinned: list[str] = []  # where edits found in the tree between runs are kept
-    sums: dict[str, float] = {}
-    seconds = 0.0
+    settings = job.settings
+    first_measurement = job.best is None
+    runs = _Runs(job)
     counted: tuple[int, int] | None = None
-    log = job.files.archived_log(job.number, job.commit)
-    first = job.first
-
-    def crashed(outcome: RunOutcome) -> Measurement:
-        return Measurement(
-            verdict.Verdict(verdict.CRASH, outcome.crash or "crash"),
-            tuple(values),
-            dict.fromkeys(job.patterns),
-            seconds,
-            outcome.interrupted,
-            log,
-            references=tuple(references),
-            notes=_edits_note(pinned),
-        )
-
-    def keep_ref_again() -> RunOutcome | None:
-        """A run of the keep ref, recorded; the outcome when it was interrupted."""
-        nonlocal interleaving, seconds
-        again = run_reference(job, len(references), pinned)
-        seconds += again.seconds if again else 0.0
-        if again is not None and again.interrupted:
-            return again
-        if again is None or again.crash is not None:
-            # The keep ref's own crash says nothing of the candidate: it is judged on the
-            # reference it has, and the keep ref is not run again in this experiment.
-            interleaving = False
-            return None
-        value = again.readings[settings.metric].value
-        assert value is not None
-        made.append(_run(job, job.base, len(references), value))
-        references.append(value)
-        return None
-
-    # Only where noise is judged: a deterministic metric's first run says all there is.
-    if interleaving and noise_sigma(settings, recorded, keep) and _stale(recorded, keep):
-        stopped = keep_ref_again()
-        if stopped is not None:
-            return crashed(stopped)
+    if runs.keep_ref_is_stale() and (stopped := runs.run_keep_ref()) is not None:
+        return runs.crashed(stopped)
     while True:
-        if values and interleaving:
-            stopped = keep_ref_again()
-            if stopped is not None:
-                return crashed(stopped)
-        if values and job.executor is None and job.pin_edits is not None:
-            # What the last run (or anyone) wrote in the tree is not what this run measures.
-            _keep(pinned, candidate_in_tree(job.repo, job.commit, job.pin_edits))
-        outcome = first or run_once(job, len(values))
-        first = None
-        seconds += outcome.seconds
+        if runs.values and runs.keep_ref_runs and (stopped := runs.run_keep_ref()) is not None:
+            return runs.crashed(stopped)
+        outcome = runs.run_candidate()
         if outcome.crash is not None:
-            return crashed(outcome)
-        value = outcome.readings[settings.metric].value
-        assert value is not None
-        made.append(_run(job, job.commit, len(values), value))
-        values.append(value)
-        for name, reading in outcome.readings.items():
-            sums[name] = sums.get(name, 0.0) + float(reading.value or 0.0)
+            return runs.crashed(outcome)
         if first_measurement:
-            if len(values) < baseline_runs:
+            wanted = BASELINE_RUNS if settings.noise == "auto" else 1
+            if len(runs.values) < wanted:
                 continue
             decided: verdict.Verdict | None = verdict.Verdict(
-                verdict.KEEP, "first measurement", mean=stats.mean(values), runs=len(values)
+                verdict.KEEP, "first measurement", stats.mean(runs.values), len(runs.values)
             )
         else:
             counted = counted or lines()
-            runs = [*recorded, *made]
-            decided = verdict.judge(
-                verdict.Evidence(
-                    candidate=tuple(values),
-                    reference=reference_runs(runs, keep, best),
-                    sigma=noise_sigma(settings, runs, keep),
-                    lines_added=counted[0],
-                    lines_removed=counted[1],
-                    **bars,
-                )
-            )
+            decided = verdict.judge(_evidence(job, runs, baseline, counted))
         if decided is not None:
             break
-    metrics = {name: total / len(values) for name, total in sums.items()}
+    metrics: dict[str, float | None] = {
+        name: total / len(runs.values) for name, total in runs.sums.items()
+    }
     if decided.mean is not None:  # the runs the verdict rests on, spikes set aside
         metrics[settings.metric] = decided.mean
     if not first_measurement:
         decided = apply_constraints(settings, decided, metrics)
-    measured = Measurement(
-        decided,
-        tuple(values),
-        metrics,
-        seconds,
-        log=log,
-        references=tuple(references),
-        notes=_edits_note(pinned),
-    )
+    measured = runs.measurement(decided, metrics)
     if decided.status == verdict.KEEP and settings.holdout:
         holdout, note = run_holdout(job)
         measured = measured._replace(holdout=holdout, holdout_note=note)
     return measured
 
 
-def _stale(recorded: list[dict[str, Any]], keep: str) -> bool:
-    """Whether none of the session's latest ``STALE_AFTER_RUNS`` runs is the keep ref's."""
-    return all(str(run.get("commit")) != keep for run in recorded[-STALE_AFTER_RUNS:])
+def _evidence(
+    job: MeasureJob, runs: _Runs, baseline: float | None, counted: tuple[int, int]
+) -> verdict.Evidence:
+    settings, every = job.settings, runs.runs()
+    return verdict.Evidence(
+        candidate=tuple(runs.values),
+        reference=reference_runs(every, job.base, job.best),
+        sigma=noise_sigma(settings, every, job.base),
+        direction=settings.direction,
+        min_delta=settings.parsed.min_delta.of(baseline),
+        max_runs=max(1, settings.repeats),
+        complexity_cost=settings.parsed.complexity_cost.of(baseline),
+        lines_added=counted[0],
+        lines_removed=counted[1],
+    )
 
 
 def run_reference(job: MeasureJob, index: int, pinned: list[str]) -> RunOutcome | None:
@@ -187,10 +206,3 @@ def _edits_note(pinned: list[str]) -> tuple[str, ...]:
     if not pinned:
         return ()
     return (f"edits made to tracked files between its runs: kept at {', '.join(pinned)}",)
-
-
-def _run(job: MeasureJob, commit: str, index: int, value: float) -> dict[str, Any]:
-    """One run, written to runs.jsonl (flushed) as it is made."""
-    run = {"experiment": job.number, "commit": commit, "run": index, "value": value}
-    append_run(job.files, run)
-    return run
