@@ -203,6 +203,8 @@ def test_a_kill_while_the_keep_ref_runs_again_in_the_tree_leaves_it_at_the_keep_
     tool = cli.popen("try", "-m", "ten sigma better")
     wait_for(marker.exists, "the keep ref's run between the candidate's")
     assert git(repo, "rev-parse", "HEAD") == keep  # the tree is the keep ref's for that run
+    shown = cli("status").stdout
+    assert "running: experiment 1 (" in shown and f"the keep ref {keep[:7]} running again" in shown
     tool.send_signal(signal.SIGKILL)
     tool.wait()
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""

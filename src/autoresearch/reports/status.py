@@ -216,6 +216,8 @@ def _running(session: Session) -> dict[str, Any] | None:
     return {
         "experiment": inflight.get("experiment"),
         "commit": str(inflight.get("commit", ""))[:7],
+        # Set while the keep ref runs again between the candidate's repeats: its commit.
+        "reference": str(inflight.get("reference") or "")[:7] or None,
         "description": inflight.get("description"),
         "elapsed": time.time() - float(inflight.get("started") or time.time()),
         "budget": inflight.get("budget"),

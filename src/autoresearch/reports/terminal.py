@@ -163,8 +163,13 @@ def status_lines(s: dict[str, Any]) -> list[str]:
     running = s.get("running")
     if running and running["alive"]:
         budget = f" / {duration(running['budget'])}" if running.get("budget") else ""
+        again = (
+            f", the keep ref {running['reference']} running again"
+            if running.get("reference")
+            else ""
+        )
         lines.append(
-            f"running: experiment {running['experiment']} ({running['commit']}) "
+            f"running: experiment {running['experiment']} ({running['commit']}{again}) "
             f"{duration(running['elapsed'])}{budget} (pid {running['pid']}) "
             f"— {running['description']}"
         )
