@@ -46,7 +46,7 @@ DIRECTIONS = ("minimize", "maximize")
 # Tuned with bench/verdicts.py, with the keep ref run again between a candidate's repeats: under
 # Gaussian noise, load spikes and slow drift alike, under 2% of null or harmful changes are kept
 # and 60% or more of 2-sigma improvements are, at about 2 runs per candidate. At the 10% level
-# the repeats' several looks kept 2.5% of null changes; at 7%, 2.1%; with four runs at most,
+# the repeats' several looks kept 2.7% of null changes; at 7%, 2.1%; with four runs at most,
 # drift left too little power, which two more runs give back.
 ALPHA = 0.06
 FIRST_RUN_BAR = 0.25  # in sigmas: the gain one run must show to earn a second
