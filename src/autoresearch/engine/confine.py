@@ -10,12 +10,43 @@ from collections.abc import Iterable
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
 from autoresearch.store import sandbox
-from autoresearch.store.files import LEDGER_FILE, RUN_LOG, STATE_DIR
+from autoresearch.store.executors.local import Unseen
+from autoresearch.store.files import AUDIT_FILE, LEDGER_FILE, RUN_LOG, STATE_DIR, SessionFiles
 from autoresearch.store.settings_file import SETTINGS_FILE
 
 # Read-only inside a run's checkout, whatever the scope: the repository, the books, and what
 # steers the loop.
 _NEVER_WRITTEN = (".git", LEDGER_FILE, RUN_LOG, SETTINGS_FILE, PROGRAM_FILE)
+
+
+def in_place(files: SessionFiles, settings: Settings, protected: Iterable[str]) -> Unseen:
+    """What keeps a session's runs in place from the untracked files made or changed between
+    them (``store.untracked``). Never hidden: the tool's own files, the settings and the
+    protected files (read-only in the sandbox, the protected ones checked), and the files the
+    commands name (a run script the user wrote and set with `config run`)."""
+    named = [
+        path for command in _commands(settings) for path in _project_files(files.repo, command)
+    ]
+    own = (STATE_DIR, *_NEVER_WRITTEN, AUDIT_FILE, *protected, *named)
+    return Unseen(files.untracked_seen, files.stand_ins, own)
+
+
+def _commands(settings: Settings) -> tuple[str, ...]:
+    return (settings.run, settings.holdout or "", settings.eval or "")
+
+
+def _project_files(repo: str, command: str) -> list[str]:
+    """The files of the project a command names, relative to it."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    found = []
+    for word in words:
+        path = os.path.normpath(os.path.join(repo, word))
+        if path.startswith(repo.rstrip("/") + "/") and os.path.isfile(path):
+            found.append(os.path.relpath(path, repo))
+    return found
 
 
 def sandboxed(settings: Settings, remembered: str | None = None) -> bool:
@@ -36,8 +67,7 @@ def run_policy(
     when the session's runs go without one."""
     if not sandboxed(settings, remembered):
         return None
-    commands = (settings.run, settings.holdout or "", settings.eval or "")
-    named = sorted({path for command in commands for path in named_paths(command)})
+    named = sorted({path for command in _commands(settings) for path in named_paths(command)})
     return sandbox.Policy(
         project=repo,
         hidden=(STATE_DIR,),

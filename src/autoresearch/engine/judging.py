@@ -43,6 +43,7 @@ class _Runs:
         self.references: list[float] = []
         self.sums: dict[str, float] = {}
         self.pinned: list[str] = []
+        self.hidden: set[str] = set()
         self.seconds = 0.0
         # The keep ref runs again only where noise is judged, and not after one of its runs
         # crashed (that says nothing of the candidate).
@@ -67,6 +68,7 @@ class _Runs:
         if again is None:
             return None
         self.seconds += again.seconds
+        self.hidden.update(again.hidden)
         if again.interrupted:
             return again
         if again.crash is None:
@@ -83,6 +85,7 @@ class _Runs:
             _keep(self.pinned, candidate_in_tree(job.repo, job.commit, job.pin_edits))
         outcome = (None if self.values else job.first) or run_once(job, len(self.values))
         self.seconds += outcome.seconds
+        self.hidden.update(outcome.hidden)
         if outcome.crash is None:
             self.values.append(self._record(job.commit, len(self.values), outcome))
             for name, reading in outcome.readings.items():
@@ -107,7 +110,7 @@ class _Runs:
             self.seconds,
             log=self.job.files.archived_log(self.job.number, self.job.commit),
             references=tuple(self.references),
-            notes=_edits_note(self.pinned),
+            notes=(*_edits_note(self.pinned), *_hidden_note(self.hidden)),
         )
 
     def crashed(self, outcome: RunOutcome) -> Measurement:
@@ -200,6 +203,17 @@ def _keep(pinned: list[str], ref: str | None) -> str | None:
     if ref:
         pinned.append(ref)
     return ref
+
+
+def _hidden_note(hidden: set[str]) -> tuple[str, ...]:
+    if not hidden:
+        return ()
+    shown = sorted(hidden)
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    return (
+        f"not shown to its runs: {', '.join(shown[:5])}{more} (untracked, made or changed "
+        "since the session's last run; no commit holds them)",
+    )
 
 
 def _edits_note(pinned: list[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from autoresearch.engine import confine
 from autoresearch.engine.run_environment import run_environment
 from autoresearch.errors import UserError
 from autoresearch.rules import stats, verdict
@@ -89,6 +90,13 @@ class RunOutcome(NamedTuple):
     crash: str | None
     seconds: float = 0.0
     interrupted: bool = False
+    hidden: tuple[str, ...] = ()  # untracked files kept from it (a run in place)
+
+
+def in_place(job: MeasureJob) -> LocalExecutor:
+    """Where a run in place goes: the user's tree, but for the untracked files made or changed
+    since the session's last run (see ``store.untracked``)."""
+    return LocalExecutor(job.repo, unseen=confine.in_place(job.files, job.settings, job.protected))
 
 
 def run_once(job: MeasureJob, index: int, reference: bool = False) -> RunOutcome:
@@ -136,7 +144,7 @@ def run_once(job: MeasureJob, index: int, reference: bool = False) -> RunOutcome
             run_id,
             job.confine,
         )
-        place = job.executor or LocalExecutor(job.repo)
+        place = job.executor or in_place(job)
         result, readings, crash = run_and_score(job, place, request, Watch(started, tick))
     written = sorted(writes.touched)
     crash = (
@@ -144,7 +152,7 @@ def run_once(job: MeasureJob, index: int, reference: bool = False) -> RunOutcome
         or (f"protected file written during the run: {', '.join(written)}" if written else None)
         or crash
     )
-    return RunOutcome(readings, crash, result.seconds, result.interrupted)
+    return RunOutcome(readings, crash, result.seconds, result.interrupted, result.hidden)
 
 
 def run_and_score(
@@ -312,7 +320,8 @@ def run_holdout(job: MeasureJob) -> tuple[float | None, str | None]:
     if settings.eval:  # as the evaluation runs: from the protected files and the outputs alone
         readings, crash = run_evaluation(job, request, patterns)
     else:
-        _, readings, crash = run_and_read(LocalExecutor(job.repo), request, patterns)
+        place = job.executor if job.executor is not None else in_place(job)
+        _, readings, crash = run_and_read(place, request, patterns)
     if crash is not None:
         return None, f"holdout {crash}"
     return readings[name].value, None

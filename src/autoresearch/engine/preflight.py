@@ -21,7 +21,7 @@ from autoresearch.engine.session import Session
 from autoresearch.rules.discovery import Printed, missing_metric, printed_metrics, suggest_budget
 from autoresearch.rules.metrics import compile_pattern, default_pattern, read_metrics
 from autoresearch.rules.settings import Settings
-from autoresearch.store import runner
+from autoresearch.store import runner, untracked
 from autoresearch.store.executors import Executor, LocalExecutor, Ran, RunRequest
 from autoresearch.store.files import first_run_log, link_run_log
 
@@ -142,3 +142,6 @@ def adopt_first_run(session: Session, first: FirstRun) -> None:
             target.write(source.read())
         os.unlink(first.log)
     link_run_log(session.files, archived)
+    # The session's first run is over: untracked files changed after it are hidden from runs
+    # in place (``store.untracked``).
+    untracked.run_ended(session.files.untracked_seen, ())

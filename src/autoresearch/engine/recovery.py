@@ -11,7 +11,7 @@ from autoresearch.engine import record
 from autoresearch.engine.inflight import complete_last_entry, parallel_records, recover_inflight
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
-from autoresearch.store import git, runner
+from autoresearch.store import git, runner, untracked
 from autoresearch.store.files import now, read_json
 
 
@@ -31,6 +31,7 @@ def recover(session: Session) -> list[str]:
     it is recorded as a crash ("interrupted") and the tree goes back to the keep ref. A run still
     alive is killed first.
     """
+    untracked.end_cut_short(session.files.untracked_seen)
     inflight = parallel_records(session)
     if inflight:
         complete_last_entry(session, inflight)

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
+from autoresearch.engine import confine
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import Settings
@@ -147,7 +148,8 @@ def build_executors(session: Session, plan: WorkerPlan) -> list[Executor]:
             connect(session.repo, plan.ray_address, plan.workers, plan.gpus_per_run, plan.links)
         )
     if plan.in_place:
-        return [LocalExecutor(session.repo, plan.device_sets[0])]
+        unseen = confine.in_place(session.files, session.settings, session.meta.protected)
+        return [LocalExecutor(session.repo, plan.device_sets[0], unseen)]
     return [
         WorktreeExecutor(session.repo, worktree_place(session, i), plan.links, devices)
         for i, devices in enumerate(plan.device_sets)

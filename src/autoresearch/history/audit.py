@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from autoresearch.engine import record
+from autoresearch.engine import confine, record
 from autoresearch.engine.measure import Watch, run_and_read
 from autoresearch.engine.run_environment import run_environment
 from autoresearch.engine.session import Session
@@ -168,9 +168,10 @@ class Audit:
         request = RunRequest(
             commit, s.settings.run, log_path, env, kill_after, (), run_id, s.confine
         )
-        _, readings, crash = run_and_read(
-            LocalExecutor(s.repo), request, s.patterns, Watch(started)
+        in_place = LocalExecutor(
+            s.repo, unseen=confine.in_place(s.files, s.settings, s.meta.protected)
         )
+        _, readings, crash = run_and_read(in_place, request, s.patterns, Watch(started))
         if crash is not None:
             self.crashes += 1
             return []

@@ -24,6 +24,7 @@ STATE_DIR = ".autoresearch"
 LEDGER_FILE = "results.tsv"
 INFLIGHT_FILE = "inflight.json"  # in the session folder: the experiment under way
 RUN_LOG = "run.log"
+AUDIT_FILE = "audit.md"
 EXCLUDED = [f"/{LEDGER_FILE}", f"/{RUN_LOG}", f"/{STATE_DIR}/"]
 # The tool's own files, never part of an experiment whatever the scope says.
 RESERVED = (LEDGER_FILE, RUN_LOG, f"{STATE_DIR}/*")
@@ -118,8 +119,18 @@ class SessionFiles(NamedTuple):
         return os.path.join(self.dir, "audits")
 
     @property
+    def untracked_seen(self) -> str:
+        """When the last run in place ended, and the untracked files hidden from runs since."""
+        return os.path.join(self.dir, "untracked.json")
+
+    @property
+    def stand_ins(self) -> str:
+        """The empty files a run in place finds in place of the untracked ones hidden from it."""
+        return os.path.join(self.dir, "stand-ins")
+
+    @property
     def audit_markdown(self) -> str:
-        return os.path.join(self.repo, "audit.md")
+        return os.path.join(self.repo, AUDIT_FILE)
 
     @property
     def final_summary(self) -> str:

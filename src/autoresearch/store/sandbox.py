@@ -51,6 +51,8 @@ class Policy(NamedTuple):
     network: bool = True
     hide_project: bool = False  # the project is an empty folder (the trusted evaluation)
     user_folders: bool = False  # the home and /tmp stay writable (an agent's configuration)
+    # (an empty file, the absolute path it stands in for): what a run in place may not read.
+    stand_ins: tuple[tuple[str, str], ...] = ()
 
 
 def unavailable(remembered: str | None = None) -> str | None:
@@ -171,6 +173,8 @@ def _file_system(policy: Policy) -> list[str]:
             path = os.path.realpath(os.path.join(checkout, relative))
             if os.path.exists(path):
                 args += ["--ro-bind", path, path]
+        for stand_in, path in policy.stand_ins:
+            args += ["--bind", stand_in, path]
     # The interpreter stays read-only even where it lies in a writable checkout (a .venv).
     installed = software_roots([home, "/tmp", "/var/tmp", policy.project])
     for path in outermost([*installed, *policy.shared]):

@@ -34,6 +34,7 @@ class Ran(NamedTuple):
     lost: bool = False
     late: bool = False  # something it left behind wrote to its log after it ended
     failure: str = ""  # why the place it went could not run it (a Ray task's error), in words
+    hidden: tuple[str, ...] = ()  # untracked files it was not shown (a run in place)
 
 
 class Watch(NamedTuple):
