@@ -152,7 +152,7 @@ def test_a_link_made_between_runs_stops_the_run(repo: Path, cli: Cli, tmp_path: 
 
 
 @NEEDS_SANDBOX
-def test_a_forged_state_file_hides_more_never_less(repo: Path, cli: Cli) -> None:
+def test_an_unreadable_state_file_hides_more_never_less(repo: Path, cli: Cli) -> None:
     (repo / "helper.py").write_text("VALUE = 0.7\n")  # the user's, before the session
     start(repo, cli)
     (repo / ".autoresearch" / "t" / "untracked.json").write_text("{not json")
@@ -223,3 +223,34 @@ def test_what_a_run_cut_short_by_a_kill_wrote_stays_in_reach(
     tweak(repo, "after the kill")
     outcome = tried(cli)
     assert outcome["value"] == 0.5 and outcome["notes"] == [], outcome
+
+
+@NEEDS_SANDBOX
+def test_an_agent_in_loop_cannot_rewrite_what_the_runs_in_place_are_shown(
+    repo: Path, cli: Cli
+) -> None:
+    (repo / "train.py").write_text(READS_A_HELPER.format(extra=""))
+    git(repo, "commit", "-qam", "reads a helper when there is one")
+    # Forges the state so that nothing counts as changed, deletes it, writes the helper.
+    agent = (
+        'echo \'{"until": 9999999999, "hidden": []}\' > .autoresearch/t/untracked.json; '
+        "echo 'VALUE = 0.5' > helper.py && echo '# helped' >> train.py && "
+        'echo "a helper" > "$AUTORESEARCH_DESCRIPTION"'
+    )
+    result = cli(
+        "loop",
+        *session_flags(),
+        "--noise",
+        "off",
+        "--agent",
+        "command",
+        "--agent-cmd",
+        agent,
+        "--max-experiments",
+        "1",
+        "--in-place",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [float(row["val_bpb"]) for row in ledger_rows(repo)] == [1.0, 1.0]
+    state = json.loads((repo / ".autoresearch" / "t" / "untracked.json").read_text())
+    assert state["until"] < 9999999999 and state["hidden"] == ["helper.py"]
