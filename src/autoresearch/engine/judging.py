@@ -44,6 +44,7 @@ class _Runs:
         self.sums: dict[str, float] = {}
         self.pinned: list[str] = []
         self.hidden: set[str] = set()
+        self.converted: set[str] = set()
         self.seconds = 0.0
         # The keep ref runs again only where noise is judged, and not after one of its runs
         # crashed (that says nothing of the candidate).
@@ -69,6 +70,7 @@ class _Runs:
             return None
         self.seconds += again.seconds
         self.hidden.update(again.hidden)
+        self.converted.update(again.converted)
         if again.interrupted:
             return again
         if again.crash is None:
@@ -86,6 +88,7 @@ class _Runs:
         outcome = (None if self.values else job.first) or run_once(job, len(self.values))
         self.seconds += outcome.seconds
         self.hidden.update(outcome.hidden)
+        self.converted.update(outcome.converted)
         if outcome.crash is None:
             self.values.append(self._record(job.commit, len(self.values), outcome))
             for name, reading in outcome.readings.items():
@@ -110,7 +113,10 @@ class _Runs:
             self.seconds,
             log=self.job.files.archived_log(self.job.number, self.job.commit),
             references=tuple(self.references),
-            notes=(*_edits_note(self.pinned), *_hidden_note(self.hidden)),
+            notes=(
+                *_edits_note(self.pinned),
+                *_shown_note(self.hidden, self.converted),
+            ),
         )
 
     def crashed(self, outcome: RunOutcome) -> Measurement:
@@ -205,15 +211,25 @@ def _keep(pinned: list[str], ref: str | None) -> str | None:
     return ref
 
 
-def _hidden_note(hidden: set[str]) -> tuple[str, ...]:
-    if not hidden:
-        return ()
-    shown = sorted(hidden)
-    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
-    return (
-        f"not shown to its runs: {', '.join(shown[:5])}{more} (untracked, made or changed "
-        "since the session's last run; no commit holds them)",
-    )
+def _shown_note(hidden: set[str], converted: set[str]) -> tuple[str, ...]:
+    """What its runs in place were not shown as the tree has it (``store.untracked``)."""
+    notes = []
+    if hidden:
+        notes.append(
+            f"not shown to its runs: {_some(hidden)} (untracked, made or changed since the "
+            "session's last run; no commit holds them)"
+        )
+    if converted:
+        notes.append(
+            f"shown to its runs as a checkout of its commit has them: {_some(converted)} (a "
+            "text conversion left other bytes on disk)"
+        )
+    return tuple(notes)
+
+
+def _some(paths: set[str]) -> str:
+    shown = sorted(paths)
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 
 def _edits_note(pinned: list[str]) -> tuple[str, ...]:

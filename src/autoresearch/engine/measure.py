@@ -91,6 +91,7 @@ class RunOutcome(NamedTuple):
     seconds: float = 0.0
     interrupted: bool = False
     hidden: tuple[str, ...] = ()  # untracked files kept from it (a run in place)
+    converted: tuple[str, ...] = ()  # tracked files shown to it as their checkout has them
 
 
 def in_place(job: MeasureJob) -> LocalExecutor:
@@ -152,7 +153,9 @@ def run_once(job: MeasureJob, index: int, reference: bool = False) -> RunOutcome
         or (f"protected file written during the run: {', '.join(written)}" if written else None)
         or crash
     )
-    return RunOutcome(readings, crash, result.seconds, result.interrupted, result.hidden)
+    return RunOutcome(
+        readings, crash, result.seconds, result.interrupted, result.hidden, result.converted
+    )
 
 
 def run_and_score(

@@ -144,4 +144,4 @@ def adopt_first_run(session: Session, first: FirstRun) -> None:
     link_run_log(session.files, archived)
     # The session's first run is over: untracked files changed after it are hidden from runs
     # in place (``store.untracked``).
-    untracked.run_ended(session.files.untracked_seen, ())
+    untracked.run_ended(session.files.untracked_seen, (), ())

@@ -6,7 +6,9 @@ in place, until it is gone or a commit holds it: the run finds an empty file of 
 and what it writes to it is dropped. So an agent cannot point a run at code or data that no
 commit holds (a helper module outside scope, a file in scope that an ignore rule keeps out of
 every commit), and an input changed halfway through a session cannot favour the runs after it.
-A run's own outputs stay: a file whose last change falls within a run is the run's.
+A run's own outputs stay: a file whose last change falls within a run is the run's. Tracked
+files whose bytes on disk a text conversion left different from their checkout's (see
+``store.converted``) are shown to the run as the checkout has them, by the same means.
 
 Which files changed is read from their status-change time (ctime), which no program can set
 back, against when the session's last run in place ended, kept in a state file beside the
@@ -20,7 +22,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from autoresearch.store.git_process import git
@@ -29,12 +31,38 @@ from autoresearch.store.git_process import git
 MOST_HIDDEN = 1000
 
 
-class Hidden(NamedTuple):
-    """What one run in place does not see: ``paths`` (relative) get an empty stand-in each;
-    ``refusal`` says why the run cannot go at all (a link, too many files, no sandbox)."""
+class Seen(NamedTuple):
+    """What the session remembers of its last run in place: when it ended (when it began, if
+    it was cut short), the untracked files hidden from it, the tracked files shown to it as
+    their checkout has them."""
 
-    paths: tuple[str, ...] = ()
-    refusal: str = ""
+    boundary: float
+    hidden: frozenset[str] = frozenset()
+    converted: frozenset[str] = frozenset()
+
+
+def last_run(state_path: str) -> Seen | None:
+    """The session's last run in place; None before its first."""
+    try:
+        with open(state_path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        state = None
+    if not isinstance(state, dict):
+        return Seen(0.0)  # unreadable (cut short, forged): every file counts as changed
+    boundary = 0.0
+    for key in ("until", "since"):
+        value = state.get(key)
+        if isinstance(value, (int, float)):
+            boundary = float(value)
+            break
+    return Seen(boundary, _paths(state.get("hidden")), _paths(state.get("converted")))
+
+
+def _paths(kept: object) -> frozenset[str]:
+    return frozenset(str(path) for path in kept) if isinstance(kept, list) else frozenset()
 
 
 def listed(repo: str) -> list[str]:
@@ -53,76 +81,67 @@ def listed(repo: str) -> list[str]:
     return [e[3:] for e in entries if e[:2] in ("??", "!!") and not e.endswith("/")]
 
 
-def changed_between_runs(repo: str, state_path: str, exclude: Iterable[str]) -> tuple[str, ...]:
+def changed_between_runs(repo: str, seen: Seen, exclude: Iterable[str]) -> tuple[str, ...]:
     """The untracked files made or changed since the session's last run in place ended, and
-    those hidden before that are still there; nothing before the session's first run."""
-    state = _read(state_path)
-    if state is None:
-        return ()
-    boundary = _boundary(state)
-    kept = state.get("hidden")
-    before = {str(path) for path in kept} if isinstance(kept, list) else set()
+    those hidden before that are still there."""
     skipped = tuple(path.strip("/") for path in exclude)
+    within = tuple(f"{path}/" for path in skipped)
     found = []
     for path in listed(repo):
-        if path in skipped or path.startswith(tuple(f"{s}/" for s in skipped)):
+        if path in skipped or path.startswith(within):
             continue
         with contextlib.suppress(OSError):
-            if path in before or os.lstat(os.path.join(repo, path)).st_ctime > boundary:
+            if path in seen.hidden or os.lstat(os.path.join(repo, path)).st_ctime > seen.boundary:
                 found.append(path)
     return tuple(sorted(found))
 
 
-def _boundary(state: dict[str, object]) -> float:
-    """When the last run in place ended; a run cut short (the tool was killed) left no end,
-    and what changed since it began is hidden."""
-    for key in ("until", "since"):
-        value = state.get(key)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return 0.0
-
-
-def check(repo: str, paths: tuple[str, ...], sandboxed: bool) -> Hidden:
-    """Whether ``paths`` can be hidden from a run; the refusal when they cannot."""
-    if not paths:
-        return Hidden()
-    links = [p for p in paths if os.path.islink(os.path.join(repo, p))]
-    reason = ""
-    if links:
-        reason = f"a symbolic link no commit holds was made or changed: {_named(links)}"
-    elif not sandboxed:
-        reason = f"without the sandbox they cannot be hidden from it: {_named(paths)}"
-    elif len(paths) > MOST_HIDDEN:
-        reason = f"{len(paths)} of them, too many to hide: {_named(paths)}"
-    if not reason:
-        return Hidden(paths)
-    return Hidden(
-        paths,
-        "untracked files made or changed since the session's last run would be read by this "
-        f"run in place, and no commit holds them; {reason} (remove them, or run in a clean "
-        "checkout: --in-worktree)",
-    )
+def refusal(repo: str, hidden: Collection[str], converted: Collection[str], sandboxed: bool) -> str:
+    """Why a run in place cannot go, or "": what it must not see cannot be kept from it."""
+    if hidden:
+        links = [p for p in hidden if os.path.islink(os.path.join(repo, p))]
+        reason = ""
+        if links:
+            reason = f"a symbolic link no commit holds was made or changed: {_named(links)}"
+        elif not sandboxed:
+            reason = f"without the sandbox they cannot be hidden from it: {_named(hidden)}"
+        elif len(hidden) > MOST_HIDDEN:
+            reason = f"{len(hidden)} of them, too many to hide: {_named(hidden)}"
+        if reason:
+            return (
+                "untracked files made or changed since the session's last run would be read by "
+                f"this run in place, and no commit holds them; {reason} (remove them, or run in "
+                "a clean checkout: --in-worktree)"
+            )
+    if converted and not sandboxed:
+        return (
+            "tracked files whose bytes on disk are not what a checkout of the commit writes (a "
+            f"text conversion: eol, text, ident, working-tree-encoding) would be read by this run "
+            f"in place: {_named(converted)} (write them out again: `rm FILE && git checkout -- "
+            "FILE`, or run in a clean checkout: --in-worktree)"
+        )
+    return ""
 
 
 def _named(paths: Iterable[str]) -> str:
-    listed_paths = list(paths)
+    listed_paths = sorted(paths)
     shown = ", ".join(listed_paths[:5])
     return shown + (f" and {len(listed_paths) - 5} more" if len(listed_paths) > 5 else "")
 
 
 @contextlib.contextmanager
 def stand_ins(
-    repo: str, folder: str, paths: tuple[str, ...]
+    repo: str, folder: str, contents: Mapping[str, bytes]
 ) -> Iterator[tuple[tuple[str, str], ...]]:
-    """An empty file in ``folder`` for each hidden path: (stand-in, the path it covers), both
-    absolute; removed when the block ends."""
+    """A file in ``folder`` for each path (relative) of ``contents``, holding its bytes:
+    (stand-in, the path it covers), both absolute; removed when the block ends."""
     os.makedirs(folder, exist_ok=True)
     made = []
     try:
-        for number, path in enumerate(paths):
+        for number, (path, content) in enumerate(sorted(contents.items())):
             stand_in = os.path.join(folder, str(number))
-            open(stand_in, "wb").close()
+            with open(stand_in, "wb") as file:
+                file.write(content)
             made.append((stand_in, os.path.join(repo, path)))
         yield tuple(made)
     finally:
@@ -131,40 +150,35 @@ def stand_ins(
                 os.remove(stand_in)
 
 
-def run_begins(state_path: str, hidden: tuple[str, ...]) -> None:
+def run_begins(state_path: str, hidden: Collection[str], converted: Collection[str]) -> None:
     """Noted before a run in place starts: a kill during it leaves when it began."""
-    _write(state_path, {"since": time.time(), "hidden": list(hidden)})
+    _write(state_path, "since", hidden, converted)
+
+
+def run_ended(state_path: str, hidden: Collection[str], converted: Collection[str]) -> None:
+    """Noted once a run in place has ended: what changes after this is not a run's doing."""
+    _write(state_path, "until", hidden, converted)
 
 
 def end_cut_short(state_path: str) -> None:
     """A run cut short by a kill of the tool ends when the next command finds it: what it
     wrote until then is its own, as a run's outputs are."""
-    state = _read(state_path)
-    if state is not None and "since" in state and "until" not in state:
-        kept = state.get("hidden")
-        _write(state_path, {"until": time.time(), "hidden": kept if isinstance(kept, list) else []})
-
-
-def run_ended(state_path: str, hidden: tuple[str, ...]) -> None:
-    """Noted once a run in place has ended: what changes after this is not a run's doing."""
-    _write(state_path, {"until": time.time(), "hidden": list(hidden)})
-
-
-def _read(path: str) -> dict[str, object] | None:
     try:
-        with open(path, encoding="utf-8") as handle:
-            kept = json.load(handle)
-    except FileNotFoundError:
-        return None
+        with open(state_path, encoding="utf-8") as handle:
+            state = json.load(handle)
     except (OSError, ValueError):
-        # Unreadable (cut short, forged): every untracked file counts as changed.
-        return {"until": 0.0}
-    return kept if isinstance(kept, dict) else {"until": 0.0}
+        return
+    if isinstance(state, dict) and "since" in state and "until" not in state:
+        seen = last_run(state_path) or Seen(0.0)
+        run_ended(state_path, seen.hidden, seen.converted)
 
 
-def _write(path: str, state: dict[str, object]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = f"{path}.{os.getpid()}"
+def _write(
+    state_path: str, moment: str, hidden: Collection[str], converted: Collection[str]
+) -> None:
+    state = {moment: time.time(), "hidden": sorted(hidden), "converted": sorted(converted)}
+    os.makedirs(os.path.dirname(state_path), exist_ok=True)
+    partial = f"{state_path}.{os.getpid()}"
     with open(partial, "w", encoding="utf-8") as handle:
         json.dump(state, handle)
-    os.replace(partial, path)
+    os.replace(partial, state_path)

@@ -35,6 +35,7 @@ class Ran(NamedTuple):
     late: bool = False  # something it left behind wrote to its log after it ended
     failure: str = ""  # why the place it went could not run it (a Ray task's error), in words
     hidden: tuple[str, ...] = ()  # untracked files it was not shown (a run in place)
+    converted: tuple[str, ...] = ()  # tracked files it was shown as their checkout has them
 
 
 class Watch(NamedTuple):

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from autoresearch.store import runner, untracked
+from autoresearch.store.converted import drifted
 from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch, with_devices
 
 
 class Unseen(NamedTuple):
-    """What keeps the untracked files made or changed between runs from a run in place (see
-    ``store.untracked``): where that is remembered, where the stand-ins go, and the tool's own
-    files, never hidden."""
+    """What keeps from a run in place the untracked files made or changed between runs, and
+    text conversions' bytes (see ``store.untracked``): where that is remembered, where the
+    stand-ins go, and the tool's own files, never hidden."""
 
     state: str
     stand_ins: str
@@ -39,28 +40,35 @@ class LocalExecutor:
         if self.unseen is None:
             return run_in(self.repo, request, watch)
         unseen = self.unseen
-        found = untracked.changed_between_runs(self.repo, unseen.state, unseen.exclude)
-        hidden = untracked.check(self.repo, found, request.confine is not None)
-        if hidden.refusal:
-            return Ran(None, 0.0, failure=hidden.refusal)
-        with _hidden_from(self.repo, unseen, request, hidden.paths) as confined:
-            untracked.run_begins(unseen.state, hidden.paths)
+        seen = untracked.last_run(unseen.state)
+        hidden: tuple[str, ...] = ()
+        converted: dict[str, bytes] = {}
+        if seen is not None:
+            hidden = untracked.changed_between_runs(self.repo, seen, unseen.exclude)
+            converted = drifted(self.repo, seen.boundary, seen.converted)
+        refusal = untracked.refusal(self.repo, hidden, converted, request.confine is not None)
+        if refusal:
+            return Ran(None, 0.0, failure=refusal)
+        shown = {**dict.fromkeys(hidden, b""), **converted}
+        with _shown_to_run(self.repo, unseen, request, shown) as confined:
+            untracked.run_begins(unseen.state, hidden, converted)
             ran = run_in(self.repo, confined, watch)
-            untracked.run_ended(unseen.state, hidden.paths)
-        return ran._replace(hidden=hidden.paths)
+            untracked.run_ended(unseen.state, hidden, converted)
+        return ran._replace(hidden=hidden, converted=tuple(sorted(converted)))
 
     def close(self) -> None:
         pass
 
 
 @contextlib.contextmanager
-def _hidden_from(
-    repo: str, unseen: Unseen, request: RunRequest, paths: tuple[str, ...]
+def _shown_to_run(
+    repo: str, unseen: Unseen, request: RunRequest, contents: dict[str, bytes]
 ) -> Iterator[RunRequest]:
-    if not paths or request.confine is None:
+    """The request, its sandbox showing the run ``contents`` in place of those files."""
+    if not contents or request.confine is None:
         yield request
         return
-    with untracked.stand_ins(repo, unseen.stand_ins, paths) as made:
+    with untracked.stand_ins(repo, unseen.stand_ins, contents) as made:
         yield request._replace(confine=request.confine._replace(stand_ins=made))
 
 
