@@ -161,7 +161,11 @@ def test_an_unreadable_state_file_hides_more_never_less(repo: Path, cli: Cli) ->
 
 
 @NEEDS_SANDBOX
-@pytest.mark.parametrize("place", [("--in-place",), ()], ids=["in place", "in a worktree"])
+@pytest.mark.parametrize(
+    "place",
+    [("--in-place",), (), ("--workers", "2")],
+    ids=["in place", "in a worktree", "two workers"],
+)
 def test_loop_never_measures_a_helper_the_agent_leaves_outside_scope(
     repo: Path, cli: Cli, place: tuple[str, ...]
 ) -> None:

@@ -19,15 +19,21 @@ import subprocess
 from collections.abc import Collection
 
 from autoresearch.store.git_config import environment
-from autoresearch.store.git_process import argv, git
+from autoresearch.store.git_process import Pending, argv, git, start
 
 _LINK_MODES = ("120000", "160000")
 
 
-def drifted(repo: str, boundary: float, again: Collection[str] = ()) -> dict[str, bytes]:
+def start_index(repo: str) -> Pending:
+    """The index's entries with their blobs, listed while other work goes on."""
+    return start(repo, "ls-files", "-s", "-z")
+
+
+def drifted(repo: str, boundary: float, again: Collection[str], index: Pending) -> dict[str, bytes]:
     """The tracked files changed since ``boundary`` (and those in ``again``, found before) whose
-    bytes differ from what a checkout of HEAD writes: path -> the checkout's bytes."""
-    changed = _changed_since(repo, boundary, again)
+    bytes differ from what a checkout of HEAD writes: path -> the checkout's bytes. ``index``:
+    begun with ``start_index``."""
+    changed = _changed_since(repo, boundary, again, index.output())
     if not changed:
         return {}
     paths = list(changed)
@@ -47,11 +53,13 @@ def drifted(repo: str, boundary: float, again: Collection[str] = ()) -> dict[str
     return found
 
 
-def _changed_since(repo: str, boundary: float, again: Collection[str]) -> dict[str, str]:
+def _changed_since(
+    repo: str, boundary: float, again: Collection[str], index: str
+) -> dict[str, str]:
     """Tracked regular files whose status changed after ``boundary``, or named in ``again``:
     path -> blob id."""
     changed = {}
-    for entry in git(repo, "ls-files", "-s", "-z").split("\0"):
+    for entry in index.split("\0"):
         header, _, path = entry.partition("\t")
         fields = header.split(" ")
         if len(fields) != 3 or fields[0] in _LINK_MODES or "\n" in path:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-from autoresearch.store.git_process import git
+from autoresearch.store.git_process import Pending, start
 
 # More stand-ins than this would mean a mount each for a folder of new files: refused instead.
 MOST_HIDDEN = 1000
@@ -65,10 +65,10 @@ def _paths(kept: object) -> frozenset[str]:
     return frozenset(str(path) for path in kept) if isinstance(kept, list) else frozenset()
 
 
-def listed(repo: str) -> list[str]:
+def start_listing(repo: str) -> Pending:
     """The files of the tree no commit holds: untracked and ignored, one by one, but for what
-    lies in a folder ignored as a whole (git does not walk it)."""
-    out = git(
+    lies in a folder ignored as a whole (git does not walk it); read with ``listed``."""
+    return start(
         repo,
         "status",
         "--porcelain=v1",
@@ -77,17 +77,22 @@ def listed(repo: str) -> list[str]:
         "--ignored=matching",
         "--no-renames",
     )
-    entries = (entry for entry in out.split("\0") if len(entry) > 3)
+
+
+def listed(started: Pending) -> list[str]:
+    entries = (entry for entry in started.output().split("\0") if len(entry) > 3)
     return [e[3:] for e in entries if e[:2] in ("??", "!!") and not e.endswith("/")]
 
 
-def changed_between_runs(repo: str, seen: Seen, exclude: Iterable[str]) -> tuple[str, ...]:
+def changed_between_runs(
+    repo: str, seen: Seen, exclude: Iterable[str], listing: Pending
+) -> tuple[str, ...]:
     """The untracked files made or changed since the session's last run in place ended, and
-    those hidden before that are still there."""
+    those hidden before that are still there (``listing``: begun by ``start_listing``)."""
     skipped = tuple(path.strip("/") for path in exclude)
     within = tuple(f"{path}/" for path in skipped)
     found = []
-    for path in listed(repo):
+    for path in listed(listing):
         if path in skipped or path.startswith(within):
             continue
         with contextlib.suppress(OSError):

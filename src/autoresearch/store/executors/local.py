@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from autoresearch.store import runner, untracked
-from autoresearch.store.converted import drifted
+from autoresearch.store.converted import drifted, start_index
 from autoresearch.store.executors.base import UNWATCHED, Ran, RunRequest, Watch, with_devices
 
 
@@ -44,8 +44,10 @@ class LocalExecutor:
         hidden: tuple[str, ...] = ()
         converted: dict[str, bytes] = {}
         if seen is not None:
-            hidden = untracked.changed_between_runs(self.repo, seen, unseen.exclude)
-            converted = drifted(self.repo, seen.boundary, seen.converted)
+            # Both listings run side by side: each is a git process over the whole tree.
+            with start_index(self.repo) as index, untracked.start_listing(self.repo) as listing:
+                converted = drifted(self.repo, seen.boundary, seen.converted, index)
+                hidden = untracked.changed_between_runs(self.repo, seen, unseen.exclude, listing)
         refusal = untracked.refusal(self.repo, hidden, converted, request.confine is not None)
         if refusal:
             return Ran(None, 0.0, failure=refusal)
