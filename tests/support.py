@@ -263,6 +263,13 @@ class Cli:
         return self("init", *session_flags(**session), *extra)
 
 
+def tried_json(cli: Cli, *flags: str) -> dict[str, Any]:
+    """One `try --json` that records an experiment: the experiment as it printed it."""
+    result = cli("try", "-m", "an idea", "--json", *flags)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
 def stand_in_agent(folder: Path, steps: list[dict[str, object]]) -> str:
     """The stand-in agent in ``folder`` with these steps planned; the command that calls it."""
     folder.mkdir(parents=True, exist_ok=True)

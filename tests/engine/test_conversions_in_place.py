@@ -5,11 +5,10 @@ sandbox, does not go). Where a checkout itself writes CRLF (``eol=crlf``), nothi
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from support import Cli, git, session_flags
+from support import Cli, git, session_flags, tried_json
 
 from autoresearch.store import sandbox
 
@@ -43,12 +42,6 @@ def crlf(path: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
 
 
-def tried(cli: Cli, *where: str) -> dict[str, object]:
-    result = cli("try", "-m", "an idea", "--json", *where)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @NEEDS_SANDBOX
 @WHERE
 def test_a_file_rewritten_with_crlf_is_read_as_its_checkout_writes_it(
@@ -58,7 +51,7 @@ def test_a_file_rewritten_with_crlf_is_read_as_its_checkout_writes_it(
     crlf(repo / "README.md")  # git stores it as it was
     with open(repo / "train.py", "a") as file:
         file.write("# an edit\n")
-    outcome = tried(cli, *where)
+    outcome = tried_json(cli, *where)
     assert outcome["value"] == 1.0 and outcome["status"] != "keep", outcome
     assert b"\r" not in git(repo, "show", f"{outcome['commit']}:README.md").encode()
     assert b"\r\n" in (repo / "README.md").read_bytes()  # the file itself is left as it was
@@ -73,7 +66,7 @@ def test_a_candidate_written_with_crlf_is_run_as_its_commit_holds_it(repo: Path,
         b'VALUE = 0.5 if b"\\r" in open(__file__, "rb").read() else 1.0\r\n'
         b'print(f"val_bpb: {VALUE}")\r\n'
     )
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 1.0, outcome
     assert b"\r" not in git(repo, "show", f"{outcome['commit']}:train.py").encode()
     assert any("train.py" in note and "text conversion" in note for note in outcome["notes"])
@@ -94,7 +87,7 @@ def test_without_the_sandbox_the_run_does_not_go(repo: Path, cli: Cli) -> None:
     crlf(repo / "README.md")
     with open(repo / "train.py", "a") as file:
         file.write("# an edit\n")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["status"] == "crash", outcome
     assert "text conversion" in str(outcome["reason"]) and "README.md" in str(outcome["reason"])
 
@@ -105,5 +98,5 @@ def test_where_a_checkout_writes_crlf_the_run_reads_what_it_wrote(repo: Path, cl
     assert b"\r\n" in (repo / "README.md").read_bytes()  # as the checkout wrote it
     with open(repo / "train.py", "a") as file:
         file.write("# an edit\n")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 0.5 and outcome["notes"] == [], outcome

@@ -12,7 +12,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from support import Cli, git, ledger_rows, session_flags, wait_for
+from support import Cli, git, ledger_rows, session_flags, tried_json, wait_for
 
 from autoresearch.store import sandbox, untracked
 
@@ -48,12 +48,6 @@ def tweak(repo: Path, words: str) -> None:
         file.write(f"# {words}\n")
 
 
-def tried(cli: Cli, *where: str) -> dict[str, object]:
-    result = cli("try", "-m", "an idea", "--json", *where)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @NEEDS_SANDBOX
 @WHERE
 def test_a_helper_outside_scope_made_between_runs_is_not_measured(
@@ -62,14 +56,14 @@ def test_a_helper_outside_scope_made_between_runs_is_not_measured(
     start(repo, cli)
     (repo / "helper.py").write_text("VALUE = 0.5\n")  # no commit will hold it: outside scope
     tweak(repo, "with a helper")
-    outcome = tried(cli, *where)
+    outcome = tried_json(cli, *where)
     assert outcome["value"] == 1.0 and outcome["status"] != "keep", outcome
     assert (repo / "helper.py").read_text() == "VALUE = 0.5\n"  # the file itself is left alone
     if not where:
         assert any(HIDDEN_NOTE + "helper.py" in note for note in outcome["notes"]), outcome
     # It stays out of reach for every later run, as long as it is there.
     tweak(repo, "again")
-    assert tried(cli, *where)["value"] == 1.0
+    assert tried_json(cli, *where)["value"] == 1.0
     assert [row["status"] for row in ledger_rows(repo)] == ["keep", "discard", "discard"]
 
 
@@ -82,7 +76,7 @@ def test_a_file_in_scope_that_an_ignore_rule_keeps_out_of_the_commit_is_not_meas
     exclude.write_text(exclude.read_text() + "helper.py\n")
     (repo / "helper.py").write_text("VALUE = 0.5\n")
     tweak(repo, "with an ignored helper")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 1.0, outcome
     assert "helper.py" not in git(repo, "ls-tree", "-r", "--name-only", str(outcome["commit"]))
     assert any(HIDDEN_NOTE + "helper.py" in note for note in outcome["notes"]), outcome
@@ -101,11 +95,11 @@ def test_untracked_files_from_before_the_session_and_a_runs_outputs_stay_in_reac
     )
     start(repo, cli, counting, "--also", "earlier_runs")
     tweak(repo, "first")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 0.7 and not outcome["notes"], outcome
     assert outcome["metrics"]["earlier_runs"] == 1.0  # the baseline's line, read back
     tweak(repo, "second")
-    assert tried(cli)["metrics"]["earlier_runs"] == 2.0
+    assert tried_json(cli)["metrics"]["earlier_runs"] == 2.0
     assert (repo / "runs.txt").read_text() == "run\nrun\nrun\n"
 
 
@@ -115,21 +109,21 @@ def test_an_input_edited_between_runs_is_hidden_until_it_is_gone(repo: Path, cli
     start(repo, cli)
     (repo / "helper.py").write_text("VALUE = 0.1\n")  # an input changed halfway through
     tweak(repo, "after the edit")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 1.0, outcome  # the run found an empty helper
     os.remove(repo / "helper.py")
     tweak(repo, "once it is gone")
-    assert tried(cli)["notes"] == []
+    assert tried_json(cli)["notes"] == []
     (repo / "helper.py").write_text("VALUE = 0.2\n")  # made again between runs: hidden again
     tweak(repo, "made again")
-    assert tried(cli)["value"] == 1.0
+    assert tried_json(cli)["value"] == 1.0
 
 
 def test_without_the_sandbox_the_run_does_not_go(repo: Path, cli: Cli) -> None:
     start(repo, cli, "", "--sandbox", "off")
     (repo / "helper.py").write_text("VALUE = 0.5\n")
     tweak(repo, "with a helper")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["status"] == "crash", outcome
     assert "no commit holds them" in str(outcome["reason"])
     assert "helper.py" in str(outcome["reason"])
@@ -137,7 +131,7 @@ def test_without_the_sandbox_the_run_does_not_go(repo: Path, cli: Cli) -> None:
     assert not (repo / "run.log").read_text()  # nothing ran
     os.remove(repo / "helper.py")
     tweak(repo, "without it")
-    assert tried(cli)["status"] != "crash"
+    assert tried_json(cli)["status"] != "crash"
 
 
 @NEEDS_SANDBOX
@@ -146,7 +140,7 @@ def test_a_link_made_between_runs_stops_the_run(repo: Path, cli: Cli, tmp_path: 
     (tmp_path / "better.py").write_text("VALUE = 0.5\n")
     os.symlink(tmp_path / "better.py", repo / "helper.py")
     tweak(repo, "through a link")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["status"] == "crash", outcome
     assert "symbolic link" in str(outcome["reason"]) and "helper.py" in str(outcome["reason"])
 
@@ -157,7 +151,21 @@ def test_an_unreadable_state_file_hides_more_never_less(repo: Path, cli: Cli) ->
     start(repo, cli)
     (repo / ".autoresearch" / "t" / "untracked.json").write_text("{not json")
     tweak(repo, "with a forged state")
-    assert tried(cli)["value"] == 1.0  # every untracked file counts as changed then
+    assert tried_json(cli)["value"] == 1.0  # every untracked file counts as changed then
+
+
+def loop_with_a_helper(repo: Path, cli: Cli, before: str, *place: str) -> None:
+    """One experiment of `loop`, whose agent runs ``before`` and then leaves a helper module
+    outside scope that would make train.py better."""
+    (repo / "train.py").write_text(READS_A_HELPER.format(extra=""))
+    git(repo, "commit", "-qam", "reads a helper when there is one")
+    agent = (
+        f"{before}echo 'VALUE = 0.5' > helper.py && echo '# helped' >> train.py && "
+        'echo "a helper" > "$AUTORESEARCH_DESCRIPTION"'
+    )
+    flags = ("--noise", "off", "--agent", "command", "--agent-cmd", agent, "--max-experiments")
+    result = cli("loop", *session_flags(), *flags, "1", *place)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @NEEDS_SANDBOX
@@ -169,26 +177,7 @@ def test_an_unreadable_state_file_hides_more_never_less(repo: Path, cli: Cli) ->
 def test_loop_never_measures_a_helper_the_agent_leaves_outside_scope(
     repo: Path, cli: Cli, place: tuple[str, ...]
 ) -> None:
-    (repo / "train.py").write_text(READS_A_HELPER.format(extra=""))
-    git(repo, "commit", "-qam", "reads a helper when there is one")
-    agent = (
-        "echo 'VALUE = 0.5' > helper.py && echo '# helped' >> train.py && "
-        'echo "a helper" > "$AUTORESEARCH_DESCRIPTION"'
-    )
-    result = cli(
-        "loop",
-        *session_flags(),
-        "--noise",
-        "off",
-        "--agent",
-        "command",
-        "--agent-cmd",
-        agent,
-        "--max-experiments",
-        "1",
-        *place,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    loop_with_a_helper(repo, cli, "", *place)
     rows = ledger_rows(repo)
     assert [row["status"] for row in rows] == ["keep", "discard"], rows
     assert float(rows[-1]["val_bpb"]) == 1.0
@@ -201,7 +190,7 @@ def test_too_many_files_made_between_runs_stop_the_run(repo: Path, cli: Cli) -> 
     for number in range(untracked.MOST_HIDDEN + 1):
         (repo / "dump" / f"{number}.txt").write_text("x\n")
     tweak(repo, "beside a dump")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["status"] == "crash", outcome
     assert f"{untracked.MOST_HIDDEN + 1} of them, too many to hide" in str(outcome["reason"])
 
@@ -225,7 +214,7 @@ def test_what_a_run_cut_short_by_a_kill_wrote_stays_in_reach(
     tool.wait()
     assert cli("reset").returncode == 0  # records the experiment as interrupted
     tweak(repo, "after the kill")
-    outcome = tried(cli)
+    outcome = tried_json(cli)
     assert outcome["value"] == 0.5 and outcome["notes"] == [], outcome
 
 
@@ -233,28 +222,9 @@ def test_what_a_run_cut_short_by_a_kill_wrote_stays_in_reach(
 def test_an_agent_in_loop_cannot_rewrite_what_the_runs_in_place_are_shown(
     repo: Path, cli: Cli
 ) -> None:
-    (repo / "train.py").write_text(READS_A_HELPER.format(extra=""))
-    git(repo, "commit", "-qam", "reads a helper when there is one")
-    # Forges the state so that nothing counts as changed, deletes it, writes the helper.
-    agent = (
-        'echo \'{"until": 9999999999, "hidden": []}\' > .autoresearch/t/untracked.json; '
-        "echo 'VALUE = 0.5' > helper.py && echo '# helped' >> train.py && "
-        'echo "a helper" > "$AUTORESEARCH_DESCRIPTION"'
-    )
-    result = cli(
-        "loop",
-        *session_flags(),
-        "--noise",
-        "off",
-        "--agent",
-        "command",
-        "--agent-cmd",
-        agent,
-        "--max-experiments",
-        "1",
-        "--in-place",
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # Forges the state so that nothing counts as changed, then writes the helper.
+    forge = 'echo \'{"until": 9999999999, "hidden": []}\' > .autoresearch/t/untracked.json; '
+    loop_with_a_helper(repo, cli, forge, "--in-place")
     assert [float(row["val_bpb"]) for row in ledger_rows(repo)] == [1.0, 1.0]
     state = json.loads((repo / ".autoresearch" / "t" / "untracked.json").read_text())
     assert state["until"] < 9999999999 and state["hidden"] == ["helper.py"]

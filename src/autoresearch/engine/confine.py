@@ -37,16 +37,20 @@ def _commands(settings: Settings) -> tuple[str, ...]:
 
 def _project_files(repo: str, command: str) -> list[str]:
     """The files of the project a command names, relative to it."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return []
     found = []
-    for word in words:
+    for word in _words(command):
         path = os.path.normpath(os.path.join(repo, word))
         if path.startswith(repo.rstrip("/") + "/") and os.path.isfile(path):
             found.append(os.path.relpath(path, repo))
     return found
+
+
+def _words(command: str) -> list[str]:
+    """The command's words as a shell splits them; none when it does not parse."""
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return []
 
 
 def sandboxed(settings: Settings, remembered: str | None = None) -> bool:
@@ -82,12 +86,8 @@ def named_paths(command: str) -> list[str]:
     """What a command names by absolute path, visible to it read-only even in the folders the
     sandbox empties: an interpreter (``/home/me/venv/bin/python``: its whole installation, and
     the one it links to) or a script of the user's."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return []
     found = []
-    for word in words:
+    for word in _words(command):
         if not os.path.isabs(word) or not os.path.exists(word):
             continue
         for path in {word, os.path.realpath(word)}:
