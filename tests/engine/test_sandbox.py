@@ -317,6 +317,7 @@ attempt("ledger", lambda: open("results.tsv", "a").write("deadbee\\t0.000001\\tk
 attempt("keep ref", lambda: git("update-ref", "refs/autoresearch/t/keep", "HEAD"))
 attempt("record", lambda: git("update-ref", "refs/autoresearch/t/journal", "HEAD"))
 attempt("state", lambda: open(".autoresearch/t/runs.jsonl", "a").write("{{\\"forged\\": 1}}\\n"))
+attempt("state read", lambda: open(".autoresearch/t/session.json").read())
 attempt("protected", lambda: open("prepare.py", "w").write("DATA = 'easy'\\n"))
 attempt("index flag", lambda: git("update-index", "--skip-worktree", "README.md"))
 subprocess.Popen(["setsid", "env", "-u", "AUTORESEARCH_RUN_ID", sys.executable, "-c",
@@ -343,7 +344,7 @@ def test_an_agent_in_loop_cannot_forge_the_books_or_outlive_its_turn(
     # The state is not there to write: what it writes goes to an empty folder, thrown away.
     assert "forged" not in (repo / ".autoresearch/t/runs.jsonl").read_text()
     assert all(said[name].startswith("refused") for name in said if name != "state"), said
-    assert len(said) == 6 and alive_with(token) == []
+    assert len(said) == 7 and alive_with(token) == []
     rows = ledger_rows(repo)
     assert [(r["status"], r["val_bpb"]) for r in rows] == [
         ("keep", "1.000000"),

@@ -228,3 +228,46 @@ def test_an_agent_in_loop_cannot_rewrite_what_the_runs_in_place_are_shown(
     assert [float(row["val_bpb"]) for row in ledger_rows(repo)] == [1.0, 1.0]
     state = json.loads((repo / ".autoresearch" / "t" / "untracked.json").read_text())
     assert state["until"] < 9999999999 and state["hidden"] == ["helper.py"]
+
+
+def ignoring_a_cache(repo: Path) -> None:
+    """The project ignores its caches (committed), and has one already."""
+    (repo / ".gitignore").write_text("cache*/\n")
+    git(repo, "add", ".gitignore")
+    (repo / "cache" / "sub").mkdir(parents=True)
+    (repo / "cache" / "sub" / "data.txt").write_text("the user's\n")
+
+
+@NEEDS_SANDBOX
+@pytest.mark.parametrize("new", [True, False], ids=["a new ignored folder", "an ignored folder"])
+def test_a_helper_in_an_ignored_folder_is_not_measured(repo: Path, cli: Cli, new: bool) -> None:
+    ignoring_a_cache(repo)
+    start(repo, cli, "import sys; sys.path[:0] = ['cache', 'cache2']")
+    folder = repo / ("cache2" if new else "cache")
+    folder.mkdir(exist_ok=True)
+    (folder / "helper.py").write_text("VALUE = 0.5\n")  # git lists the folder, not the file
+    tweak(repo, "with a helper in the cache")
+    outcome = tried_json(cli)
+    assert outcome["value"] == 1.0, outcome
+    assert any(f"{HIDDEN_NOTE}{folder.name}/" in note for note in outcome["notes"]), outcome
+
+
+@NEEDS_SANDBOX
+def test_an_agent_in_loop_cannot_write_inside_an_ignored_folder(repo: Path, cli: Cli) -> None:
+    ignoring_a_cache(repo)
+    git(repo, "commit", "-qm", "ignores the cache")
+    (repo / "train.py").write_text(READS_A_HELPER.format(extra=""))
+    # Deep in a folder that was there before: a change no listing of git's shows.
+    before = "import sys; sys.path[:0] = ['cache/sub']\n"
+    (repo / "train.py").write_text(before + (repo / "train.py").read_text())
+    git(repo, "commit", "-qam", "looks for a helper in the cache")
+    agent = (
+        "echo 'VALUE = 0.5' > cache/sub/helper.py; echo '# helped' >> train.py && "
+        'echo "a helper" > "$AUTORESEARCH_DESCRIPTION"'
+    )
+    flags = ("--noise", "off", "--agent", "command", "--agent-cmd", agent, "--in-place")
+    result = cli("loop", *session_flags(), *flags, "--max-experiments", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [float(row["val_bpb"]) for row in ledger_rows(repo)] == [1.0, 1.0]
+    assert not (repo / "cache" / "sub" / "helper.py").exists()
+    assert (repo / "cache" / "sub" / "data.txt").read_text() == "the user's\n"

@@ -51,8 +51,10 @@ class Policy(NamedTuple):
     network: bool = True
     hide_project: bool = False  # the project is an empty folder (the trusted evaluation)
     user_folders: bool = False  # the home and /tmp stay writable (an agent's configuration)
-    # (an empty file, the absolute path it stands in for): what a run in place may not read.
+    # What a run in place may not read as the tree has it: (a file of the tool's, the absolute
+    # path it stands in for), and folders (absolute) that are empty ones of its own.
     stand_ins: tuple[tuple[str, str], ...] = ()
+    emptied: tuple[str, ...] = ()
 
 
 def unavailable(remembered: str | None = None) -> str | None:
@@ -175,6 +177,8 @@ def _file_system(policy: Policy) -> list[str]:
                 args += ["--ro-bind", path, path]
         for stand_in, path in policy.stand_ins:
             args += ["--bind", stand_in, path]
+        for path in policy.emptied:
+            args += ["--tmpfs", path]
     # The interpreter stays read-only even where it lies in a writable checkout (a .venv).
     installed = software_roots([home, "/tmp", "/var/tmp", policy.project])
     for path in outermost([*installed, *policy.shared]):

@@ -80,20 +80,28 @@ def start_listing(repo: str) -> Pending:
 
 
 def listed(started: Pending) -> list[str]:
+    """The paths ``start_listing`` found; a folder git did not walk ends with a slash."""
     entries = (entry for entry in started.output().split("\0") if len(entry) > 3)
-    return [e[3:] for e in entries if e[:2] in ("??", "!!") and not e.endswith("/")]
+    return [entry[3:] for entry in entries if entry[:2] in ("??", "!!")]
+
+
+def ignored_folders(repo: str) -> list[str]:
+    """The folders git ignores as a whole (a ``.venv``, a data folder, a cache), relative."""
+    return [path.rstrip("/") for path in listed(start_listing(repo)) if path.endswith("/")]
 
 
 def changed_between_runs(
     repo: str, seen: Seen, exclude: Iterable[str], listing: Pending
 ) -> tuple[str, ...]:
     """The untracked files made or changed since the session's last run in place ended, and
-    those hidden before that are still there (``listing``: begun by ``start_listing``)."""
+    those hidden before that are still there (``listing``: begun by ``start_listing``). A folder
+    git does not walk (ignored as a whole) counts by its own change: one made since, or one
+    whose entries were added, removed or renamed since."""
     skipped = tuple(path.strip("/") for path in exclude)
     within = tuple(f"{path}/" for path in skipped)
     found = []
     for path in listed(listing):
-        if path in skipped or path.startswith(within):
+        if path.rstrip("/") in skipped or path.startswith(within):
             continue
         with contextlib.suppress(OSError):
             if path in seen.hidden or os.lstat(os.path.join(repo, path)).st_ctime > seen.boundary:

@@ -23,7 +23,7 @@ from autoresearch.loop.agents.base import (
     Proposal,
 )
 from autoresearch.rules.environment import mask_secrets
-from autoresearch.store import runner
+from autoresearch.store import runner, untracked
 from autoresearch.store.sandbox import Policy
 
 PROMPT_ENV = "AUTORESEARCH_PROMPT"
@@ -195,7 +195,12 @@ def agent_policy(setup: AgentSetup, request: AgentRequest) -> Policy | None:
         return None
     description = description_file(setup, request)
     description.touch()  # a file is bound into the sandbox: it must exist (empty: none said)
+    # Nothing it writes in a folder git ignores as a whole could be told from what was there:
+    # a run in place would read it, and no commit would hold it.
+    hidden = setup.confine.hidden  # the session's state, which it must not see either
+    ignored = [p for p in untracked.ignored_folders(str(request.workdir)) if p not in hidden]
     return setup.confine._replace(
+        read_only=(*setup.confine.read_only, *ignored),
         user_folders=True,
         shared=(*setup.confine.shared, str(request.prompt_path)),
         writable=(*setup.confine.writable, str(description)),

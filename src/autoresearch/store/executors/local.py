@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -51,8 +52,10 @@ class LocalExecutor:
         refusal = untracked.refusal(self.repo, hidden, converted, request.confine is not None)
         if refusal:
             return Ran(None, 0.0, failure=refusal)
-        shown = {**dict.fromkeys(hidden, b""), **converted}
-        with _shown_to_run(self.repo, unseen, request, shown) as confined:
+        files = [path for path in hidden if not path.endswith("/")]
+        shown = {**dict.fromkeys(files, b""), **converted}
+        folders = tuple(os.path.join(self.repo, p) for p in hidden if p.endswith("/"))
+        with _shown_to_run(self.repo, unseen, request, shown, folders) as confined:
             untracked.run_begins(unseen.state, hidden, converted)
             ran = run_in(self.repo, confined, watch)
             untracked.run_ended(unseen.state, hidden, converted)
@@ -64,14 +67,19 @@ class LocalExecutor:
 
 @contextlib.contextmanager
 def _shown_to_run(
-    repo: str, unseen: Unseen, request: RunRequest, contents: dict[str, bytes]
+    repo: str,
+    unseen: Unseen,
+    request: RunRequest,
+    contents: dict[str, bytes],
+    folders: tuple[str, ...],
 ) -> Iterator[RunRequest]:
-    """The request, its sandbox showing the run ``contents`` in place of those files."""
-    if not contents or request.confine is None:
+    """The request, its sandbox showing the run ``contents`` in place of those files, and
+    ``folders`` empty."""
+    if not (contents or folders) or request.confine is None:
         yield request
         return
     with untracked.stand_ins(repo, unseen.stand_ins, contents) as made:
-        yield request._replace(confine=request.confine._replace(stand_ins=made))
+        yield request._replace(confine=request.confine._replace(stand_ins=made, emptied=folders))
 
 
 def run_in(directory: str, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
