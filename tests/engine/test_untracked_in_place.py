@@ -271,3 +271,12 @@ def test_an_agent_in_loop_cannot_write_inside_an_ignored_folder(repo: Path, cli:
     assert [float(row["val_bpb"]) for row in ledger_rows(repo)] == [1.0, 1.0]
     assert not (repo / "cache" / "sub" / "helper.py").exists()
     assert (repo / "cache" / "sub" / "data.txt").read_text() == "the user's\n"
+
+
+def test_without_the_sandbox_what_git_ignores_is_let_through(repo: Path, cli: Cli) -> None:
+    start(repo, cli, "", "--sandbox", "off")
+    exclude = repo / ".git" / "info" / "exclude"
+    exclude.write_text(exclude.read_text() + "*.swp\n")
+    (repo / ".train.py.swp").write_text("an editor's\n")
+    tweak(repo, "with an editor open")
+    assert tried_json(cli)["status"] != "crash"

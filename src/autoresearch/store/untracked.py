@@ -79,10 +79,12 @@ def start_listing(repo: str) -> Pending:
     )
 
 
-def listed(started: Pending) -> list[str]:
-    """The paths ``start_listing`` found; a folder git did not walk ends with a slash."""
+def listed(started: Pending, ignored: bool = True) -> list[str]:
+    """The paths ``start_listing`` found (``ignored``: those git ignores too); a folder git did
+    not walk ends with a slash."""
+    codes = ("??", "!!") if ignored else ("??",)
     entries = (entry for entry in started.output().split("\0") if len(entry) > 3)
-    return [entry[3:] for entry in entries if entry[:2] in ("??", "!!")]
+    return [entry[3:] for entry in entries if entry[:2] in codes]
 
 
 def ignored_folders(repo: str) -> list[str]:
@@ -91,16 +93,16 @@ def ignored_folders(repo: str) -> list[str]:
 
 
 def changed_between_runs(
-    repo: str, seen: Seen, exclude: Iterable[str], listing: Pending
+    repo: str, seen: Seen, exclude: Iterable[str], listing: Pending, ignored: bool = True
 ) -> tuple[str, ...]:
     """The untracked files made or changed since the session's last run in place ended, and
-    those hidden before that are still there (``listing``: begun by ``start_listing``). A folder
-    git does not walk (ignored as a whole) counts by its own change: one made since, or one
-    whose entries were added, removed or renamed since."""
+    those hidden before that are still there (``listing``: begun by ``start_listing``;
+    ``ignored``: the ignored ones too). A folder git does not walk (ignored as a whole) counts
+    by its own change: one made since, or one whose entries were added, removed or renamed."""
     skipped = tuple(path.strip("/") for path in exclude)
     within = tuple(f"{path}/" for path in skipped)
     found = []
-    for path in listed(listing):
+    for path in listed(listing, ignored):
         if path.rstrip("/") in skipped or path.startswith(within):
             continue
         with contextlib.suppress(OSError):

@@ -44,12 +44,17 @@ class LocalExecutor:
         seen = untracked.last_run(unseen.state)
         hidden: tuple[str, ...] = ()
         converted: dict[str, bytes] = {}
+        sandboxed = request.confine is not None
         if seen is not None:
             # Both listings run side by side: each is a git process over the whole tree.
             with start_index(self.repo) as index, untracked.start_listing(self.repo) as listing:
                 converted = drifted(self.repo, seen.boundary, seen.converted, index)
-                hidden = untracked.changed_between_runs(self.repo, seen, unseen.exclude, listing)
-        refusal = untracked.refusal(self.repo, hidden, converted, request.confine is not None)
+                # Without the sandbox nothing can be hidden, and what you have git ignore (an
+                # editor's swap file, a cache) is let through rather than stop every run.
+                hidden = untracked.changed_between_runs(
+                    self.repo, seen, unseen.exclude, listing, ignored=sandboxed
+                )
+        refusal = untracked.refusal(self.repo, hidden, converted, sandboxed)
         if refusal:
             return Ran(None, 0.0, failure=refusal)
         files = [path for path in hidden if not path.endswith("/")]
