@@ -280,3 +280,21 @@ def test_without_the_sandbox_what_git_ignores_is_let_through(repo: Path, cli: Cl
     (repo / ".train.py.swp").write_text("an editor's\n")
     tweak(repo, "with an editor open")
     assert tried_json(cli)["status"] != "crash"
+
+
+@NEEDS_SANDBOX
+def test_what_a_run_writes_over_a_hidden_file_replaces_it_as_in_place(repo: Path, cli: Cli) -> None:
+    counting = (
+        "lines = open('runs.txt').read().splitlines() if os.path.exists('runs.txt') else []\n"
+        "open('runs.txt', 'w').write('\\n'.join([*lines, 'run']) + '\\n')\n"
+        "print(f'earlier_runs: {len(lines)}')"
+    )
+    start(repo, cli, counting, "--also", "earlier_runs")
+    (repo / "runs.txt").write_text("forged\n" * 9)  # edited between runs: not the runs' own
+    tweak(repo, "after the edit")
+    outcome = tried_json(cli)
+    assert outcome["metrics"]["earlier_runs"] == 0.0, outcome  # it found an empty file
+    assert (repo / "runs.txt").read_text() == "run\n"  # and what it wrote took its place
+    tweak(repo, "and after")
+    outcome = tried_json(cli)
+    assert outcome["metrics"]["earlier_runs"] == 1.0 and outcome["notes"] == [], outcome

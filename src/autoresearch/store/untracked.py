@@ -3,16 +3,17 @@ only those the session's runs left as they were.
 
 A file made or changed between runs (by the agent, by the user) is hidden from every later run
 in place, until it is gone or a commit holds it: the run finds an empty file of its own there,
-and what it writes to it is dropped. So an agent cannot point a run at code or data that no
-commit holds (a helper module outside scope, a file in scope that an ignore rule keeps out of
-every commit), and an input changed halfway through a session cannot favour the runs after it.
+and what it writes to it replaces the file afterwards, as in place (it is then the run's). So
+an agent cannot point a run at code or data that no commit holds (a helper module outside
+scope, a file in scope that an ignore rule keeps out of every commit), and an input changed
+halfway through a session cannot favour the runs after it.
 A run's own outputs stay: a file whose last change falls within a run is the run's. Tracked
 files whose bytes on disk a text conversion left different from their checkout's (see
 ``store.converted``) are shown to the run as the checkout has them, by the same means.
 
 Which files changed is read from their status-change time (ctime), which no program can set
 back, against when the session's last run in place ended, kept in a state file beside the
-session's other state. Not seen: files inside a folder git reports as ignored as a whole (a
+session's other state. Not seen: files deep inside a folder git reports as ignored as a whole (a
 ``.venv``, a data folder), which git does not list.
 """
 
@@ -29,6 +30,7 @@ from autoresearch.store.git_process import Pending, start
 
 # More stand-ins than this would mean a mount each for a folder of new files: refused instead.
 MOST_HIDDEN = 1000
+_COMPARED_BYTES = 1 << 20
 
 
 class Seen(NamedTuple):
@@ -144,12 +146,19 @@ def _named(paths: Iterable[str]) -> str:
     return shown + (f" and {len(listed_paths) - 5} more" if len(listed_paths) > 5 else "")
 
 
+class StandIn(NamedTuple):
+    """A file of the tool's bound over ``covers`` for one run, and how it was made."""
+
+    file: str
+    covers: str
+    content: bytes
+    made_ns: int
+
+
 @contextlib.contextmanager
-def stand_ins(
-    repo: str, folder: str, contents: Mapping[str, bytes]
-) -> Iterator[tuple[tuple[str, str], ...]]:
-    """A file in ``folder`` for each path (relative) of ``contents``, holding its bytes:
-    (stand-in, the path it covers), both absolute; removed when the block ends."""
+def stand_ins(repo: str, folder: str, contents: Mapping[str, bytes]) -> Iterator[list[StandIn]]:
+    """A file in ``folder`` for each path (relative) of ``contents``, holding its bytes; those
+    left are removed when the block ends (see ``write_back``)."""
     os.makedirs(folder, exist_ok=True)
     made = []
     try:
@@ -157,12 +166,42 @@ def stand_ins(
             stand_in = os.path.join(folder, str(number))
             with open(stand_in, "wb") as file:
                 file.write(content)
-            made.append((stand_in, os.path.join(repo, path)))
-        yield tuple(made)
+            made.append(StandIn(stand_in, os.path.join(repo, path), content, _mtime(stand_in)))
+        yield made
     finally:
-        for stand_in, _ in made:
+        for stand_in in made:
             with contextlib.suppress(OSError):
-                os.remove(stand_in)
+                os.remove(stand_in.file)
+
+
+def write_back(made: Iterable[StandIn]) -> list[str]:
+    """Put what the run wrote to a stand-in where it stood in, as a run in place writes its
+    files; the paths (absolute) it wrote."""
+    written = []
+    for stand_in in made:
+        try:
+            if not _was_written(stand_in):
+                continue
+            os.replace(stand_in.file, stand_in.covers)
+        except OSError:
+            continue  # another file system, or gone: what the run wrote is dropped
+        written.append(stand_in.covers)
+    return written
+
+
+def _was_written(stand_in: StandIn) -> bool:
+    found = os.stat(stand_in.file)
+    if found.st_mtime_ns != stand_in.made_ns or found.st_size != len(stand_in.content):
+        return True
+    # Written within the clock's tick, to the same size: told by its bytes, when that is cheap.
+    if found.st_size > _COMPARED_BYTES:
+        return False
+    with open(stand_in.file, "rb") as file:
+        return file.read() != stand_in.content
+
+
+def _mtime(path: str) -> int:
+    return os.stat(path).st_mtime_ns
 
 
 def run_begins(state_path: str, hidden: Collection[str], converted: Collection[str]) -> None:

@@ -60,10 +60,13 @@ class LocalExecutor:
         files = [path for path in hidden if not path.endswith("/")]
         shown = {**dict.fromkeys(files, b""), **converted}
         folders = tuple(os.path.join(self.repo, p) for p in hidden if p.endswith("/"))
-        with _shown_to_run(self.repo, unseen, request, shown, folders) as confined:
+        with _shown_to_run(self.repo, unseen, request, shown, folders) as (confined, made):
             untracked.run_begins(unseen.state, hidden, converted)
             ran = run_in(self.repo, confined, watch)
-            untracked.run_ended(unseen.state, hidden, converted)
+            # What the run wrote over a stand-in is its own now, as in place.
+            written = {os.path.relpath(p, self.repo) for p in untracked.write_back(made)}
+            still_hidden = [path for path in hidden if path not in written]
+            untracked.run_ended(unseen.state, still_hidden, set(converted) - written)
         return ran._replace(hidden=hidden, converted=tuple(sorted(converted)))
 
     def close(self) -> None:
@@ -77,14 +80,16 @@ def _shown_to_run(
     request: RunRequest,
     contents: dict[str, bytes],
     folders: tuple[str, ...],
-) -> Iterator[RunRequest]:
+) -> Iterator[tuple[RunRequest, list[untracked.StandIn]]]:
     """The request, its sandbox showing the run ``contents`` in place of those files, and
-    ``folders`` empty."""
+    ``folders`` empty; and the stand-ins made for it."""
     if not (contents or folders) or request.confine is None:
-        yield request
+        yield request, []
         return
     with untracked.stand_ins(repo, unseen.stand_ins, contents) as made:
-        yield request._replace(confine=request.confine._replace(stand_ins=made, emptied=folders))
+        mounts = tuple((stand_in.file, stand_in.covers) for stand_in in made)
+        policy = request.confine._replace(stand_ins=mounts, emptied=folders)
+        yield request._replace(confine=policy), made
 
 
 def run_in(directory: str, request: RunRequest, watch: Watch = UNWATCHED) -> Ran:
