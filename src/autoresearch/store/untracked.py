@@ -26,6 +26,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
+from autoresearch.store.files import write_json
 from autoresearch.store.git_process import Pending, start
 
 # More stand-ins than this would mean a mount each for a folder of new files: refused instead.
@@ -45,22 +46,28 @@ class Seen(NamedTuple):
 
 def last_run(state_path: str) -> Seen | None:
     """The session's last run in place; None before its first."""
-    try:
-        with open(state_path, encoding="utf-8") as handle:
-            state = json.load(handle)
-    except FileNotFoundError:
+    state = _state(state_path)
+    if state is None:
         return None
-    except (OSError, ValueError):
-        state = None
-    if not isinstance(state, dict):
-        return Seen(0.0)  # unreadable (cut short, forged): every file counts as changed
-    boundary = 0.0
+    boundary = 0.0  # unreadable (cut short, forged): every file counts as changed
     for key in ("until", "since"):
         value = state.get(key)
         if isinstance(value, (int, float)):
             boundary = float(value)
             break
     return Seen(boundary, _paths(state.get("hidden")), _paths(state.get("converted")))
+
+
+def _state(state_path: str) -> dict[str, object] | None:
+    """The state file as written; empty when it cannot be read; None when there is none."""
+    try:
+        with open(state_path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _paths(kept: object) -> frozenset[str]:
@@ -217,22 +224,14 @@ def run_ended(state_path: str, hidden: Collection[str], converted: Collection[st
 def end_cut_short(state_path: str) -> None:
     """A run cut short by a kill of the tool ends when the next command finds it: what it
     wrote until then is its own, as a run's outputs are."""
-    try:
-        with open(state_path, encoding="utf-8") as handle:
-            state = json.load(handle)
-    except (OSError, ValueError):
-        return
-    if isinstance(state, dict) and "since" in state and "until" not in state:
-        seen = last_run(state_path) or Seen(0.0)
-        run_ended(state_path, seen.hidden, seen.converted)
+    state = _state(state_path)
+    if state and "since" in state and "until" not in state:
+        run_ended(state_path, _paths(state.get("hidden")), _paths(state.get("converted")))
 
 
 def _write(
     state_path: str, moment: str, hidden: Collection[str], converted: Collection[str]
 ) -> None:
+    # Not fsynced: it only matters while the machine stays up, as the in-flight file.
     state = {moment: time.time(), "hidden": sorted(hidden), "converted": sorted(converted)}
-    os.makedirs(os.path.dirname(state_path), exist_ok=True)
-    partial = f"{state_path}.{os.getpid()}"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(state, handle)
-    os.replace(partial, state_path)
+    write_json(state_path, state, durable=False)
