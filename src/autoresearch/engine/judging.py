@@ -19,6 +19,7 @@ from autoresearch.engine.measure import (
 )
 from autoresearch.engine.reference import candidate_in_tree, keep_ref_in_tree
 from autoresearch.rules import stats, verdict
+from autoresearch.rules.formatting import first_of
 from autoresearch.rules.noise import noise_sigma, reference_runs
 from autoresearch.store.files import append_run, read_runs
 
@@ -216,20 +217,15 @@ def _shown_note(hidden: set[str], converted: set[str]) -> tuple[str, ...]:
     notes = []
     if hidden:
         notes.append(
-            f"not shown to its runs: {_some(hidden)} (untracked, made or changed since the "
-            "session's last run; no commit holds them)"
+            f"not shown to its runs: {first_of(sorted(hidden))} (untracked, made or changed "
+            "since the session's last run; no commit holds them)"
         )
     if converted:
         notes.append(
-            f"shown to its runs as a checkout of its commit has them: {_some(converted)} (a "
-            "text conversion left other bytes on disk)"
+            "shown to its runs as a checkout of its commit has them: "
+            f"{first_of(sorted(converted))} (a text conversion left other bytes on disk)"
         )
     return tuple(notes)
-
-
-def _some(paths: set[str]) -> str:
-    shown = sorted(paths)
-    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 
 def _edits_note(pinned: list[str]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import NamedTuple
 
+from autoresearch.rules.formatting import first_of
 from autoresearch.rules.metrics import TERMINAL_CODE, parse_value
 
 # `name: number` at a line's start, or `METRIC name=number` anywhere: what a metric looks like.
@@ -81,9 +82,7 @@ def suggest_budget(seconds: float) -> int:
 
 
 def printed_list(printed: Sequence[Printed], most: int = 6) -> str:
-    shown = ", ".join(f"`{p.line}`" for p in printed[:most])
-    more = f" and {len(printed) - most} more" if len(printed) > most else ""
-    return shown + more
+    return first_of([f"`{p.line}`" for p in printed], most)
 
 
 def missing_metric(name: str, flag: str, printed: Sequence[Printed], custom: bool) -> str:

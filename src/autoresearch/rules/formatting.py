@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 MISSING = "n/a"
 # What a metric's value shows of itself: five digits tell a 0.02% change, below any run's noise.
@@ -97,6 +98,12 @@ def interval(low: float | None, high: float | None) -> str:
     """``[-150.39, 77.42]``: both ends with the same decimals."""
     places = interval_decimals(low, high)
     return f"[{value(low, places)}, {value(high, places)}]"
+
+
+def first_of(items: Sequence[str], most: int = 5) -> str:
+    """``a, b, c and 4 more``: the first ``most`` of a list that may be long, and the count."""
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
 
 
 def plural(count: int, noun: str, many: str | None = None) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
+from autoresearch.rules.formatting import first_of
 from autoresearch.store.files import write_json
 from autoresearch.store.git_process import Pending, start
 
@@ -123,14 +124,15 @@ def changed_between_runs(
 def refusal(repo: str, hidden: Collection[str], converted: Collection[str], sandboxed: bool) -> str:
     """Why a run in place cannot go, or "": what it must not see cannot be kept from it."""
     if hidden:
-        links = [p for p in hidden if os.path.islink(os.path.join(repo, p))]
+        links = sorted(p for p in hidden if os.path.islink(os.path.join(repo, p)))
+        named = first_of(sorted(hidden))
         reason = ""
         if links:
-            reason = f"a symbolic link no commit holds was made or changed: {_named(links)}"
+            reason = f"a symbolic link no commit holds was made or changed: {first_of(links)}"
         elif not sandboxed:
-            reason = f"without the sandbox they cannot be hidden from it: {_named(hidden)}"
+            reason = f"without the sandbox they cannot be hidden from it: {named}"
         elif len(hidden) > MOST_HIDDEN:
-            reason = f"{len(hidden)} of them, too many to hide: {_named(hidden)}"
+            reason = f"{len(hidden)} of them, too many to hide: {named}"
         if reason:
             return (
                 "untracked files made or changed since the session's last run would be read by "
@@ -141,16 +143,10 @@ def refusal(repo: str, hidden: Collection[str], converted: Collection[str], sand
         return (
             "tracked files whose bytes on disk are not what a checkout of the commit writes (a "
             f"text conversion: eol, text, ident, working-tree-encoding) would be read by this run "
-            f"in place: {_named(converted)} (write them out again: `rm FILE && git checkout -- "
-            "FILE`, or run in a clean checkout: --in-worktree)"
+            f"in place: {first_of(sorted(converted))} (write them out again: `rm FILE && git "
+            "checkout -- FILE`, or run in a clean checkout: --in-worktree)"
         )
     return ""
-
-
-def _named(paths: Iterable[str]) -> str:
-    listed_paths = sorted(paths)
-    shown = ", ".join(listed_paths[:5])
-    return shown + (f" and {len(listed_paths) - 5} more" if len(listed_paths) > 5 else "")
 
 
 class StandIn(NamedTuple):
