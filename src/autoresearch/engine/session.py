@@ -19,6 +19,7 @@ from autoresearch.rules.metrics import Pattern, compile_pattern, default_pattern
 from autoresearch.rules.scope import Scope
 from autoresearch.rules.settings import PROGRAM_FILE, Settings
 from autoresearch.store import git, guard, journal
+from autoresearch.store.executors.local import LocalExecutor
 from autoresearch.store.files import (
     EXCLUDED,
     RESERVED,
@@ -314,6 +315,12 @@ class Session:
         return confine.run_policy(
             self.repo, self.settings, self.meta.protected, self.files.sandbox_probe
         )
+
+    def in_place(self, devices: tuple[str, ...] = ()) -> LocalExecutor:
+        """Where this session's runs in the user's tree go: the tree, but for what no commit
+        holds and changed between runs (``store.untracked``)."""
+        unseen = confine.in_place(self.files, self.settings, self.meta.protected)
+        return LocalExecutor(self.repo, devices, unseen)
 
     def read_ledger(self) -> Ledger:
         if not os.path.exists(self.files.ledger):

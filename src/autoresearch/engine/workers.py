@@ -9,12 +9,11 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from autoresearch.engine import confine
 from autoresearch.engine.session import Session
 from autoresearch.errors import UserError
 from autoresearch.rules.settings import Settings
 from autoresearch.rules.settings_table import default
-from autoresearch.store.executors import Executor, LocalExecutor
+from autoresearch.store.executors import Executor
 from autoresearch.store.executors.worktree import WorktreeExecutor, check_links
 
 
@@ -148,8 +147,7 @@ def build_executors(session: Session, plan: WorkerPlan) -> list[Executor]:
             connect(session.repo, plan.ray_address, plan.workers, plan.gpus_per_run, plan.links)
         )
     if plan.in_place:
-        unseen = confine.in_place(session.files, session.settings, session.meta.protected)
-        return [LocalExecutor(session.repo, plan.device_sets[0], unseen)]
+        return [session.in_place(plan.device_sets[0])]
     return [
         WorktreeExecutor(session.repo, worktree_place(session, i), plan.links, devices)
         for i, devices in enumerate(plan.device_sets)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from autoresearch.engine import confine, record
+from autoresearch.engine import record
 from autoresearch.engine.measure import Watch, run_and_read
 from autoresearch.engine.run_environment import run_environment
 from autoresearch.engine.session import Session
@@ -23,7 +23,7 @@ from autoresearch.rules import formatting, stats, verdict
 from autoresearch.rules.confirmation import confirmation, is_confirmed
 from autoresearch.rules.stats import difference_of_means
 from autoresearch.store import git, runner
-from autoresearch.store.executors import LocalExecutor, RunRequest
+from autoresearch.store.executors import RunRequest
 from autoresearch.store.files import write_json, write_text
 from autoresearch.store.ledger import Row
 
@@ -168,10 +168,7 @@ class Audit:
         request = RunRequest(
             commit, s.settings.run, log_path, env, kill_after, (), run_id, s.confine
         )
-        in_place = LocalExecutor(
-            s.repo, unseen=confine.in_place(s.files, s.settings, s.meta.protected)
-        )
-        _, readings, crash = run_and_read(in_place, request, s.patterns, Watch(started))
+        _, readings, crash = run_and_read(s.in_place(), request, s.patterns, Watch(started))
         if crash is not None:
             self.crashes += 1
             return []
